@@ -1,0 +1,244 @@
+"""Reading, writing and converting sample tables.
+
+>>> import scaling
+>>> samples = scaling.read_samples("data/samples")        # doctest: +SKIP
+>>> samples.groupby(["task", "model", "method"]).size()    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .schema import COLUMNS, SchemaError, validate
+
+TABLE_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz")
+
+
+def _table_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if not path.exists():
+        raise SchemaError(f"{path}: no such file or directory")
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(TABLE_SUFFIXES)
+                   and not any(part.startswith(".") for part in p.relative_to(path).parts))
+    return files
+
+
+def _read_one(path: Path) -> pd.DataFrame:
+    name = path.name
+    try:
+        if name.endswith(".parquet"):
+            df = pd.read_parquet(path)
+        elif name.endswith((".jsonl", ".jsonl.gz")):
+            df = pd.read_json(path, lines=True, dtype=False, convert_dates=False)
+        else:
+            raise SchemaError(f"{path}: unknown table format; expected {', '.join(TABLE_SUFFIXES)}")
+    except SchemaError:
+        raise
+    except (ValueError, OSError) as exc:  # pyarrow/json errors are ValueError/OSError subclasses
+        raise SchemaError(f"{path}: cannot be read as a table ({exc})") from exc
+    return df
+
+
+def is_sample_table(path: str | os.PathLike) -> bool:
+    """True when ``path`` holds the sample-table contract columns (cheap check of the header)."""
+    from .schema import CONTRACT
+
+    path = Path(path)
+    try:
+        if path.name.endswith(".parquet"):
+            import pyarrow.parquet as pq
+
+            names = set(pq.read_schema(path).names)
+        else:
+            with open(path) as fh:
+                first = fh.readline()
+            names = set(json.loads(first)) if first.strip() else set()
+    except (OSError, ValueError):
+        return False
+    return set(CONTRACT) <= names
+
+
+def read_samples(path: str | os.PathLike | Iterable[str | os.PathLike], *, strict: bool = True) -> pd.DataFrame:
+    """Read one sample table, or every table in a directory tree, into one validated DataFrame.
+
+    Parameters
+    ----------
+    path
+        A ``.parquet`` / ``.jsonl`` file, a directory (searched recursively; hidden folders are skipped,
+        files that lack the contract columns, such as task files, are skipped when ``strict`` is false
+        and rejected when it is true and they are named directly), or a list of such paths.
+    strict
+        When reading a directory, tables that do not carry the contract columns are skipped only if
+        ``strict`` is false; by default a directory is expected to hold sample tables alone, except
+        that JSONL files under a ``tasks`` folder are never treated as sample tables.
+
+    Returns
+    -------
+    DataFrame with the columns of :data:`scaling.schema.COLUMNS` (plus any extra columns), typed.
+
+    Raises
+    ------
+    SchemaError
+        naming the file, the column and the first bad row (see :func:`scaling.schema.validate`).
+    """
+    paths = [Path(path)] if isinstance(path, (str, os.PathLike)) else [Path(p) for p in path]
+    frames = []
+    for root in paths:
+        files = _table_files(root)
+        if root.is_dir():
+            files = [f for f in files if "tasks" not in f.relative_to(root).parts[:-1]]
+            if not strict:
+                files = [f for f in files if is_sample_table(f)]
+        if not files:
+            raise SchemaError(f"{root}: no sample tables found (expected {', '.join(TABLE_SUFFIXES)} files "
+                              "with the contract columns)")
+        for f in files:
+            raw = _read_one(f)
+            table = validate(raw, source=str(f))
+            table["_file"] = str(f)
+            frames.append(table)
+    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if len(frames) > 1:
+        df["_row"] = np.arange(len(df))
+        source = ", ".join(str(p) for p in paths)
+        df = validate(df, source=source)
+        df = df.drop(columns=["_row"])
+    return df.drop(columns=["_file"])
+
+
+def write_samples(df: pd.DataFrame, path: str | os.PathLike, *, validate_first: bool = True) -> Path:
+    """Write a sample table atomically (temporary file + rename), as Parquet or JSONL by suffix.
+
+    A reader never sees a half-written file: the table appears whole or not at all.
+    """
+    path = Path(path)
+    if validate_first:
+        df = validate(df, source=str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        if path.name.endswith(".parquet"):
+            out = df.copy()
+            if "step_rewards" in out:
+                out["step_rewards"] = out["step_rewards"].map(lambda v: None if v is None else list(map(float, v)))
+            out.to_parquet(tmp, index=False)
+        else:
+            out = df.copy()
+            if "step_rewards" in out:
+                out["step_rewards"] = out["step_rewards"].map(lambda v: None if v is None else list(map(float, v)))
+            out.to_json(tmp, orient="records", lines=True)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+_TOKEN_RE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
+
+def approx_token_count(text: str) -> int:
+    """Approximate BPE token count: words and punctuation marks, a word of more than 4 characters
+    counting one token per 4 characters.  Within about 10 % of GPT-style tokenizers on English math
+    text; used only when no tokenizer is available, and recorded in ``token_count`` ("approx")."""
+    return int(sum(max(1, -(-len(t) // 4)) for t in _TOKEN_RE.findall(text)))
+
+
+def from_list_jsonl(
+    path: str | os.PathLike,
+    *,
+    task: str,
+    model: str,
+    params: float,
+    problem_id: str | Callable[[dict], str] = "idx",
+    solutions: str = "code",
+    answers: str = "pred",
+    correct: str = "score",
+    rewards: str | None = "pred_score",
+    difficulty: str | None = "level",
+    reward_model: str | None = None,
+    reward_params: float | None = None,
+    count_tokens: Callable[[str], int] | None = None,
+    temperature: float | None = None,
+    method: str = "sample",
+) -> pd.DataFrame:
+    """Convert a list-per-problem JSONL (one line per problem holding lists of solutions, extracted
+    answers, correctness and rewards, as in Qwen2.5-Math's evaluation output) into a sample table.
+
+    Rewards may be per-solution scalars or per-solution lists of step scores: a list becomes
+    ``step_rewards`` and its last element ``reward``.  Token counts come from ``count_tokens(text)``;
+    without one, :func:`approx_token_count` is used and the table's ``token_count`` column says
+    ``"approx"``.  Every problem line must hold lists of equal length; otherwise the error names the line.
+
+    >>> df = from_list_jsonl("qwen25_math_cot_100.jsonl", task="math", model="Qwen2.5-Math-7B-Instruct",
+    ...                      params=7.62e9)                                   # doctest: +SKIP
+    """
+    path = Path(path)
+    counter = count_tokens or approx_token_count
+    records = []
+    with open(path) as fh:
+        for line_no, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SchemaError(f"{path}:{line_no}: not valid JSON ({exc})") from exc
+            for field in (solutions, answers, correct):
+                if not isinstance(obj.get(field), list):
+                    raise SchemaError(f"{path}:{line_no}: field {field!r} must be a list, "
+                                      f"got {type(obj.get(field)).__name__}")
+            n = len(obj[solutions])
+            lens = {f: len(obj[f]) for f in (solutions, answers, correct) + ((rewards,) if rewards else ())
+                    if isinstance(obj.get(f), list)}
+            if rewards and not isinstance(obj.get(rewards), list):
+                raise SchemaError(f"{path}:{line_no}: field {rewards!r} must be a list")
+            if len(set(lens.values())) != 1:
+                raise SchemaError(f"{path}:{line_no}: list fields differ in length {lens}")
+            pid = problem_id(obj) if callable(problem_id) else obj.get(problem_id)
+            if pid is None:
+                raise SchemaError(f"{path}:{line_no}: no problem id in field {problem_id!r}")
+            for i in range(n):
+                text = obj[solutions][i]
+                ans = obj[answers][i]
+                ans = None if ans is None or (isinstance(ans, str) and not ans.strip()) else str(ans).strip()
+                rec = {
+                    "task": task, "problem_id": str(pid), "model": model, "params": float(params),
+                    "method": method, "sample_id": i, "answer": ans,
+                    "correct": bool(obj[correct][i]) and ans is not None,
+                    "gen_tokens": int(counter(text if isinstance(text, str) else "")),
+                    "token_count": "tokenizer" if count_tokens else "approx",
+                    "temperature": temperature,
+                }
+                if difficulty and obj.get(difficulty) is not None:
+                    rec["difficulty"] = str(obj[difficulty])
+                if rewards:
+                    r = obj[rewards][i]
+                    if isinstance(r, list):
+                        flat = [float(x[0] if isinstance(x, list) else x) for x in r]
+                        rec["step_rewards"] = flat if len(flat) > 1 else None
+                        rec["reward"] = flat[-1] if flat else None
+                    elif r is not None:
+                        rec["reward"] = float(r)
+                    rec["reward_model"] = reward_model
+                    rec["reward_params"] = reward_params
+                records.append(rec)
+    if not records:
+        raise SchemaError(f"{path}: no problems found")
+    df = pd.DataFrame.from_records(records)
+    return validate(df, source=str(path))
+
+
+__all__ = ["read_samples", "write_samples", "from_list_jsonl", "approx_token_count", "is_sample_table",
+           "COLUMNS"]

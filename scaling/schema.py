@@ -1,0 +1,254 @@
+"""The sample table: one row per finished solution.
+
+This module holds the column contract shared by the collection side (``collect``) and the analysis
+side (``scaling``), and the validation that turns a raw table into a trusted one.  Columns marked as
+*contract* must be present in every table; the others are optional and filled with nulls.
+
+Bad input raises :class:`SchemaError`, whose message names the file, the column, what was expected
+and one offending row, so a user can find and fix the problem without reading this code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+SCHEMA_VERSION = 1
+
+#: Contract columns and their logical type.
+CONTRACT: dict[str, str] = {
+    "task": "str",
+    "problem_id": "str",
+    "model": "str",
+    "params": "float",
+    "method": "str",
+    "sample_id": "int",
+    "answer": "str?",
+    "correct": "bool",
+    "gen_tokens": "int",
+}
+
+#: Optional columns and their logical type ("?" means nullable).
+OPTIONAL: dict[str, str] = {
+    "prompt_tokens": "int?",
+    "logprob": "float?",
+    "reward": "float?",
+    "step_rewards": "list?",
+    "reward_model": "str?",
+    "reward_params": "float?",
+    "run_id": "str?",
+    "budget": "int?",
+    "run_gen_tokens": "int?",
+    "temperature": "float?",
+    "difficulty": "str?",
+}
+
+COLUMNS: dict[str, str] = {**CONTRACT, **OPTIONAL}
+
+#: Methods whose rows are i.i.d. samples (subset estimators apply) or tree-search runs.
+SAMPLING_METHODS = ("sample",)
+GREEDY_METHODS = ("greedy",)
+TREE_METHODS = ("rebase", "mcts")
+KNOWN_METHODS = SAMPLING_METHODS + GREEDY_METHODS + TREE_METHODS
+
+#: A row is identified by these columns.
+KEY = ["task", "problem_id", "model", "method", "run_id", "sample_id"]
+
+
+class SchemaError(ValueError):
+    """A sample table does not follow the contract.  The message names file, column and a row."""
+
+
+@dataclass(frozen=True)
+class _Where:
+    source: str
+
+    def error(self, column: str | None, expected: str, frame: pd.DataFrame | None = None,
+              mask: np.ndarray | pd.Series | None = None) -> SchemaError:
+        parts = [f"{self.source}:"]
+        if column is not None:
+            parts.append(f"column {column!r}:")
+        parts.append(expected)
+        if frame is not None and mask is not None:
+            mask = np.asarray(mask, dtype=bool)
+            n_bad = int(mask.sum())
+            if n_bad:
+                idx = int(np.flatnonzero(mask)[0])
+                row = frame.iloc[idx]
+                shown = {c: row[c] for c in frame.columns if c in CONTRACT or c == column}
+                row_no = row.get("_row", idx)
+                file = row.get("_file", None)
+                where = f" (file {file})" if isinstance(file, str) and file != self.source else ""
+                parts.append(f"; {n_bad} bad row(s), first is row {row_no}{where}: {shown}")
+        return SchemaError(" ".join(parts))
+
+
+def _is_null(s: pd.Series) -> np.ndarray:
+    return s.isna().to_numpy()
+
+
+def _coerce_str(df: pd.DataFrame, col: str, nullable: bool, where: _Where) -> None:
+    s = df[col]
+    null = _is_null(s)
+    if not nullable and null.any():
+        raise where.error(col, "expected a non-empty string, found null", df, null)
+    ok = s.map(lambda v: v is None or (isinstance(v, float) and np.isnan(v)) or isinstance(v, (str, int, np.integer)))
+    if not ok.all():
+        raise where.error(col, "expected a string", df, ~ok.to_numpy())
+    out = s.astype(object).where(~null, None)
+    out = out.map(lambda v: v if v is None else str(v))
+    if not nullable:
+        empty = (out == "").to_numpy()
+        if empty.any():
+            raise where.error(col, "expected a non-empty string, found ''", df, empty)
+    df[col] = out
+
+
+def _coerce_num(df: pd.DataFrame, col: str, kind: str, nullable: bool, where: _Where) -> None:
+    s = df[col]
+    if s.dtype == bool or s.dtype == object and s.map(lambda v: isinstance(v, bool)).any():
+        raise where.error(col, f"expected {'an integer' if kind == 'int' else 'a number'}, found a boolean",
+                          df, s.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy())
+    num = pd.to_numeric(s, errors="coerce")
+    bad = num.isna().to_numpy() & ~_is_null(s)
+    if bad.any():
+        raise where.error(col, f"expected {'an integer' if kind == 'int' else 'a number'}", df, bad)
+    null = num.isna().to_numpy()
+    if not nullable and null.any():
+        raise where.error(col, "expected a value, found null", df, null)
+    if kind == "int":
+        vals = num.to_numpy(dtype=float)
+        frac = ~null & (np.floor(np.where(null, 0, vals)) != np.where(null, 0, vals))
+        if frac.any():
+            raise where.error(col, "expected an integer, found a fraction", df, frac)
+        df[col] = num.astype("Int64") if nullable else num.astype(np.int64)
+    else:
+        vals = num.astype(float)
+        inf = np.isinf(vals.to_numpy()) & ~null
+        if inf.any():
+            raise where.error(col, "expected a finite number", df, inf)
+        df[col] = vals
+
+
+def _coerce_bool(df: pd.DataFrame, col: str, where: _Where) -> None:
+    s = df[col]
+    if s.dtype == bool:
+        return
+    truthy = {True: True, False: False, 1: True, 0: False, "true": True, "false": False,
+              "True": True, "False": False}
+
+    def conv(v: object) -> object:
+        if isinstance(v, (bool, np.bool_)):
+            return bool(v)
+        if isinstance(v, (int, np.integer, float, np.floating)) and v in (0, 1):
+            return bool(v)
+        if isinstance(v, str) and v in truthy:
+            return truthy[v]
+        return None
+
+    out = s.map(conv)
+    bad = out.isna().to_numpy()
+    if bad.any():
+        raise where.error(col, "expected a boolean (true/false)", df, bad)
+    df[col] = out.astype(bool)
+
+
+def _coerce_list(df: pd.DataFrame, col: str, where: _Where) -> None:
+    def conv(v: object) -> object:
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return None
+        if isinstance(v, (list, tuple, np.ndarray)):
+            try:
+                arr = np.asarray(v, dtype=float)
+            except (TypeError, ValueError):
+                return "bad"
+            if arr.ndim != 1 or not np.isfinite(arr).all():
+                return "bad"
+            return arr
+        return "bad"
+
+    out = df[col].map(conv)
+    bad = out.map(lambda v: isinstance(v, str)).to_numpy()
+    if bad.any():
+        raise where.error(col, "expected a list of finite numbers or null", df, bad)
+    df[col] = out
+
+
+def validate(df: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
+    """Check a raw table against the contract and return a typed copy.
+
+    Checks: every contract column present; types (strings, integers, finite numbers, booleans,
+    lists of numbers); no duplicate key (task, problem_id, model, method, run_id, sample_id);
+    non-negative token counts; one ``params`` value per model; ``correct`` never true where
+    ``answer`` is null; tree-search rows carry ``run_id``, ``budget`` and ``run_gen_tokens``.
+    Optional columns that are absent are added as nulls.  Unknown extra columns are kept.
+
+    Raises
+    ------
+    SchemaError
+        naming ``source``, the column, the expectation and the first offending row.
+    """
+    where = _Where(source)
+    if not isinstance(df, pd.DataFrame):
+        raise SchemaError(f"{source}: expected a pandas DataFrame, got {type(df).__name__}")
+    if len(df) == 0:
+        raise SchemaError(f"{source}: the table has no rows")
+    missing = [c for c in CONTRACT if c not in df.columns]
+    if missing:
+        raise SchemaError(f"{source}: missing contract column(s) {missing}; "
+                          f"a sample table needs {list(CONTRACT)} (see DESIGN.md)")
+    df = df.copy()
+    for col, kind in COLUMNS.items():
+        nullable = kind.endswith("?")
+        base = kind.rstrip("?")
+        if col not in df.columns:
+            df[col] = pd.Series([None] * len(df), index=df.index, dtype=object)
+            if base in ("int",):
+                df[col] = df[col].astype("Int64")
+            elif base == "float":
+                df[col] = df[col].astype(float)
+            continue
+        if base == "str":
+            _coerce_str(df, col, nullable, where)
+        elif base in ("int", "float"):
+            _coerce_num(df, col, base, nullable, where)
+        elif base == "bool":
+            _coerce_bool(df, col, where)
+        elif base == "list":
+            _coerce_list(df, col, where)
+
+    for col in ("gen_tokens", "prompt_tokens", "run_gen_tokens", "sample_id", "budget"):
+        v = df[col]
+        neg = (v.fillna(0) < 0).to_numpy() if hasattr(v, "fillna") else (v < 0)
+        if neg.any():
+            raise where.error(col, "expected a non-negative integer", df, neg)
+    nonpos = (df["params"] <= 0).to_numpy()
+    if nonpos.any():
+        raise where.error("params", "expected a positive parameter count", df, nonpos)
+
+    wrong = (df["correct"].to_numpy() & df["answer"].isna().to_numpy())
+    if wrong.any():
+        raise where.error("correct", "is true where 'answer' is null (an unanswered solution cannot be correct)",
+                          df, wrong)
+
+    per_model = df.groupby("model")["params"].nunique()
+    if (per_model > 1).any():
+        model = per_model.index[per_model > 1][0]
+        values = sorted(df.loc[df["model"] == model, "params"].unique())[:5]
+        raise where.error("params", f"differs within model {model!r} (values {values}); "
+                          "one model must have one parameter count", df, (df["model"] == model).to_numpy())
+
+    tree = df["method"].isin(TREE_METHODS).to_numpy()
+    if tree.any():
+        for col in ("run_id", "budget", "run_gen_tokens"):
+            miss = tree & df[col].isna().to_numpy()
+            if miss.any():
+                raise where.error(col, "is required on tree-search rows (method rebase/mcts)", df, miss)
+
+    key = df[KEY].astype(object).where(df[KEY].notna(), "")
+    dup = key.duplicated(keep=False).to_numpy()
+    if dup.any():
+        raise where.error(None, f"duplicate key {KEY}: every solution must appear once", df, dup)
+    return df.reset_index(drop=True)
