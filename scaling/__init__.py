@@ -8,11 +8,12 @@ torch, vllm or the ``collect`` package.
 >>> curves = scaling.evaluate(samples)                  # doctest: +SKIP
 """
 
-from . import flops
-from .schema import SchemaError, validate
+from . import estimators, flops, matrix
+from .evaluate import evaluate, limits
 from .samples import from_list_jsonl, read_samples, write_samples
+from .schema import SchemaError, validate
 
 __version__ = "0.1.0"
 
-__all__ = ["SchemaError", "validate", "read_samples", "write_samples", "from_list_jsonl", "flops",
-           "__version__"]
+__all__ = ["SchemaError", "validate", "read_samples", "write_samples", "from_list_jsonl", "evaluate",
+           "limits", "flops", "matrix", "estimators", "__version__"]

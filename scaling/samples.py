@@ -20,6 +20,9 @@ import pandas as pd
 from .schema import COLUMNS, SchemaError, validate
 
 TABLE_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz")
+#: Folders inside a data directory that never hold sample tables (task files, solution texts, search
+#: trees, model weights); :func:`read_samples` does not descend into them.
+SKIP_DIRS = frozenset({"tasks", "texts", "trees", "models"})
 
 
 def _table_files(path: Path) -> list[Path]:
@@ -27,8 +30,13 @@ def _table_files(path: Path) -> list[Path]:
         return [path]
     if not path.exists():
         raise SchemaError(f"{path}: no such file or directory")
-    files = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(TABLE_SUFFIXES)
-                   and not any(part.startswith(".") for part in p.relative_to(path).parts))
+    files = []
+    for p in sorted(path.rglob("*")):
+        parts = p.relative_to(path).parts
+        if any(part.startswith(".") for part in parts) or any(part in SKIP_DIRS for part in parts[:-1]):
+            continue
+        if p.is_file() and p.name.endswith(TABLE_SUFFIXES):
+            files.append(p)
     return files
 
 
@@ -73,13 +81,12 @@ def read_samples(path: str | os.PathLike | Iterable[str | os.PathLike], *, stric
     Parameters
     ----------
     path
-        A ``.parquet`` / ``.jsonl`` file, a directory (searched recursively; hidden folders are skipped,
-        files that lack the contract columns, such as task files, are skipped when ``strict`` is false
-        and rejected when it is true and they are named directly), or a list of such paths.
+        A ``.parquet`` / ``.jsonl`` file, a directory (searched recursively; hidden folders and the
+        folders named in :data:`SKIP_DIRS` -- ``tasks``, ``texts``, ``trees``, ``models`` -- are not
+        searched), or a list of such paths.
     strict
-        When reading a directory, tables that do not carry the contract columns are skipped only if
-        ``strict`` is false; by default a directory is expected to hold sample tables alone, except
-        that JSONL files under a ``tasks`` folder are never treated as sample tables.
+        When reading a directory, a table file without the contract columns is an error (default) or,
+        with ``strict=False``, skipped.
 
     Returns
     -------
@@ -95,7 +102,6 @@ def read_samples(path: str | os.PathLike | Iterable[str | os.PathLike], *, stric
     for root in paths:
         files = _table_files(root)
         if root.is_dir():
-            files = [f for f in files if "tasks" not in f.relative_to(root).parts[:-1]]
             if not strict:
                 files = [f for f in files if is_sample_table(f)]
         if not files:

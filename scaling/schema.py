@@ -136,7 +136,7 @@ def _coerce_bool(df: pd.DataFrame, col: str, where: _Where) -> None:
     s = df[col]
     if s.dtype == bool:
         return
-    truthy = {True: True, False: False, 1: True, 0: False, "true": True, "false": False,
+    truthy = {"true": True, "false": False,
               "True": True, "False": False}
 
     def conv(v: object) -> object:

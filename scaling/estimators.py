@@ -1,0 +1,328 @@
+"""Exact and Monte-Carlo estimators of strategy accuracy at k, over (units x solutions) matrices.
+
+Every function takes one row per unit (a problem) and returns one value per unit: the expected
+accuracy over all size-k subsets drawn without replacement from the unit's ``n`` cached solutions.
+When ``k > n`` for a unit, the unit uses all its ``n`` solutions (``k`` is capped at ``n``).
+
+Ties are split: when several answers (or several top rewards) tie, the subset earns the fraction of
+tied candidates that are correct, i.e. the expectation under a uniformly random tie-break.  A null
+answer never wins a vote; a subset of null answers only scores 0.
+
+Closed forms
+------------
+pass@k        ``1 - C(n - c, k) / C(n, k)`` (c correct solutions), evaluated as
+              ``-expm1(log C(n-c, k) - log C(n, k))`` with log-gamma, accurate near 0 and near 1.
+best-of-k     order statistics: sort by reward; a reward level v held by m_v solutions (c_v correct) with
+              b_v solutions below it is the subset's maximum with probability
+              ``[C(b_v + m_v, k) - C(b_v, k)] / C(n, k)`` and then earns ``c_v / m_v``.
+majority@k    exact, by generating functions over answer classes (see :func:`majority_at_k`).
+weighted      Monte Carlo over random subsets (:func:`weighted_majority_mc`), with its standard error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import gammaln
+
+from .matrix import NULL, PAD, class_mass
+
+_TIE_RTOL = 1e-9
+
+
+def log_binom(a: np.ndarray, k: np.ndarray | int) -> np.ndarray:
+    """``log C(a, k)``; ``-inf`` where ``a < k`` (broadcasts)."""
+    a = np.asarray(a, dtype=float)
+    k = np.asarray(k, dtype=float)
+    ok = (a >= k) & (k >= 0)
+    aa = np.where(ok, a, 0.0)
+    kk = np.where(ok, k, 0.0)
+    out = gammaln(aa + 1) - gammaln(kk + 1) - gammaln(aa - kk + 1)
+    return np.where(ok, out, -np.inf)
+
+
+def _cap(k: int, n: np.ndarray) -> np.ndarray:
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    return np.minimum(int(k), np.asarray(n))
+
+
+def pass_at_k(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
+    """Probability that a size-k subset of n solutions (c correct) holds a correct one.
+
+    ``1 - C(n-c, k) / C(n, k)``.  Example: n = 4, c = 1, k = 2 gives 1 - 3/6 = 0.5.
+
+    >>> float(pass_at_k(np.array([4]), np.array([1]), 2)[0])
+    0.5
+    """
+    n = np.asarray(n)
+    kk = _cap(k, n)
+    c = np.asarray(c)
+    lr = log_binom(n - c, kk) - log_binom(n, kk)
+    return np.where(c > 0, -np.expm1(lr), 0.0)
+
+
+def best_of_k(reward: np.ndarray, correct: np.ndarray, n: np.ndarray, k: int) -> np.ndarray:
+    """Expected correctness of the highest-reward solution in a size-k subset (ties split).
+
+    ``reward`` and ``correct`` are (P, S) with the unit's solutions in the first ``n`` columns.
+    Formula: see the module docstring.  Solutions with a null answer compete like any other (their
+    ``correct`` is False).
+    """
+    reward = np.asarray(reward, dtype=float)
+    p, s = reward.shape
+    valid = np.arange(s)[None, :] < np.asarray(n)[:, None]
+    if np.isnan(reward[valid]).any():
+        raise ValueError("best_of_k: rewards are missing (NaN) on some solutions")
+    key = np.where(valid, reward, np.inf)
+    order = np.argsort(key, axis=1, kind="stable")
+    r = np.take_along_axis(key, order, axis=1)
+    c = np.take_along_axis(np.asarray(correct) & valid, order, axis=1).astype(float)
+    # start/end (exclusive) of each element's tie level, padding excluded (it sorts last as +inf)
+    idx = np.broadcast_to(np.arange(s), (p, s))
+    new_level = np.ones((p, s), dtype=bool)
+    new_level[:, 1:] = r[:, 1:] != r[:, :-1]
+    start = np.maximum.accumulate(np.where(new_level, idx, 0), axis=1)
+    new_rev = np.ones((p, s), dtype=bool)
+    new_rev[:, :-1] = r[:, 1:] != r[:, :-1]
+    end_rev = np.minimum.accumulate(np.where(new_rev, idx, s - 1)[:, ::-1], axis=1)[:, ::-1] + 1
+    n_ = np.asarray(n)[:, None]
+    end = np.minimum(end_rev, n_)
+    kk = _cap(k, np.asarray(n))[:, None]
+    lcn = log_binom(n_, kk)
+    g_end = np.exp(log_binom(end, kk) - lcn)
+    g_start = np.exp(log_binom(start, kk) - lcn)
+    size = np.maximum(end - start, 1)
+    contrib = c * (g_end - g_start) / size
+    return contrib.sum(axis=1)
+
+
+def vote(mass: np.ndarray, present: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """Accuracy of a vote given per-class ``mass`` (..., C), which classes are ``present`` and each
+    class's ``value`` (its correctness).  Winners are the present classes of largest mass (relative
+    tolerance 1e-9 for float sums); the result is the mean value of the winners, 0 with no winner."""
+    m = np.where(present, mass, -np.inf)
+    top = m.max(axis=-1, keepdims=True)
+    tol = _TIE_RTOL * np.maximum(np.abs(top), 1e-300)
+    win = present & (m >= top - tol)
+    nwin = win.sum(axis=-1)
+    val = np.broadcast_to(value, win.shape)
+    return np.divide((win * val).sum(axis=-1), nwin, out=np.zeros(nwin.shape, dtype=float), where=nwin > 0)
+
+
+def vote_all(codes: np.ndarray, value: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Majority (``weights=None``) or weighted vote over every solution of each unit (k = n)."""
+    n_classes = value.shape[1]
+    cnt = class_mass(codes, None, n_classes)
+    mass = cnt if weights is None else class_mass(codes, np.nan_to_num(weights), n_classes)
+    return vote(mass, cnt > 0, value)
+
+
+# ----------------------------------------------------------------------------------------------
+# exact majority@k
+# ----------------------------------------------------------------------------------------------
+
+def _chunks(total: int, size: int):
+    for lo in range(0, total, max(1, size)):
+        yield slice(lo, min(total, lo + max(1, size)))
+
+
+def majority_at_k(codes: np.ndarray, value: np.ndarray, n: np.ndarray, k: int,
+                  max_elems: int = 4_000_000) -> np.ndarray:
+    """Exact expected majority-vote accuracy over all size-k subsets (ties split, nulls never win).
+
+    Let class i hold m_i of a unit's n solutions (m_0 nulls) and have value v_i.  A subset in which
+    class j appears x times wins when every other class appears at most x times; with T other classes
+    at exactly x it earns ``v_j / (1 + T)``.  Writing ``1/(1+T) = ∫_0^1 u^T du``,
+
+        acc = Σ_j v_j Σ_x C(m_j, x) [z^{k-x}] ∫_0^1 (1+z)^{m_0} Π_{i≠j} (A_i^x(z) + u C(m_i, x) z^x) du / C(n, k)
+
+    with ``A_i^x(z) = Σ_{y<x} C(m_i, y) z^y``.  The u-integral is a polynomial of degree < #classes and
+    is integrated exactly by Gauss-Legendre; the coefficient extraction ``[z^k]`` is a Cauchy integral
+    evaluated by the trapezoidal rule on the circle |z| = k/(n-k) (the saddle point), with enough
+    points that aliasing is below 1e-15.  Classes of equal size share one factor (raised to a power),
+    and classes smaller than x fold into ``(1+z)^m``, so the work is ~Σ_x (#distinct sizes >= x).
+    Vectorised over units; loops run over x and over the few correct classes only.
+    """
+    codes = np.asarray(codes)
+    value = np.asarray(value, dtype=float)
+    n = np.asarray(n, dtype=np.int64)
+    kk = _cap(k, n)
+    n_classes = value.shape[1]
+    counts = class_mass(codes, None, n_classes).astype(np.int64)
+    out = np.zeros(len(n))
+    full = kk >= n
+    if full.any():
+        out[full] = vote(counts[full].astype(float), counts[full] > 0, value[full])
+    rest = np.flatnonzero(~full & (counts.sum(axis=1) > 0) & ((value * (counts > 0)).max(axis=1) > 0))
+    if len(rest):
+        out[rest] = _majority_cauchy(counts[rest], value[rest], n[rest], kk[rest], max_elems)
+    return out
+
+
+def _size_groups(counts: np.ndarray, value: np.ndarray):
+    """Per unit: distinct class sizes (descending), multiplicities, and the correct ("slot") classes."""
+    p, c = counts.shape
+    sizes = -np.sort(-counts, axis=1)                       # descending
+    new = np.ones_like(sizes, dtype=bool)
+    new[:, 1:] = sizes[:, 1:] != sizes[:, :-1]
+    new &= sizes > 0
+    g = int(new.sum(axis=1).max()) if p else 0
+    gsize = np.zeros((p, max(g, 1)), dtype=np.int64)
+    gmult = np.zeros((p, max(g, 1)), dtype=np.int64)
+    gid = np.cumsum(new, axis=1) - 1                         # group index of each sorted entry
+    rows = np.broadcast_to(np.arange(p)[:, None], sizes.shape)
+    ok = sizes > 0
+    gsize[rows[ok], gid[ok]] = sizes[ok]
+    np.add.at(gmult, (rows[ok], gid[ok]), 1)
+    # slots: classes with positive value and positive count
+    pos = (value > 0) & (counts > 0)
+    j = int(pos.sum(axis=1).max()) if p else 0
+    slot_size = np.zeros((p, max(j, 1)), dtype=np.int64)
+    slot_val = np.zeros((p, max(j, 1)))
+    slot_rank = np.cumsum(pos, axis=1) - 1
+    r, cidx = np.nonzero(pos)
+    slot_size[r, slot_rank[r, cidx]] = counts[r, cidx]
+    slot_val[r, slot_rank[r, cidx]] = value[r, cidx]
+    # group index of each slot's size
+    slot_group = np.argmax(gsize[:, None, :] == slot_size[:, :, None], axis=2)
+    return gsize, gmult, slot_size, slot_val, slot_group
+
+
+def _majority_cauchy(counts: np.ndarray, value: np.ndarray, n: np.ndarray, k: np.ndarray,
+                     max_elems: int) -> np.ndarray:
+    p = len(n)
+    gsize, gmult, slot_size, slot_val, slot_group = _size_groups(counts, value)
+    nnull = n - counts.sum(axis=1)
+    rho = k / (n - k)
+    sigma = float(np.sqrt((k * (n - k) / n).max()))
+    n_pts = int(min(n.max() + 1, np.ceil(12 * sigma + 24)))
+    theta = 2 * np.pi * np.arange(n_pts) / n_pts
+    w = np.exp(1j * theta)                                   # (L,)
+    z = rho[:, None] * w[None, :]                            # (P, L)
+    logw = np.log1p(z) - np.log1p(rho)[:, None]              # log((1+z)/(1+rho)), |.| <= 1
+    lrho = np.log(rho)
+    l1p = np.log1p(rho)
+    xmax = int(min(k.max(), slot_size.max()))
+    nact_cls = (counts[:, :, None] >= np.arange(1, xmax + 1)[None, None, :]).sum(axis=1)   # (P, xmax)
+    total = np.zeros((p, n_pts), dtype=complex)
+    a_part = np.exp(-gsize[:, :, None] * l1p[:, None, None]) * np.ones(n_pts)[None, None, :]  # y = 0 term
+    a_part = a_part.astype(complex)
+    for x in range(1, xmax + 1):
+        act = gsize >= x                                     # (P, G) prefix per row
+        gact = int(act.sum(axis=1).max())
+        if gact == 0:
+            break
+        # term_i(x) = C(m_i, x) z^x / (1+rho)^{m_i}, for the active groups
+        gs = gsize[:, :gact]
+        lt = log_binom(gs, x) + x * lrho[:, None] - gs * l1p[:, None]
+        term = np.where(act[:, :gact, None], np.exp(lt)[:, :, None] * (w ** x)[None, None, :], 0)
+        # folded factor: nulls and classes below x
+        m_small = nnull + (np.where(~act, gsize, 0) * gmult).sum(axis=1)
+        q_fac = np.exp(m_small[:, None] * logw)              # (P, L)
+        deg = nact_cls[:, x - 1].max()
+        nq = max(1, int(np.ceil(deg / 2)))
+        uq, wq = np.polynomial.legendre.leggauss(nq)
+        uq = (uq + 1) / 2
+        wq = wq / 2
+        a = a_part[:, :gact, :]
+        h = np.zeros((p, n_pts), dtype=complex)
+        per_row = gact * nq * n_pts
+        for sl in _chunks(p, max_elems // max(per_row, 1)):
+            f = a[sl, :, None, :] + uq[None, None, :, None] * term[sl, :, None, :]       # (p, G, q, L)
+            f = np.where(act[sl, :gact, None, None], f, 1.0)
+            logf = np.log(f)
+            for s in range(slot_size.shape[1]):
+                sv = slot_val[sl, s]
+                live = (slot_size[sl, s] >= x) & (sv > 0)
+                if not live.any():
+                    continue
+                mult = np.where(act[sl, :gact], gmult[sl, :gact], 0).astype(float)
+                sg = slot_group[sl, s]
+                onehot = (np.arange(gact)[None, :] == sg[:, None]) & live[:, None]
+                mult = mult - onehot
+                prod = np.exp(np.einsum("pg,pgql->pql", mult, logf))                   # (p, q, L)
+                integ = np.einsum("q,pql->pl", wq, prod)
+                tj = np.take_along_axis(term[sl], np.minimum(sg, gact - 1)[:, None, None], axis=1)[:, 0, :]
+                h[sl] += np.where(live[:, None], sv[:, None] * tj * integ, 0)
+        total += h * q_fac
+        a_part[:, :gact, :] += term
+    # [z^k] by the trapezoidal rule; undo the normalisation (1+rho)^n / rho^k / C(n, k)
+    coef = (total * np.exp(-1j * np.outer(k, theta))).real.mean(axis=1)
+    scale = np.exp(n * l1p - k * lrho - log_binom(n, k))
+    return np.clip(coef * scale, 0.0, 1.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# Monte Carlo over random subsets (weighted majority, and any strategy as a check)
+# ----------------------------------------------------------------------------------------------
+
+def random_prefix_masses(codes: np.ndarray, weights: np.ndarray | None, n_classes: int, ks: list[int],
+                         n_draws: int, rng: np.random.Generator):
+    """For R random orderings of each unit's solutions, yield ``(k, mass, count)`` with the per-class
+    ``mass`` (weights summed, (P, R, C)) and ``count`` of the first ``min(k, n)`` solutions: a prefix of a
+    uniformly random permutation is a uniformly random size-k subset.  One pass serves every k."""
+    p, s = codes.shape
+    valid = codes != PAD
+    keys = rng.random((p, n_draws, s))
+    keys[~np.broadcast_to(valid[:, None, :], keys.shape)] = np.inf
+    perm = np.argsort(keys, axis=2)
+    del keys
+    pc = np.take_along_axis(np.broadcast_to(codes[:, None, :], perm.shape), perm, axis=2)
+    pw = None
+    if weights is not None:
+        wt = np.nan_to_num(np.asarray(weights, dtype=float))
+        pw = np.take_along_axis(np.broadcast_to(wt[:, None, :], perm.shape), perm, axis=2)
+    mass = np.zeros((p, n_draws, n_classes))
+    count = np.zeros((p, n_draws, n_classes))
+    base = (np.arange(p)[:, None] * n_draws + np.arange(n_draws)[None, :])[:, :, None] * n_classes
+    lo = 0
+    for k in sorted(set(int(x) for x in ks)):
+        hi = min(k, s)
+        if hi > lo:
+            seg = pc[:, :, lo:hi]
+            ok = seg >= 0
+            flat = (base + np.where(ok, seg, 0))[ok]
+            count += np.bincount(flat, minlength=mass.size).reshape(mass.shape)
+            if pw is not None:
+                mass += np.bincount(flat, weights=pw[:, :, lo:hi][ok], minlength=mass.size).reshape(mass.shape)
+            lo = hi
+        yield k, (mass if pw is not None else count), count
+
+
+def weighted_majority_mc(codes: np.ndarray, reward: np.ndarray, value: np.ndarray, ks: list[int],
+                         n_draws: int = 256, seed: int | np.random.Generator = 0,
+                         max_elems: int = 20_000_000) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Reward-weighted majority vote at each k by Monte Carlo over ``n_draws`` random subsets.
+
+    The answer with the largest sum of rewards in the subset wins (ties split, nulls never win).
+    Returns ``{k: (mean, var)}`` per unit; the Monte-Carlo variance of a unit's mean is ``var / n_draws``.
+    Rewards must be non-negative (a sum of negative scores is not a vote).
+    """
+    rng = np.random.default_rng(seed)
+    reward = np.asarray(reward, dtype=float)
+    valid = codes >= 0
+    if (reward[valid] < 0).any():
+        raise ValueError("weighted majority sums rewards per answer, so rewards must be >= 0; found "
+                         f"{np.nanmin(reward[valid]):.4g}. Transform them first (e.g. sigmoid of logits).")
+    return monte_carlo(codes, value, ks, n_draws, rng, weights=reward, max_elems=max_elems)
+
+
+def monte_carlo(codes: np.ndarray, value: np.ndarray, ks: list[int], n_draws: int,
+                rng: np.random.Generator, weights: np.ndarray | None = None,
+                max_elems: int = 20_000_000) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Majority (``weights=None``) or weighted vote at each k by Monte Carlo; ``{k: (mean, var)}``."""
+    p, s = codes.shape
+    n_classes = value.shape[1]
+    res = {int(k): (np.zeros(p), np.zeros(p)) for k in ks}
+    per_unit = n_draws * max(s, n_classes) * 3
+    for sl in _chunks(p, max_elems // max(per_unit, 1)):
+        w = None if weights is None else weights[sl]
+        for k, mass, count in random_prefix_masses(codes[sl], w, n_classes, ks, n_draws, rng):
+            acc = vote(mass, count > 0, value[sl][:, None, :])
+            res[k][0][sl] = acc.mean(axis=1)
+            res[k][1][sl] = acc.var(axis=1, ddof=1) if n_draws > 1 else 0.0
+    return res
+
+
+__all__ = ["pass_at_k", "best_of_k", "majority_at_k", "vote", "vote_all", "weighted_majority_mc",
+           "monte_carlo", "random_prefix_masses", "log_binom", "NULL", "PAD"]

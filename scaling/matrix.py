@@ -1,0 +1,219 @@
+"""From the long sample table to dense (problems x solutions) matrices, the form every estimator uses.
+
+One :class:`SampleMatrix` per (task, model, method[, budget for tree search][, by-values]).  Each row of
+the matrix is a *unit*: a problem (i.i.d. sampling and greedy rows) or one search run (tree search,
+``method`` rebase/mcts).  Answers become integer class codes per unit (equal canonical strings share a
+code; ``-1`` is a null answer, ``-2`` is padding past the unit's last solution).
+
+>>> import scaling
+>>> mats = scaling.matrix.to_matrices(scaling.read_samples("data/samples"))   # doctest: +SKIP
+>>> mats[0].codes.shape                                                       # doctest: +SKIP
+(100, 8)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .flops import Compute, row_flops
+from .schema import TREE_METHODS, SchemaError
+
+NULL = -1
+PAD = -2
+REWARD_AGGS = ("last", "min", "prod", "mean")
+
+
+@dataclass
+class SampleMatrix:
+    """Dense per-unit arrays of one (task, model, method[, budget][, by]) group.
+
+    Attributes
+    ----------
+    key : dict with task, model, params, method (+ budget for tree search, + the ``by`` columns)
+    problem_ids : (P,) problem of each unit
+    run_ids : (P,) search run of each unit (tree search) or None
+    n : (P,) number of solutions of each unit
+    codes : (P, S) int64 answer class (>= 0), NULL (-1) for no answer, PAD (-2) past ``n``
+    correct : (P, S) bool, False on padding
+    reward : (P, S) float (NaN on padding) or None when the group has no rewards
+    flops : (P, S) float cost of each solution (0 on padding); for tree search the run's cost / n
+    unit_flops : (P,) expected cost of the whole unit's set of solutions (tree search: the run's cost)
+    prompt_flops : (P,) once-per-problem prompt cost (``Compute(prompt="per_problem")``), else 0
+    class_value : (P, C) mean correctness of each answer class (1.0 / 0.0 for a consistent grader)
+    """
+
+    key: dict
+    problem_ids: np.ndarray
+    n: np.ndarray
+    codes: np.ndarray
+    correct: np.ndarray
+    reward: np.ndarray | None
+    flops: np.ndarray
+    unit_flops: np.ndarray
+    prompt_flops: np.ndarray
+    class_value: np.ndarray
+    run_ids: np.ndarray | None = None
+    difficulty: np.ndarray | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.codes.shape
+
+    @property
+    def is_tree(self) -> bool:
+        return self.key["method"] in TREE_METHODS
+
+    def class_counts(self) -> np.ndarray:
+        """(P, C) number of solutions in each answer class."""
+        return class_mass(self.codes, None, self.class_value.shape[1])
+
+    def null_counts(self) -> np.ndarray:
+        return (self.codes == NULL).sum(axis=1)
+
+    def take(self, rows: np.ndarray) -> SampleMatrix:
+        """The sub-matrix of the given units (used by bootstrap and by-difficulty splits)."""
+        rows = np.asarray(rows)
+        return SampleMatrix(
+            key=dict(self.key), problem_ids=self.problem_ids[rows], n=self.n[rows], codes=self.codes[rows],
+            correct=self.correct[rows], reward=None if self.reward is None else self.reward[rows],
+            flops=self.flops[rows], unit_flops=self.unit_flops[rows], prompt_flops=self.prompt_flops[rows],
+            class_value=self.class_value[rows],
+            run_ids=None if self.run_ids is None else self.run_ids[rows],
+            difficulty=None if self.difficulty is None else self.difficulty[rows], meta=dict(self.meta))
+
+
+def class_mass(codes: np.ndarray, weights: np.ndarray | None, n_classes: int) -> np.ndarray:
+    """(P, C) sum of ``weights`` (or counts) per answer class; null and padding are ignored."""
+    p, s = codes.shape
+    valid = codes >= 0
+    flat = (np.arange(p)[:, None] * n_classes + np.where(valid, codes, 0))[valid]
+    w = None if weights is None else weights[valid]
+    return np.bincount(flat, weights=w, minlength=p * n_classes).reshape(p, n_classes).astype(float)
+
+
+def aggregate_steps(step_rewards: pd.Series, how: str) -> np.ndarray:
+    """Solution-level score from process-RM step scores: ``last``, ``min``, ``prod`` or ``mean``."""
+    if how not in REWARD_AGGS:
+        raise ValueError(f"reward_agg must be one of {REWARD_AGGS}, got {how!r}")
+    fn = {"last": lambda a: a[-1], "min": np.min, "prod": np.prod, "mean": np.mean}[how]
+    return np.array([np.nan if v is None or len(v) == 0 else float(fn(np.asarray(v, dtype=float)))
+                     for v in step_rewards], dtype=float)
+
+
+def solution_rewards(samples: pd.DataFrame, reward_agg: str | None) -> np.ndarray:
+    """The reward used by verifier strategies: ``reward`` column, or step scores aggregated."""
+    if reward_agg is None:
+        r = samples["reward"].to_numpy(dtype=float) if "reward" in samples else np.full(len(samples), np.nan)
+        if np.isnan(r).all() and "step_rewards" in samples and samples["step_rewards"].notna().any():
+            r = aggregate_steps(samples["step_rewards"], "last")
+        return r
+    if "step_rewards" not in samples or samples["step_rewards"].isna().all():
+        raise SchemaError(f"reward_agg={reward_agg!r} needs 'step_rewards', but the table has none")
+    return aggregate_steps(samples["step_rewards"], reward_agg)
+
+
+def _group_keys(method: str, by: list[str]) -> list[str]:
+    keys = ["task", "model", "method"]
+    if method in TREE_METHODS:
+        keys.append("budget")
+    return keys + by
+
+
+def to_matrices(samples: pd.DataFrame, compute: Compute | dict | str | None = None,
+                reward_agg: str | None = None, by: str | list[str] | None = None) -> list[SampleMatrix]:
+    """Split a validated sample table into :class:`SampleMatrix` groups.
+
+    Units are problems for ``sample``/``greedy`` rows and (problem, run_id) for tree search, whose
+    groups are further split by ``budget``.  ``by`` names columns (e.g. ``difficulty``) that must be
+    constant within a problem; each value gets its own group.
+    """
+    by = [by] if isinstance(by, str) else list(by or [])
+    for col in by:
+        if col not in samples:
+            raise SchemaError(f"by={col!r}: no such column in the sample table")
+    df = samples.reset_index(drop=True)
+    costs = row_flops(df, compute)
+    df = df.assign(_flops=costs["flops"].to_numpy(), _pflops=costs["prompt_flops"].to_numpy(),
+                   _reward=solution_rewards(df, reward_agg))
+    out: list[SampleMatrix] = []
+    for method, dm in df.groupby("method", sort=True):
+        keys = _group_keys(str(method), by)
+        for col in by:
+            nuniq = dm.groupby(["task", "problem_id"])[col].nunique(dropna=False)
+            if (nuniq > 1).any():
+                pid = nuniq.index[nuniq > 1][0]
+                raise SchemaError(f"by={col!r} must be constant within a problem; problem {pid} has "
+                                  f"{int(nuniq.max())} values")
+        for gkey, g in dm.groupby(keys, sort=True, dropna=False):
+            gkey = gkey if isinstance(gkey, tuple) else (gkey,)
+            out.append(_one_matrix(g, dict(zip(keys, gkey, strict=True))))
+    return out
+
+
+def _one_matrix(g: pd.DataFrame, key: dict) -> SampleMatrix:
+    tree = key["method"] in TREE_METHODS
+    unit_cols = ["problem_id", "run_id"] if tree else ["problem_id"]
+    g = g.sort_values(unit_cols + ["sample_id"], kind="stable")
+    unit_key = g[unit_cols].astype(str).agg("\x1f".join, axis=1) if tree else g["problem_id"].astype(str)
+    unit, uniq = pd.factorize(unit_key, sort=False)
+    p = len(uniq)
+    pos = g.groupby(unit).cumcount().to_numpy()
+    n = np.bincount(unit, minlength=p)
+    s = int(n.max())
+
+    ans = g["answer"]
+    has = ans.notna().to_numpy()
+    cls = np.full(len(g), NULL, dtype=np.int64)
+    if has.any():
+        pairs = pd.DataFrame({"u": unit[has], "a": ans[has].to_numpy()})
+        cls[has] = pairs.groupby("u")["a"].rank(method="dense").to_numpy(dtype=np.int64) - 1
+    n_classes = int(cls.max()) + 1 if has.any() else 0
+
+    codes = np.full((p, s), PAD, dtype=np.int64)
+    codes[unit, pos] = cls
+    correct = np.zeros((p, s), dtype=bool)
+    correct[unit, pos] = g["correct"].to_numpy(dtype=bool)
+    flops = np.zeros((p, s))
+    rflops = g["_flops"].to_numpy(dtype=float)
+    reward_vals = g["_reward"].to_numpy(dtype=float)
+    reward = None
+    if not np.isnan(reward_vals).all():
+        reward = np.full((p, s), np.nan)
+        reward[unit, pos] = reward_vals
+    if tree:
+        run_cost = np.zeros(p)
+        run_cost[unit] = rflops  # every row of a run carries the run's cost
+        flops[unit, pos] = run_cost[unit] / n[unit]
+        unit_flops = run_cost
+    else:
+        flops[unit, pos] = rflops
+        unit_flops = flops.sum(axis=1)
+    prompt_flops = np.zeros(p)
+    prompt_flops[unit] = g["_pflops"].to_numpy(dtype=float)
+
+    class_value = np.zeros((p, max(n_classes, 1)))
+    if n_classes:
+        tot = class_mass(codes, correct.astype(float), n_classes)
+        cnt = class_mass(codes, None, n_classes)
+        class_value = np.divide(tot, cnt, out=np.zeros_like(tot), where=cnt > 0)
+    first = np.zeros(p, dtype=np.int64)
+    first[unit[::-1]] = np.arange(len(g))[::-1]
+    problem_ids = g["problem_id"].to_numpy(dtype=object)[first]
+    run_ids = g["run_id"].to_numpy(dtype=object)[first] if tree else None
+    difficulty = g["difficulty"].to_numpy(dtype=object)[first] if "difficulty" in g else None
+    params = float(g["params"].iloc[0])
+    key = {**key, "params": params}
+    if tree:
+        key["budget"] = int(key["budget"])
+    return SampleMatrix(key=key, problem_ids=problem_ids, n=n, codes=codes, correct=correct, reward=reward,
+                        flops=flops, unit_flops=unit_flops, prompt_flops=prompt_flops,
+                        class_value=class_value, run_ids=run_ids, difficulty=difficulty,
+                        meta={"reward_rows_missing": int(np.isnan(reward_vals).sum())})
+
+
+__all__ = ["SampleMatrix", "to_matrices", "class_mass", "aggregate_steps", "solution_rewards", "NULL", "PAD",
+           "REWARD_AGGS"]
