@@ -1,0 +1,32 @@
+"""Generation backends: :class:`HFEngine` (transformers, CPU or GPU) and :class:`VLLMEngine` (vLLM, GPU).
+
+>>> from collect.engines import load_engine
+>>> engine = load_engine("hf", "data/models/neox-1m", device="cpu")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from .base import Completion, Engine, resolve_model_path, truncate_at_stop
+
+BACKENDS = ("hf", "vllm")
+
+
+def load_engine(backend: str, model: str, **kw) -> Engine:
+    """Open ``model`` (a folder, a bundled name under data/models/, or a hub id) with a backend.
+
+    ``hf`` takes ``device``, ``dtype``, ``batch_size``; ``vllm`` takes ``tensor_parallel_size``,
+    ``enable_prefix_caching`` and any ``vllm.LLM`` argument.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+    path = resolve_model_path(model)
+    if backend == "hf":
+        from .hf import HFEngine
+
+        return HFEngine(path, **kw)
+    from .vllm import VLLMEngine
+
+    return VLLMEngine(path, **kw)
+
+
+__all__ = ["Completion", "Engine", "load_engine", "resolve_model_path", "truncate_at_stop", "BACKENDS"]

@@ -1,0 +1,208 @@
+"""Process and outcome reward models (Math-Shepherd style step tags) behind one small interface.
+
+A reward-model folder is a Hugging Face causal-LM folder plus ``reward_config.json``::
+
+    {"kind": "prm" | "orm", "step_tag": "ки", "good_token": "+", "bad_token": "-"}
+
+Input layout (use :func:`encode_reward_input` to train a reward model so that it matches)::
+
+    <question>\\n\\n<step 1> ки\\n\\n<step 2> ки ...            (PRM: a tag after every step)
+    <question>\\n\\n<step 1>\\n\\n<step 2> ... ки                (ORM: one tag at the end)
+
+Each piece is tokenised separately and concatenated, so the tag's tokens are exactly
+``tokenizer.encode(step_tag)`` wherever it occurs.  The score at a tag is
+
+    P(good) = exp(z_good) / (exp(z_good) + exp(z_bad)),
+
+the softmax over the two logits {good_token, bad_token} of the next-token distribution at the tag's
+last token.  A PRM returns one score per step; an ORM one score per solution.
+
+>>> rm = load_reward_model("data/models/prm-neox", device="cpu")                # doctest: +SKIP
+>>> rm.score(["What is 2+3?"], [["Step 1: 2+3=5.", "The answer is 5"]])       # doctest: +SKIP
+[[0.81, 0.93]]
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from .engines.base import resolve_model_path
+
+STEP_SEPARATOR = "\n\n"
+
+
+@runtime_checkable
+class RewardModel(Protocol):
+    name: str
+    params: float
+    kind: str
+
+    def score(self, questions: list[str], solutions: list[list[str]]) -> list[list[float]]: ...
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    kind: str
+    step_tag: str
+    good_token: str
+    bad_token: str
+
+    @classmethod
+    def read(cls, folder: Path) -> RewardConfig:
+        path = Path(folder) / "reward_config.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{folder}: not a reward-model folder (no reward_config.json; expected "
+                                    '{"kind": "prm"|"orm", "step_tag": ..., "good_token": ..., "bad_token": ...})')
+        try:
+            raw = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+        missing = [k for k in ("kind", "step_tag", "good_token", "bad_token") if not raw.get(k)]
+        if missing:
+            raise ValueError(f"{path}: missing field(s) {missing}")
+        if raw["kind"] not in ("prm", "orm"):
+            raise ValueError(f"{path}: field 'kind' must be 'prm' or 'orm', got {raw['kind']!r}")
+        return cls(raw["kind"], raw["step_tag"], raw["good_token"], raw["bad_token"])
+
+
+def _check_token(tokenizer, text: str, what: str, folder: str, single: bool) -> list[int]:
+    ids = list(tokenizer.encode(text, add_special_tokens=False))
+    unk = tokenizer.unk_token_id
+    if not ids or (unk is not None and unk in ids) or tokenizer.decode(ids) != text:
+        raise ValueError(f"{folder}: the tokenizer cannot represent the {what} {text!r} "
+                         f"(it encodes to {ids}); the reward model's vocabulary lacks it")
+    if single and len(ids) != 1:
+        raise ValueError(f"{folder}: the {what} {text!r} must be a single token, the tokenizer splits it into {ids}")
+    return ids
+
+
+def encode_reward_input(tokenizer, question: str, steps: list[str], step_tag: str, kind: str = "prm",
+                        tag_ids: list[int] | None = None) -> tuple[list[int], list[int]]:
+    """Token ids of the reward-model input and the positions whose next-token logits give the scores.
+
+    PRM: one position per step; ORM: one position (after the last step).  Trainers of reward models
+    should build their inputs with this function so that training and scoring agree.
+    """
+    if tag_ids is None:
+        tag_ids = list(tokenizer.encode(step_tag, add_special_tokens=False))
+    ids = list(tokenizer(question + STEP_SEPARATOR, add_special_tokens=True)["input_ids"])
+    positions = []
+    if kind == "prm":
+        for k, step in enumerate(steps):
+            ids += tokenizer.encode(step + " ", add_special_tokens=False)
+            ids += tag_ids
+            positions.append(len(ids) - 1)
+            if k < len(steps) - 1:
+                ids += tokenizer.encode(STEP_SEPARATOR, add_special_tokens=False)
+    elif kind == "orm":
+        ids += tokenizer.encode(STEP_SEPARATOR.join(steps) + " ", add_special_tokens=False)
+        ids += tag_ids
+        positions.append(len(ids) - 1)
+    else:
+        raise ValueError(f"kind must be 'prm' or 'orm', got {kind!r}")
+    return ids, positions
+
+
+class StepTagRewardModel:
+    """A causal LM scored at step tags (Math-Shepherd).  See the module docstring for the formula.
+
+    ``kind`` overrides the folder's ``reward_config.json`` (a PRM can serve as an ORM: one tag at the end).
+    ``params`` is the total parameter count; ``stats["tokens"]`` counts every token scored (for the
+    verifier-compute term 2 * reward_params * tokens).
+    """
+
+    def __init__(self, path: str, kind: str | None = None, device: str = "cpu", dtype=None,
+                 batch_size: int = 16, name: str | None = None):
+        folder = resolve_model_path(str(path))
+        self.config = RewardConfig.read(Path(folder))
+        self.kind = kind or self.config.kind
+        if self.kind not in ("prm", "orm"):
+            raise ValueError(f"kind must be 'prm' or 'orm', got {self.kind!r}")
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from .engines.hf import _torch_dtype
+
+        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        # vocabulary checks come before the weights are loaded: a bad folder fails fast
+        self.tag_ids = _check_token(self.tokenizer, self.config.step_tag, "step tag", folder, single=False)
+        good = _check_token(self.tokenizer, self.config.good_token, "good token", folder, single=True)[0]
+        bad = _check_token(self.tokenizer, self.config.bad_token, "bad token", folder, single=True)[0]
+        if str(device).startswith("cuda") and not torch.cuda.is_available():
+            raise RuntimeError("device 'cuda' requested but torch.cuda.is_available() is False")
+        self.device = torch.device(device)
+        tdtype = _torch_dtype(dtype, str(device))
+        try:
+            model = AutoModelForCausalLM.from_pretrained(folder, dtype=tdtype)
+        except TypeError:
+            model = AutoModelForCausalLM.from_pretrained(folder, torch_dtype=tdtype)
+        self.model = model.to(self.device).eval()
+        self.candidates = torch.tensor([good, bad], device=self.device)
+        self.params = float(sum(p.numel() for p in self.model.parameters()))
+        self.name = name or Path(folder.rstrip("/")).name
+        self.batch_size = int(batch_size)
+        self.max_len = getattr(self.model.config, "max_position_embeddings", None)
+        self.pad_id = self.tokenizer.pad_token_id
+        if self.pad_id is None:
+            self.pad_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else 0
+        self.stats = {"sequences": 0, "tokens": 0}
+
+    def encode(self, question: str, steps: list[str]) -> tuple[list[int], list[int]]:
+        return encode_reward_input(self.tokenizer, question, steps, self.config.step_tag, self.kind,
+                                   tag_ids=self.tag_ids)
+
+    def score(self, questions: list[str], solutions: list[list[str]]) -> list[list[float]]:
+        """Score after each step (PRM) or once per solution (ORM); see the module docstring."""
+        import torch
+
+        if len(questions) != len(solutions):
+            raise ValueError(f"got {len(questions)} questions but {len(solutions)} solutions")
+        encoded = []
+        for i, (q, steps) in enumerate(zip(questions, solutions, strict=True)):
+            if isinstance(steps, str) or not all(isinstance(s, str) for s in steps):
+                raise TypeError(f"solutions[{i}] must be a list of step strings")
+            if self.kind == "prm" and not steps:
+                encoded.append(None)
+                continue
+            ids, pos = self.encode(q, list(steps))
+            if self.max_len and len(ids) > self.max_len:
+                raise ValueError(f"solutions[{i}]: reward-model input of {len(ids)} tokens exceeds the model's "
+                                 f"max_position_embeddings={self.max_len}")
+            encoded.append((ids, pos))
+        out: list[list[float]] = [[] for _ in questions]
+        order = sorted((i for i, e in enumerate(encoded) if e is not None), key=lambda i: -len(encoded[i][0]))
+        with torch.inference_mode():
+            for b in range(0, len(order), self.batch_size):
+                idx = order[b:b + self.batch_size]
+                width = max(len(encoded[i][0]) for i in idx)
+                ids = torch.full((len(idx), width), self.pad_id, dtype=torch.long)
+                attn = torch.zeros((len(idx), width), dtype=torch.long)
+                for r, i in enumerate(idx):
+                    seq = encoded[i][0]
+                    ids[r, :len(seq)] = torch.tensor(seq)
+                    attn[r, :len(seq)] = 1
+                logits = self.model(input_ids=ids.to(self.device), attention_mask=attn.to(self.device)).logits
+                rows = torch.tensor([r for r, i in enumerate(idx) for _ in encoded[i][1]], device=self.device)
+                cols = torch.tensor([p for i in idx for p in encoded[i][1]], device=self.device)
+                pair = logits[rows, cols][:, self.candidates].float()
+                p_good = torch.softmax(pair, dim=-1)[:, 0].tolist()
+                k = 0
+                for i in idx:
+                    m = len(encoded[i][1])
+                    out[i] = p_good[k:k + m]
+                    k += m
+                self.stats["sequences"] += len(idx)
+                self.stats["tokens"] += int(attn.sum())
+        return out
+
+
+def load_reward_model(path: str, kind: str | None = None, device: str = "cpu", **kw) -> RewardModel:
+    """Open a reward-model folder (see the module docstring); errors name the folder and the problem."""
+    return StepTagRewardModel(path, kind=kind, device=device, **kw)
+
+
+__all__ = ["RewardModel", "RewardConfig", "StepTagRewardModel", "load_reward_model", "encode_reward_input",
+           "STEP_SEPARATOR"]
