@@ -4,13 +4,17 @@ A reward-model folder is a Hugging Face causal-LM folder plus ``reward_config.js
 
     {"kind": "prm" | "orm", "step_tag": "ки", "good_token": "+", "bad_token": "-"}
 
-Input layout (use :func:`encode_reward_input` to train a reward model so that it matches)::
+Input layout (use :func:`encode_reward_input` or :func:`reward_text` when training a reward model so that
+training and scoring agree)::
 
-    <question>\\n\\n<step 1> ки\\n\\n<step 2> ки ...            (PRM: a tag after every step)
-    <question>\\n\\n<step 1>\\n\\n<step 2> ... ки                (ORM: one tag at the end)
+    <question>\n<step 1> ки\n\n<step 2> ки\n\n ... <step m> ки      (PRM: a tag after every step)
+    <question>\n<step 1>\n\n<step 2> ... <step m> ки                 (ORM: one tag at the end)
 
-Each piece is tokenised separately and concatenated, so the tag's tokens are exactly
-``tokenizer.encode(step_tag)`` wherever it occurs.  The score at a tag is
+Steps are stripped of surrounding whitespace and of any literal occurrence of the tag; the question part
+is ``question_template`` of ``reward_config.json`` (default ``"{question}\n"``).  The text is tokenised in
+pieces cut just before and after every tag, so the tag's tokens are exactly ``tokenizer.encode(step_tag)``
+wherever it occurs (for tokenizers with the tag as an added token, this equals tokenising the whole
+text).  The score at a tag is
 
     P(good) = exp(z_good) / (exp(z_good) + exp(z_bad)),
 
@@ -32,6 +36,7 @@ from typing import Protocol, runtime_checkable
 from .engines.base import resolve_model_path
 
 STEP_SEPARATOR = "\n\n"
+DEFAULT_QUESTION_TEMPLATE = "{question}\n"
 
 
 @runtime_checkable
@@ -49,6 +54,7 @@ class RewardConfig:
     step_tag: str
     good_token: str
     bad_token: str
+    question_template: str = DEFAULT_QUESTION_TEMPLATE
 
     @classmethod
     def read(cls, folder: Path) -> RewardConfig:
@@ -65,7 +71,10 @@ class RewardConfig:
             raise ValueError(f"{path}: missing field(s) {missing}")
         if raw["kind"] not in ("prm", "orm"):
             raise ValueError(f"{path}: field 'kind' must be 'prm' or 'orm', got {raw['kind']!r}")
-        return cls(raw["kind"], raw["step_tag"], raw["good_token"], raw["bad_token"])
+        template = raw.get("question_template", DEFAULT_QUESTION_TEMPLATE)
+        if "{question}" not in template:
+            raise ValueError(f"{path}: field 'question_template' must contain '{{question}}', got {template!r}")
+        return cls(raw["kind"], raw["step_tag"], raw["good_token"], raw["bad_token"], template)
 
 
 def _check_token(tokenizer, text: str, what: str, folder: str, single: bool) -> list[int]:
@@ -79,30 +88,38 @@ def _check_token(tokenizer, text: str, what: str, folder: str, single: bool) -> 
     return ids
 
 
-def encode_reward_input(tokenizer, question: str, steps: list[str], step_tag: str, kind: str = "prm",
-                        tag_ids: list[int] | None = None) -> tuple[list[int], list[int]]:
-    """Token ids of the reward-model input and the positions whose next-token logits give the scores.
+def _pieces(question: str, steps: list[str], step_tag: str, kind: str, question_template: str) -> list[str]:
+    """Text pieces between tags: piece k is followed by a tag (PRM: one per step; ORM: one at the end)."""
+    clean = [s.replace(step_tag, "").strip() for s in steps]
+    head = question_template.format(question=question.replace(step_tag, ""))
+    if kind == "prm":
+        if not clean:
+            return []
+        return [head + clean[0] + " "] + [STEP_SEPARATOR + c + " " for c in clean[1:]]
+    if kind == "orm":
+        return [head + STEP_SEPARATOR.join(clean) + " "]
+    raise ValueError(f"kind must be 'prm' or 'orm', got {kind!r}")
 
-    PRM: one position per step; ORM: one position (after the last step).  Trainers of reward models
-    should build their inputs with this function so that training and scoring agree.
-    """
+
+def reward_text(question: str, steps: list[str], step_tag: str = "ки", kind: str = "prm",
+                question_template: str = DEFAULT_QUESTION_TEMPLATE) -> str:
+    """The reward model's input as one string (see the module docstring)."""
+    return "".join(p + step_tag for p in _pieces(question, steps, step_tag, kind, question_template))
+
+
+def encode_reward_input(tokenizer, question: str, steps: list[str], step_tag: str, kind: str = "prm",
+                        tag_ids: list[int] | None = None,
+                        question_template: str = DEFAULT_QUESTION_TEMPLATE) -> tuple[list[int], list[int]]:
+    """Token ids of the reward-model input and the positions whose next-token logits give the scores
+    (the last token of each tag): one per step for a PRM, one for an ORM."""
     if tag_ids is None:
         tag_ids = list(tokenizer.encode(step_tag, add_special_tokens=False))
-    ids = list(tokenizer(question + STEP_SEPARATOR, add_special_tokens=True)["input_ids"])
+    ids: list[int] = []
     positions = []
-    if kind == "prm":
-        for k, step in enumerate(steps):
-            ids += tokenizer.encode(step + " ", add_special_tokens=False)
-            ids += tag_ids
-            positions.append(len(ids) - 1)
-            if k < len(steps) - 1:
-                ids += tokenizer.encode(STEP_SEPARATOR, add_special_tokens=False)
-    elif kind == "orm":
-        ids += tokenizer.encode(STEP_SEPARATOR.join(steps) + " ", add_special_tokens=False)
+    for k, piece in enumerate(_pieces(question, steps, step_tag, kind, question_template)):
+        ids += list(tokenizer(piece, add_special_tokens=(k == 0))["input_ids"])
         ids += tag_ids
         positions.append(len(ids) - 1)
-    else:
-        raise ValueError(f"kind must be 'prm' or 'orm', got {kind!r}")
     return ids, positions
 
 
@@ -152,7 +169,7 @@ class StepTagRewardModel:
 
     def encode(self, question: str, steps: list[str]) -> tuple[list[int], list[int]]:
         return encode_reward_input(self.tokenizer, question, steps, self.config.step_tag, self.kind,
-                                   tag_ids=self.tag_ids)
+                                   tag_ids=self.tag_ids, question_template=self.config.question_template)
 
     def score(self, questions: list[str], solutions: list[list[str]]) -> list[list[float]]:
         """Score after each step (PRM) or once per solution (ORM); see the module docstring."""
@@ -205,4 +222,4 @@ def load_reward_model(path: str, kind: str | None = None, device: str = "cpu", *
 
 
 __all__ = ["RewardModel", "RewardConfig", "StepTagRewardModel", "load_reward_model", "encode_reward_input",
-           "STEP_SEPARATOR"]
+           "reward_text", "STEP_SEPARATOR"]
