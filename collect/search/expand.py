@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Generator, Sequence
 from typing import Any, Protocol
 
-from .tree import ANSWER_RE, STEP_DELIMITER, Node, Tree, classify_step
+from .tree import STEP_DELIMITER, Node, Tree, classify_step
 
 Request = list[tuple[int, int]]
 SearchGen = Generator[Request, list[list[Node]], None]
@@ -120,6 +120,9 @@ class ModelExpander:
         Token cap of a whole solution (path from the root), 1024 in the paper.
     step_tokens
         Token cap of one step, 256 in the paper.
+    is_final
+        Whether a step states the final answer (default ``collect.prompts.has_final_answer``: "answer is",
+        ``\\boxed``, ``####``).
     seed
         Base seed; generate call ``c`` of this expander uses ``seed + c`` (None: unseeded).
     measure_reuse
@@ -141,7 +144,8 @@ class ModelExpander:
 
     def __init__(self, engine: Any, reward_model: Any, *, temperature: float = 1.0, top_p: float = 1.0,
                  max_tokens: int = 1024, step_tokens: int = 256, seed: int | None = None,
-                 answer_re=ANSWER_RE, measure_reuse: bool = False, siblings_as_n: bool = True,
+                 is_final: Callable[[str], bool] | None = None, measure_reuse: bool = False,
+                 siblings_as_n: bool = True,
                  on_generate: Callable[[int], None] | None = None):
         if max_tokens < 1 or step_tokens < 1:
             raise ValueError(f"max_tokens and step_tokens must be positive, got {max_tokens}, {step_tokens}")
@@ -152,7 +156,9 @@ class ModelExpander:
         self.max_tokens = int(max_tokens)
         self.step_tokens = int(step_tokens)
         self.seed = seed
-        self.answer_re = answer_re
+        if is_final is None:
+            from collect.prompts import has_final_answer as is_final
+        self.is_final = is_final
         self.measure_reuse = measure_reuse
         self.siblings_as_n = siblings_as_n
         self.on_generate = on_generate
@@ -229,7 +235,7 @@ class ModelExpander:
                         text = text[: -len(STEP_DELIMITER)]
                     finish = classify_step(text, eos=self._is_eos(c),
                                            path_tokens=parent.path_tokens + c.num_tokens,
-                                           max_tokens=self.max_tokens, answer_re=self.answer_re)
+                                           max_tokens=self.max_tokens, is_final=self.is_final)
                     child = tree.add_child(node_id, text=text, tokens=c.num_tokens, logprob=c.logprob,
                                            finish=finish)
                     out[r].append(child)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -178,11 +179,11 @@ class Tree:
 
 
 def classify_step(text: str, *, eos: bool, path_tokens: int, max_tokens: int,
-                  answer_re: re.Pattern = ANSWER_RE) -> str | None:
+                  is_final: Callable[[str], bool] | None = None) -> str | None:
     """Finish reason of a freshly generated step, or None if the solution continues.
 
-    Order of precedence: the step states the answer; the policy ended the sequence; the path from
-    the root reached ``max_tokens``.
+    Order of precedence: the step states the answer (``is_final(text)``, by default a match of
+    :data:`ANSWER_RE`); the policy ended the sequence; the path from the root reached ``max_tokens``.
 
     >>> classify_step("The answer is 4", eos=False, path_tokens=10, max_tokens=1024)
     'answer'
@@ -191,7 +192,7 @@ def classify_step(text: str, *, eos: bool, path_tokens: int, max_tokens: int,
     >>> classify_step("Step 2: 2+2=4.", eos=False, path_tokens=40, max_tokens=1024) is None
     True
     """
-    if answer_re.search(text):
+    if (is_final(text) if is_final is not None else ANSWER_RE.search(text)):
         return "answer"
     if eos:
         return "eos"
