@@ -43,16 +43,21 @@ Example::
 
 from __future__ import annotations
 
+import json
 import logging
 import math
-import multiprocessing
+import os
 import re
+import select
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
+from pathlib import Path
 
 __all__ = [
     "Grade",
@@ -71,7 +76,7 @@ __all__ = [
 ]
 
 #: Seconds allowed for one symbolic parse or comparison.
-DEFAULT_TIMEOUT_S = 3.0
+DEFAULT_TIMEOUT_S = 5.0
 #: Answers longer than this (after normalisation) are compared as strings, never parsed.
 MAX_SYMBOLIC_CHARS = 300
 _CACHE_SIZE = 1 << 18
@@ -338,7 +343,10 @@ def _normalize_math(ans: str) -> str:
     m = re.fullmatch(r"\(?\s*([A-Ea-e])\s*\)", s)
     if m:
         s = m.group(1).upper()
-    # "x = 5" -> "5" (a short single left-hand side)
+    # "x = 5" -> "5" and "x \\in [1, 2]" -> "[1, 2]" (a short single left-hand side)
+    m = re.fullmatch(r"\s*\\?[a-zA-Z]{1,6}\s*\\in(?![a-zA-Z])\s*(.+)", s)
+    if m:
+        s = m.group(1)
     if s.count("=") == 1 and "\\le" not in s and "\\ge" not in s:
         lhs, rhs = s.split("=")
         if re.fullmatch(r"\s*\\?[a-zA-Z]{1,6}(?:_\{?\w+\}?)?\s*", lhs) and rhs.strip():
@@ -380,65 +388,72 @@ def _can_use_alarm() -> bool:
 
 
 class _Worker:
-    """A helper process that runs symbolic steps for callers outside the main thread."""
+    """A helper process that runs symbolic steps for callers outside the main thread.
+
+    It is a plain ``python -c`` subprocess speaking JSON lines over stdin/stdout (not
+    ``multiprocessing``, which would re-import the caller's ``__main__``). It applies the same SIGALRM
+    limit in its own main thread; if it does not answer in time it is killed and restarted.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._proc = None
-        self._conn = None
+        self._proc: subprocess.Popen | None = None
 
     def _start(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_worker_main, args=(child,), daemon=True, name="collect-grading-worker")
-        proc.start()
-        child.close()
-        self._proc, self._conn = proc, parent
+        root = str(Path(__file__).resolve().parent.parent)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", "from collect.grading import _worker_main; _worker_main()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=env, text=True, bufsize=1,
+        )
 
     def _stop(self) -> None:
         if self._proc is not None:
             self._proc.kill()
-            self._proc.join(5)
-        if self._conn is not None:
-            self._conn.close()
-        self._proc = self._conn = None
+            self._proc.wait(5)
+            for f in (self._proc.stdin, self._proc.stdout):
+                if f is not None:
+                    f.close()
+        self._proc = None
 
     def call(self, fname: str, args: tuple, timeout: float):
         with self._lock:
-            for attempt in range(2):
-                if self._proc is None or not self._proc.is_alive():
-                    self._stop()
-                    self._start()
-                # the first call also waits for the worker's imports
-                wait = timeout + (30.0 if attempt == 0 else 5.0)
-                try:
-                    self._conn.send((fname, args, timeout))
-                    if self._conn.poll(wait):
-                        ok, value = self._conn.recv()
-                        if ok:
-                            return value
-                        raise GradingTimeout(value)
-                except (EOFError, BrokenPipeError, OSError):
-                    self._stop()
-                    continue
-                self._stop()  # overran: kill and report a timeout
-                raise GradingTimeout(f"{fname} ran past {timeout} s in the grading worker")
-            raise GradingTimeout(f"grading worker failed twice on {fname}")
+            first = self._proc is None or self._proc.poll() is not None
+            if first:
+                self._stop()
+                self._start()
+            # a fresh worker also needs time for its imports (sympy, math-verify)
+            wait = timeout + (60.0 if first else 5.0)
+            try:
+                self._proc.stdin.write(json.dumps([fname, list(args), timeout]) + "\n")
+                self._proc.stdin.flush()
+                ready, _, _ = select.select([self._proc.stdout], [], [], wait)
+                line = self._proc.stdout.readline() if ready else ""
+            except (BrokenPipeError, OSError, ValueError):
+                line = ""
+            if not line:
+                self._stop()  # overran or died: kill it; the next call starts a fresh one
+                raise GradingTimeout(f"{fname} got no answer from the grading worker within {wait:.0f} s")
+            ok, value = json.loads(line)
+            if ok:
+                return value
+            raise GradingTimeout(value)
 
 
-def _worker_main(conn) -> None:  # pragma: no cover - runs in the helper process
-    while True:
+def _worker_main() -> None:  # pragma: no cover - runs in the helper process
+    _warm_up()
+    for line in sys.stdin:
+        fname, args, timeout = json.loads(line)
         try:
-            fname, args, timeout = conn.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            value = _run_limited(_SYMBOLIC[fname], args, timeout)
-            conn.send((True, value))
+            reply = [True, _run_limited(_SYMBOLIC[fname], tuple(args), timeout)]
         except GradingTimeout as e:
-            conn.send((False, str(e)))
+            reply = [False, str(e)]
         except Exception as e:  # noqa: BLE001 - report and keep serving
-            conn.send((False, f"{type(e).__name__}: {e}"))
+            reply = [False, f"{type(e).__name__}: {e}"]
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
 
 
 _WORKER = _Worker()
@@ -455,8 +470,21 @@ def _run_limited(fn, args: tuple, timeout: float):
         signal.signal(signal.SIGALRM, old)
 
 
+_WARM = False
+
+
+def _warm_up() -> None:
+    """Import sympy and math-verify and build the LaTeX parser outside any time limit."""
+    global _WARM
+    if not _WARM:
+        _mv()
+        _parse("x + 1")
+        _WARM = True
+
+
 def _with_timeout(fname: str, args: tuple, timeout: float):
     if _can_use_alarm():
+        _warm_up()
         return _run_limited(_SYMBOLIC[fname], args, timeout)
     return _WORKER.call(fname, args, timeout)
 
@@ -541,6 +569,8 @@ def _rebuild(expr):
         out = expr.func(*args)
     except Exception:  # noqa: BLE001 - some containers refuse rebuilt args; keep the original
         return expr
+    if isinstance(out, sympy.logic.boolalg.BooleanAtom) and not isinstance(expr, sympy.logic.boolalg.BooleanAtom):
+        return expr  # e.g. Eq(x, Interval(...)) would evaluate to False
     if isinstance(out, sympy.Expr) and not isinstance(out, sympy.Number) and out.is_number:
         # numbers: collect terms canonically, e.g. (1 + sqrt(3))/2 -> 1/2 + sqrt(3)/2
         out = sympy.expand(out)
@@ -562,6 +592,9 @@ def _canonical_math_symbolic(s: str) -> str:
     canon = _rebuild(expr)
     if isinstance(canon, (sympy.Basic, sympy.MatrixBase)) and not isinstance(canon, sympy.Symbol):
         text = sympy.latex(canon)
+        # drop sizing and spacing commands, which normalisation strips anyway
+        text = re.sub(r"\\(?:left|right)(?![a-zA-Z])|\\[,;!]", "", text).replace("\\ ", " ")
+        text = re.sub(r"\s+", " ", text).strip()
     elif isinstance(canon, sympy.Symbol):
         text = s  # plain words and single letters: keep their spelling (math-verify lowercases them)
     else:
