@@ -1,0 +1,106 @@
+"""``python -m collect search``: REBASE or MCTS over a task into sample tables (resumable).
+
+Example::
+
+    python -m collect search --algo rebase --budget 16 --runs 2 --task arith \\
+        --model data/models/<policy> --reward-model data/models/<prm> --out data/samples/search \\
+        --template question --limit 50
+
+Several budgets may be given (``--budget 4 8 16``); each is a separate configuration with its own files.
+Running the same command again skips the runs already written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .rebase import VARIANTS
+from .run import ALGOS, TEMPLATES, SearchConfig, run_search
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register the ``search`` subcommand on an ``argparse`` subparsers object."""
+    p = subparsers.add_parser("search", help="tree search (REBASE, MCTS) with a process reward model",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    configure(p)
+    return p
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--algo", required=True, choices=ALGOS, help="search algorithm")
+    p.add_argument("--budget", required=True, type=int, nargs="+",
+                   help="REBASE: N, the solutions per run; MCTS: children of the root (4, 8, 16 in the paper)")
+    p.add_argument("--runs", type=int, default=1, help="independent runs per problem (default 1)")
+    p.add_argument("--task", required=True, help="task name (gsm8k, math500, arith, ...) or JSONL path")
+    p.add_argument("--model", required=True, help="policy model folder or name under data/models/")
+    p.add_argument("--reward-model", required=True, help="process reward model folder (with reward_config.json)")
+    p.add_argument("--out", required=True, help="output folder for tables (trees go to OUT/trees/)")
+    p.add_argument("--limit", type=int, default=None, help="first P problems only")
+    p.add_argument("--backend", choices=("hf", "vllm"), default="hf", help="generation backend (default hf)")
+    p.add_argument("--device", default=None, help="hf backend / reward model device (default cuda if available)")
+    p.add_argument("--seed", type=int, default=0, help="seed (part of the run ids)")
+    p.add_argument("--batch-runs", type=int, default=16, help="runs searched together and written per table")
+    p.add_argument("--batch-size", type=int, default=64, help="hf backend: sequences decoded at once")
+    p.add_argument("--template", choices=TEMPLATES, default="step",
+                   help="prompt template ('question': question + newline, the bundled family's format)")
+    p.add_argument("--few-shot", type=int, default=0, help="worked examples in the prompt")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--max-tokens", type=int, default=1024, help="token cap of a whole solution (path)")
+    p.add_argument("--step-tokens", type=int, default=256, help="token cap of one step")
+    g = p.add_argument_group("REBASE")
+    g.add_argument("--variant", choices=sorted(VARIANTS), default="paper",
+                   help="paper: T_b=0.1, Round; released: T_b=0.2, ceiling allocation, depth cap 25")
+    g.add_argument("--balance-temperature", type=float, default=None, help="override T_b")
+    g.add_argument("--max-depth", type=int, default=None, help="override the depth cap")
+    g = p.add_argument_group("MCTS")
+    g.add_argument("--expansions", type=int, default=None, help="expansions per run (default 8 x budget)")
+    g.add_argument("--child-width", type=int, default=2, help="children of a selected non-root node")
+    g.add_argument("--c", type=float, default=1.0, help="UCT exploration constant")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from collect.engines import load_engine
+    from collect.reward import load_reward_model
+    from collect.tasks import load_task
+
+    device = args.device
+    if device is None:
+        try:
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        except ImportError:
+            device = "cpu"
+    configs = [SearchConfig(args.algo, b, variant=args.variant, balance_temperature=args.balance_temperature,
+                            max_depth=args.max_depth, expansions=args.expansions, child_width=args.child_width,
+                            c=args.c, temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
+                            step_tokens=args.step_tokens) for b in args.budget]
+    problems = load_task(args.task, limit=args.limit)
+    kw = {"device": device, "batch_size": args.batch_size} if args.backend == "hf" else {}
+    engine = load_engine(args.backend, args.model, **kw)
+    reward_model = load_reward_model(args.reward_model, device=device)
+    if getattr(reward_model, "kind", "prm") != "prm":
+        print(f"warning: {args.reward_model} is an outcome reward model; tree search scores partial "
+              "solutions with it as if it were a process reward model", file=sys.stderr)
+    for cfg in configs:
+        res = run_search(problems, engine, reward_model, cfg, out=args.out, runs=args.runs, seed=args.seed,
+                         batch_runs=args.batch_runs, template=args.template, few_shot=args.few_shot,
+                         progress=not args.quiet)
+        print(res.summary())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m collect.search.cli", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    configure(parser)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,307 @@
+"""Tree searches over a task: rows into sample tables, trees into ``trees/``, resumable.
+
+For every problem and every run index ``r < runs`` one search is made (REBASE or MCTS), and each of its
+solutions becomes one sample-table row (schema in DESIGN.md)::
+
+    task, problem_id, model, params, method ("rebase" | "mcts"), sample_id, answer, correct,
+    gen_tokens (tokens on the solution's path), prompt_tokens, logprob (path sum),
+    reward (last step's score), step_rewards (the path's scores), reward_model, reward_params,
+    run_id, budget, run_gen_tokens (every token the run generated, pruned branches included),
+    temperature, difficulty
+
+Unfinished solutions (MCTS leaves that were never completed, REBASE nodes closed at a depth cap) are
+kept with a null answer.
+
+Files (``stem = search-<task>-<model>-<config tag>-s<seed>``)::
+
+    OUT/<stem>-part00000.parquet        one table per batch of runs, written atomically
+    OUT/trees/<stem>-part00000.parquet  the trees of that batch: one row per node (task, problem_id,
+                                        run_id, node_id, parent, depth, tokens, path_tokens, score,
+                                        logprob, leaf, finish, visits, value, output, text)
+
+A batch's tree file is written before its table, and a run counts as done once its rows are in a
+table, so an interrupted command can be started again with the same arguments: finished runs are
+skipped.  Runs draw from the engine with seed ``SeedSequence([seed, part])``; searches of one batch are
+advanced together, so results are reproducible for the same arguments (and batch size).
+
+>>> from collect.search.run import SearchConfig
+>>> SearchConfig("rebase", 16).run_id(0, 3)
+'rebase-b16-s0-r3'
+>>> SearchConfig("mcts", 4).tag
+'mcts-b4-e32'
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .expand import ModelExpander, Search, drive
+from .mcts import MCTS
+from .rebase import VARIANTS, Rebase
+from .tree import Tree
+
+ALGOS = ("rebase", "mcts")
+#: Prompt templates: those of ``collect.prompts.build_prompt`` and ``"question"`` (the question and a
+#: newline, the format the bundled model family is trained on).
+TEMPLATES = ("step", "plain", "question")
+
+
+def make_prompt(problem: Any, template: str = "step", few_shot: int = 0) -> str:
+    """The text the policy continues for ``problem``."""
+    if template == "question":
+        if few_shot:
+            raise ValueError("the 'question' template has no worked examples; use few_shot=0")
+        return problem.question.strip() + "\n"
+    if template not in TEMPLATES:
+        raise ValueError(f"unknown template {template!r}; expected one of {TEMPLATES}")
+    from collect.prompts import build_prompt
+
+    return build_prompt(problem, few_shot=few_shot, template=template)
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """What one search run does (see :class:`~collect.search.rebase.Rebase` and
+    :class:`~collect.search.mcts.MCTS`); sampling settings apply to every step."""
+
+    algo: str
+    budget: int
+    variant: str = "paper"                      # REBASE: "paper" or "released"
+    balance_temperature: float | None = None    # REBASE: T_b override
+    max_depth: int | None = None                # REBASE: depth cap override
+    expansions: int | None = None               # MCTS: default 8 * budget
+    child_width: int = 2                        # MCTS
+    c: float = 1.0                              # MCTS exploration constant
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_tokens: int = 1024                      # per solution (path from the root)
+    step_tokens: int = 256                      # per step
+
+    def __post_init__(self) -> None:
+        if self.algo not in ALGOS:
+            raise ValueError(f"unknown search algorithm {self.algo!r}; expected one of {ALGOS}")
+        if int(self.budget) != self.budget or self.budget < 1:
+            raise ValueError(f"budget must be a positive integer, got {self.budget!r}")
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown REBASE variant {self.variant!r}; expected one of {sorted(VARIANTS)}")
+
+    @property
+    def tag(self) -> str:
+        """Short name of the configuration, used in run ids and file names."""
+        if self.algo == "rebase":
+            t = "rebase" + ("" if self.variant == "paper" else f".{self.variant}") + f"-b{self.budget}"
+            if self.balance_temperature is not None:
+                t += f"-t{self.balance_temperature:g}"
+            if self.max_depth is not None:
+                t += f"-d{self.max_depth}"
+        else:
+            e = 8 * self.budget if self.expansions is None else self.expansions
+            t = f"mcts-b{self.budget}-e{e}"
+            if self.child_width != 2:
+                t += f"-w{self.child_width}"
+            if self.c != 1.0:
+                t += f"-c{self.c:g}"
+        if (self.temperature, self.top_p, self.max_tokens, self.step_tokens) != (1.0, 1.0, 1024, 256):
+            t += f"-T{self.temperature:g}-p{self.top_p:g}-m{self.max_tokens}-st{self.step_tokens}"
+        return t
+
+    def run_id(self, seed: int, index: int) -> str:
+        return f"{self.tag}-s{seed}-r{index}"
+
+    def make(self, tree: Tree) -> Search:
+        if self.algo == "rebase":
+            return Rebase(tree, self.budget, variant=self.variant, balance_temperature=self.balance_temperature,
+                          max_depth=self.max_depth)
+        return MCTS(tree, self.budget, expansions=self.expansions, child_width=self.child_width, c=self.c)
+
+
+@dataclass
+class SearchRunResult:
+    """What :func:`run_search` did."""
+
+    out: Path
+    stem: str
+    runs_total: int
+    runs_skipped: int
+    runs_done: int = 0
+    rows: int = 0
+    gen_tokens: int = 0
+    seconds: float = 0.0
+    tables: list[Path] = field(default_factory=list)
+    trees: list[Path] = field(default_factory=list)
+
+    def summary(self) -> str:
+        rate = self.gen_tokens / self.seconds if self.seconds > 0 else float("nan")
+        return (f"{self.stem}: {self.runs_done} run(s) searched, {self.runs_skipped} already done "
+                f"(of {self.runs_total}); {self.rows} rows, {self.gen_tokens} generated tokens in "
+                f"{self.seconds:.1f} s ({rate:.1f} tok/s); tables in {self.out}, trees in {self.out / 'trees'}")
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(s)).strip("_") or "x"
+
+
+def _write_parquet_atomic(df: pd.DataFrame, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+_PART = re.compile(r"-part(\d+)\.parquet$")
+
+
+def finished_runs(out: Path, stem: str) -> tuple[set[tuple[str, str]], int]:
+    """(problem_id, run_id) pairs already in ``out``'s tables for ``stem``, and the next part number."""
+    done: set[tuple[str, str]] = set()
+    last = -1
+    for p in sorted(Path(out).glob(f"{stem}-part*.parquet")):
+        m = _PART.search(p.name)
+        if not m or p.name[: m.start()] != stem:
+            continue
+        last = max(last, int(m.group(1)))
+        try:
+            df = pd.read_parquet(p, columns=["problem_id", "run_id"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise ValueError(f"{p}: cannot read the runs already done ({exc}); move the file away to redo them") from exc
+        done.update(zip(df["problem_id"].astype(str), df["run_id"].astype(str), strict=True))
+    return done, last + 1
+
+
+def search_rows(search: Search, problem: Any, *, run_id: str, model: str, params: float, prompt_tokens: int,
+                reward_model: str | None, reward_params: float | None, temperature: float) -> list[dict]:
+    """Sample-table rows of one finished search (one per output node, ``sample_id`` in output order);
+    sets ``node.output`` to the row's sample_id."""
+    from collect.grading import grade
+
+    tree = search.tree
+    run_tokens = tree.total_tokens
+    rows = []
+    for sid, node in enumerate(search.outputs):
+        node.output = sid
+        path = tree.path(node.node_id)
+        if node.finished:
+            g = grade(problem.task, tree.solution(node.node_id), problem.reference)
+            answer, correct = g.answer, bool(g.correct)
+        else:
+            answer, correct = None, False
+        scores = [n.score for n in path]
+        rows.append({
+            "task": problem.task, "problem_id": str(problem.problem_id), "model": model, "params": float(params),
+            "method": search.method, "sample_id": sid, "answer": answer, "correct": correct,
+            "gen_tokens": int(node.path_tokens), "prompt_tokens": int(prompt_tokens),
+            "logprob": float(sum(n.logprob for n in path)),
+            "reward": None if node.score is None else float(node.score),
+            "step_rewards": None if any(s is None for s in scores) else [float(s) for s in scores],
+            "reward_model": reward_model, "reward_params": reward_params,
+            "run_id": run_id, "budget": int(search.budget), "run_gen_tokens": int(run_tokens),
+            "temperature": float(temperature), "difficulty": problem.difficulty,
+        })
+    return rows
+
+
+def run_search(problems: list[Any], engine: Any, reward_model: Any, config: SearchConfig, *, out: str | Path,
+               runs: int = 1, seed: int = 0, batch_runs: int = 16, template: str = "step", few_shot: int = 0,
+               progress: bool = True, expander_kw: dict | None = None) -> SearchRunResult:
+    """Search every problem ``runs`` times and write the rows and trees under ``out`` (see module doc).
+
+    Parameters
+    ----------
+    problems
+        ``collect.tasks.Problem`` objects (one task).
+    engine, reward_model
+        A ``collect.engines`` engine and a ``collect.reward`` process reward model.
+    config
+        The search configuration.
+    runs
+        Independent runs per problem (run ids ``<tag>-s<seed>-r<i>``).
+    batch_runs
+        Runs advanced together (their generation requests share engine calls) and written as one table.
+    """
+    from tqdm.auto import tqdm
+
+    if not problems:
+        raise ValueError("no problems to search")
+    tasks = {p.task for p in problems}
+    if len(tasks) != 1:
+        raise ValueError(f"problems of one task expected, got {sorted(tasks)}")
+    if runs < 1 or batch_runs < 1:
+        raise ValueError(f"runs and batch_runs must be positive, got {runs}, {batch_runs}")
+    task = tasks.pop()
+    out = Path(out)
+    model = str(engine.model_name)
+    stem = f"search-{_slug(task)}-{_slug(model)}-{config.tag}-s{seed}"
+    done, part = finished_runs(out, stem)
+    todo = [(p, r) for p in problems for r in range(runs) if (str(p.problem_id), config.run_id(seed, r)) not in done]
+    result = SearchRunResult(out=out, stem=stem, runs_total=len(problems) * runs,
+                             runs_skipped=len(problems) * runs - len(todo))
+    rm_name = getattr(reward_model, "name", None)
+    rm_params = getattr(reward_model, "params", None)
+    prompts: dict[str, tuple[str, int]] = {}
+    bar = tqdm(total=len(todo), unit="run", desc=f"{config.algo} b={config.budget}", disable=not progress)
+    t0 = time.perf_counter()
+    try:
+        for start in range(0, len(todo), batch_runs):
+            batch = todo[start:start + batch_runs]
+            searches = []
+            for p, _r in batch:
+                key = str(p.problem_id)
+                if key not in prompts:
+                    text = make_prompt(p, template, few_shot)
+                    prompts[key] = (text, int(engine.count_tokens(text)))
+                searches.append(config.make(Tree(prompts[key][0], p.question)))
+            batch_seed = int(np.random.SeedSequence([int(seed), part]).generate_state(1)[0])
+            expander = ModelExpander(engine, reward_model, temperature=config.temperature, top_p=config.top_p,
+                                     max_tokens=config.max_tokens, step_tokens=config.step_tokens,
+                                     seed=batch_seed, **(expander_kw or {}))
+            drive(searches, expander, progress=bar)
+            tree_tokens = sum(s.tree.total_tokens for s in searches)
+            if tree_tokens != expander.stats["gen_tokens"]:
+                raise RuntimeError(f"token accounting mismatch: trees hold {tree_tokens} tokens, the engine "
+                                   f"generated {expander.stats['gen_tokens']}")
+            rows, frames = [], []
+            for s, (p, r) in zip(searches, batch, strict=True):
+                run_id = config.run_id(seed, r)
+                rows += search_rows(s, p, run_id=run_id, model=model, params=float(engine.params),
+                                    prompt_tokens=prompts[str(p.problem_id)][1], reward_model=rm_name,
+                                    reward_params=rm_params, temperature=config.temperature)
+                f = s.tree.to_frame()
+                f.insert(0, "run_id", run_id)
+                f.insert(0, "problem_id", str(p.problem_id))
+                f.insert(0, "task", task)
+                f["stop_reason"] = s.stop_reason
+                frames.append(f)
+            name = f"{stem}-part{part:05d}.parquet"
+            result.trees.append(_write_parquet_atomic(pd.concat(frames, ignore_index=True), out / "trees" / name))
+            from scaling import write_samples
+
+            result.tables.append(write_samples(pd.DataFrame(rows), out / name))
+            result.runs_done += len(batch)
+            result.rows += len(rows)
+            result.gen_tokens += tree_tokens
+            part += 1
+            bar.set_postfix(tokens=result.gen_tokens, refresh=False)
+    finally:
+        bar.close()
+        result.seconds = time.perf_counter() - t0
+    return result
+
+
+__all__ = ["SearchConfig", "SearchRunResult", "run_search", "search_rows", "finished_runs", "make_prompt",
+           "ALGOS", "TEMPLATES"]
