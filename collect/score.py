@@ -1,0 +1,125 @@
+"""``python -m collect score``: fill reward columns of a sample table with a reward model.
+
+For every part file of the table (and its texts in ``texts/``), each solution is split into steps
+(:func:`collect.prompts.split_steps`) and scored with the question:
+
+* PRM: ``step_rewards`` = the score after each step, ``reward`` = the score after the last step;
+* ORM: ``reward`` = the single outcome score, ``step_rewards`` null.
+
+``reward_model`` and ``reward_params`` record the verifier.  A solution with no steps gets null rewards.
+Each part is rewritten atomically once scored (or written to ``--out`` with its texts), so a killed run
+loses at most the part in flight and a re-run skips parts already scored by the same reward model.
+The reward model's folder and tokenizer (step tag, good/bad tokens) are checked before any scoring.
+
+>>> from collect.score import run_score
+>>> run_score("data/samples/arith", "data/models/prm-neox", kind="prm")        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from scaling import write_samples
+
+from .store import KEY_COLUMNS, part_files, read_texts, texts_path
+
+
+def _scored_by(df: pd.DataFrame, name: str) -> bool:
+    return "reward_model" in df and bool((df["reward_model"] == name).all())
+
+
+def run_score(samples: str, reward_model: str, *, kind: str | None = None, device: str = "cpu",
+              batch_size: int = 16, out: str | None = None, overwrite: bool = False, progress: bool = True,
+              dtype: str | None = None, model=None) -> dict:
+    """Score every part of ``samples`` (a table folder or one part file); see the module docstring."""
+    from tqdm.auto import tqdm
+
+    from .prompts import split_steps
+    from .reward import load_reward_model
+
+    src = Path(samples)
+    if not src.exists():
+        raise FileNotFoundError(f"--samples {src} does not exist")
+    parts = part_files(src)
+    if not parts:
+        raise FileNotFoundError(f"{src}: no Parquet part files to score")
+    for part in parts:  # texts must exist for every part before any scoring starts
+        if not texts_path(part).is_file():
+            raise FileNotFoundError(f"{part}: no solution texts (expected {texts_path(part)}); only tables "
+                                    "written by `python -m collect sample` can be scored")
+    rm = model if model is not None else load_reward_model(reward_model, kind=kind, device=device,
+                                                           batch_size=batch_size, dtype=dtype)
+    root = src if src.is_dir() else src.parent
+    dest_root = Path(out) if out else None
+    plan = []
+    for part in parts:
+        dest = part if dest_root is None else dest_root / part.relative_to(root)
+        if dest.exists():
+            df_old = pd.read_parquet(dest)
+            if _scored_by(df_old, rm.name):
+                continue
+            other = df_old["reward_model"].dropna().unique() if "reward_model" in df_old else []
+            if len(other) and not overwrite:
+                raise ValueError(f"{dest}: already scored by reward model(s) {list(other)}; pass --overwrite "
+                                 "to replace those rewards or --out to write a scored copy elsewhere")
+        plan.append((part, dest))
+    summary = {"parts": 0, "rows": 0, "skipped_parts": len(parts) - len(plan), "seconds": 0.0,
+               "reward_model": rm.name, "kind": rm.kind}
+    total = 0
+    for part, _ in plan:
+        import pyarrow.parquet as pq
+
+        total += pq.ParquetFile(part).metadata.num_rows
+    t0 = time.perf_counter()
+    bar = tqdm(total=total, unit="sol", desc=f"scoring with {rm.name}", disable=not progress)
+    try:
+        for part, dest in plan:
+            df = pd.read_parquet(part)
+            texts = read_texts(part)
+            missing_cols = [c for c in KEY_COLUMNS + ["question", "text"] if c not in texts]
+            if missing_cols:
+                raise ValueError(f"{texts_path(part)}: missing field(s) {missing_cols}")
+            texts["problem_id"] = texts["problem_id"].astype(str)
+            texts["sample_id"] = texts["sample_id"].astype(int)
+            merged = df[KEY_COLUMNS].astype({"problem_id": str, "sample_id": int}).merge(
+                texts[KEY_COLUMNS + ["question", "text"]], on=KEY_COLUMNS, how="left", validate="one_to_one")
+            lost = merged["text"].isna().to_numpy()
+            if lost.any():
+                row = merged.loc[lost, KEY_COLUMNS].iloc[0].to_dict()
+                raise ValueError(f"{texts_path(part)}: no text for {int(lost.sum())} row(s) of {part}, first {row}")
+            steps = [split_steps(t) for t in merged["text"]]
+            questions = list(merged["question"])
+            scores: list[list[float]] = []
+            for b in range(0, len(steps), batch_size):
+                qs, ss = questions[b:b + batch_size], steps[b:b + batch_size]
+                live = [i for i, s in enumerate(ss) if s]
+                got = rm.score([qs[i] for i in live], [ss[i] for i in live]) if live else []
+                chunk: list[list[float]] = [[] for _ in ss]
+                for i, sc in zip(live, got, strict=True):
+                    chunk[i] = sc
+                scores.extend(chunk)
+                bar.update(len(ss))
+            df = df.copy()
+            df["reward"] = [float(s[-1]) if s else None for s in scores]
+            df["step_rewards"] = [list(map(float, s)) if (s and rm.kind == "prm") else None for s in scores]
+            df["reward_model"] = rm.name
+            df["reward_params"] = float(rm.params)
+            if dest != part:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                tdest = texts_path(dest)
+                tdest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(texts_path(part), tdest)
+            write_samples(df, dest)
+            summary["parts"] += 1
+            summary["rows"] += len(df)
+    finally:
+        bar.close()
+    summary["seconds"] = time.perf_counter() - t0
+    return summary
+
+
+__all__ = ["run_score"]
