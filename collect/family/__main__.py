@@ -1,0 +1,5 @@
+import sys
+
+from collect.family.build import main
+
+sys.exit(main())

@@ -1,0 +1,161 @@
+"""Rebuild the bundled model family from seeds: task file, policy models, process reward model.
+
+Usage::
+
+    python -m collect.family build [--out data/] [--device cpu|cuda] [--quick] [--only policies|prm]
+    python -m collect.family sizes
+
+Steps (all deterministic in fixed seeds):
+
+1. ``<out>/tasks/arith.jsonl``: the test split, 100 problems per difficulty 1..5 (500 problems).
+2. ``<out>/models/arith-neox-*``: every size of :data:`collect.family.model.SIZES` trained with the one
+   recipe of :mod:`collect.family.train`, saved in bfloat16 safetensors with its tokenizer and a
+   ``training.json`` (parameters, recipe, wall/CPU seconds, final loss, greedy test accuracy).
+3. ``<out>/models/arith-prm-*``: the process reward model (:mod:`collect.family.prm`), fine-tuned from a
+   policy on the policies' own temperature-1 samples of fresh training problems, evaluated on their
+   samples of the test problems; ``reward_config.json`` and ``training.json`` beside the weights.
+
+Measured cost of the full build on the development machine (2 shared CPU cores, torch.set_num_threads(2)):
+see ``BUILD_COST`` below (filled in from the shipped ``training.json`` files).
+``--quick`` trains for a handful of steps only (a smoke test in seconds; not the shipped models).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from collect.family import prm as prm_mod
+from collect.family.model import SIZES, build_model, n_params, save_model
+from collect.family.task import generate_problems, test_split, write_task
+from collect.family.tokenizer import build_tokenizer
+from collect.family.train import Recipe, generate, greedy_accuracy, train
+
+BUILD_COST = "to be measured"
+RECIPE = Recipe()
+PRM_BASE = "arith-neox-460k"
+PRM_NAME = "arith-prm-460k"
+PRM_TRAIN_PROBLEMS = 800   # fresh training problems for PRM data
+PRM_SAMPLES = 2            # samples per problem per policy (temperature 1)
+PRM_EVAL_PROBLEMS = 200    # test problems whose policy samples measure the PRM
+PRM_RECIPE = prm_mod.PRMRecipe()
+
+
+def _dump(path: Path, obj: dict) -> None:
+    path.write_text(json.dumps(obj, indent=1) + "\n")
+
+
+def build_policies(out: Path, *, device: str, recipe: Recipe, names: list[str], progress: bool = True) -> dict:
+    tok = build_tokenizer()
+    test = test_split()
+    exclude = {p.question for p in test}
+    report = {}
+    for name in names:
+        model = build_model(name, seed=0)
+        log = train(model, tok, recipe, exclude=exclude, device=device, progress=progress, desc=name)
+        acc = greedy_accuracy(model, tok, test, device=device)
+        folder = save_model(model, tok, out / "models" / name)
+        info = {"name": name, "params": n_params(model), "size": dict(zip(("d", "layers", "heads"), SIZES[name], strict=True)),
+                "recipe": recipe.__dict__, "train_seconds": round(log["seconds"], 1),
+                "train_cpu_seconds": round(log["cpu_seconds"], 1), "device": device,
+                "final_loss": float(np.mean(log["losses"][-50:])),
+                "greedy_accuracy": acc["accuracy"], "greedy_by_difficulty": acc["by_difficulty"],
+                "distinct_wrong_answers": acc["distinct_wrong_answers"]}
+        _dump(folder / "training.json", info)
+        report[name] = info
+        print(f"{name}: {info['params']} params, {info['train_seconds']} s, loss {info['final_loss']:.4f}, "
+              f"greedy {acc['accuracy']:.3f} {acc['by_difficulty']}", flush=True)
+    return report
+
+
+def _sample_records(policies: list[str], out: Path, questions: list[str], n: int, seed: int, device: str):
+    from transformers import AutoModelForCausalLM
+
+    tok = build_tokenizer()
+    records = []
+    for i, name in enumerate(policies):
+        model = AutoModelForCausalLM.from_pretrained(out / "models" / name, dtype=torch.float32)
+        sols = generate(model, tok, questions, device=device, do_sample=True, temperature=1.0,
+                        num_return_sequences=n, seed=seed + i)
+        qs = [q for q, s in zip(questions, sols, strict=True) for _ in s]
+        records += [dict(r, policy=name) for r in prm_mod.label_solutions(qs, [x for s in sols for x in s])]
+    return records
+
+
+def build_prm(out: Path, *, device: str, recipe: prm_mod.PRMRecipe, n_train: int, n_samples: int,
+              n_eval: int, base: str = PRM_BASE, name: str = PRM_NAME) -> dict:
+    from transformers import AutoModelForCausalLM
+
+    tok = build_tokenizer()
+    policies = [p for p in SIZES if (out / "models" / p).exists()]
+    test = test_split()
+    exclude = {p.question for p in test}
+    train_qs = [p.question for p in generate_problems(3 * n_train, seed=777) if p.question not in exclude][:n_train]
+    t0, c0 = time.time(), time.process_time()
+    train_recs = _sample_records(policies, out, train_qs, n_samples, 100, device)
+    eval_recs = _sample_records(policies, out, [p.question for p in test[:: max(1, len(test) // n_eval)]],
+                                1, 200, device)
+    sample_s, sample_cpu = time.time() - t0, time.process_time() - c0
+    model = AutoModelForCausalLM.from_pretrained(out / "models" / base, dtype=torch.float32)
+    before = prm_mod.evaluate_prm(model, tok, eval_recs, device=device)
+    log = prm_mod.train_prm(model, tok, train_recs, recipe, device=device)
+    ev = prm_mod.evaluate_prm(model, tok, eval_recs, device=device)
+    ev_train = prm_mod.evaluate_prm(model, tok, train_recs[:: max(1, len(train_recs) // 500)], device=device)
+    folder = save_model(model, tok, out / "models" / name)
+    prm_mod.save_reward_config(folder)
+    info = {"name": name, "params": n_params(model), "initialised_from": base, "recipe": recipe.__dict__,
+            "policies_sampled": policies, "train_solutions": len(train_recs),
+            "train_steps_labelled": int(sum(len(r["labels"]) for r in train_recs)),
+            "train_good_step_rate": float(np.mean([x for r in train_recs for x in r["labels"]])),
+            "sampling_seconds": round(sample_s, 1), "sampling_cpu_seconds": round(sample_cpu, 1),
+            "train_seconds": round(log["seconds"], 1), "train_cpu_seconds": round(log["cpu_seconds"], 1),
+            "final_loss": float(np.mean(log["losses"][-50:])), "eval_test_samples": ev,
+            "eval_train_samples": ev_train, "eval_before_training": before, "device": device}
+    _dump(folder / "training.json", info)
+    print(f"{name}: step accuracy {ev['step_accuracy']:.3f} (good rate {ev['step_good_rate']:.3f}), "
+          f"solution accuracy {ev['solution_accuracy']:.3f} (correct rate {ev['solution_correct_rate']:.3f})",
+          flush=True)
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m collect.family", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="rebuild task file, policies and PRM")
+    b.add_argument("--out", default="data", help="output root (default data/)")
+    b.add_argument("--device", default="cpu", help="cpu or cuda")
+    b.add_argument("--quick", action="store_true", help="a few steps only: smoke test, not the shipped models")
+    b.add_argument("--only", choices=["task", "policies", "prm"], default=None)
+    b.add_argument("--sizes", default=None, help="comma-separated subset of sizes (default all)")
+    b.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    sub.add_parser("sizes", help="print the family's sizes and parameter counts")
+    args = ap.parse_args(argv)
+    if args.cmd == "sizes":
+        for name in SIZES:
+            print(name, SIZES[name], n_params(build_model(name)))
+        return 0
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    names = args.sizes.split(",") if args.sizes else list(SIZES)
+    recipe, prm_recipe = RECIPE, PRM_RECIPE
+    n_train, n_samples, n_eval = PRM_TRAIN_PROBLEMS, PRM_SAMPLES, PRM_EVAL_PROBLEMS
+    if args.quick:
+        recipe = Recipe(steps=6, batch_size=8, warmup=2)
+        prm_recipe = prm_mod.PRMRecipe(steps=4, batch_size=8, warmup=1)
+        n_train, n_samples, n_eval = 8, 1, 10
+    t0, c0 = time.time(), time.process_time()
+    if args.only in (None, "task"):
+        write_task(test_split(), out / "tasks" / "arith.jsonl")
+    if args.only in (None, "policies"):
+        build_policies(out, device=args.device, recipe=recipe, names=names)
+    if args.only in (None, "prm"):
+        base = PRM_BASE if PRM_BASE in names else names[-1]
+        build_prm(out, device=args.device, recipe=prm_recipe, n_train=n_train, n_samples=n_samples,
+                  n_eval=n_eval, base=base, name=PRM_NAME if base == PRM_BASE else f"arith-prm-{base}")
+    print(f"build done: {time.time() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU", flush=True)
+    return 0

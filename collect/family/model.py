@@ -1,0 +1,69 @@
+"""The bundled GPT-NeoX (Pythia-architecture) model family: configurations, construction, saving.
+
+Every size uses Pythia's architecture (rotary on 25 % of head dims, parallel attention + MLP residual,
+untied input/output embeddings, GELU MLP of width 4d) and differs only in width ``d``, depth ``L`` and heads.
+Parameter counts (embeddings included) are printed by ``python -m collect.family sizes``.
+
+>>> model = build_model("arith-neox-20k")
+>>> n_params(model) > 15_000
+True
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, PreTrainedTokenizerFast
+
+from collect.family.tokenizer import build_tokenizer
+
+# name -> (hidden size d, layers L, attention heads)
+SIZES: dict[str, tuple[int, int, int]] = {
+    "arith-neox-20k": (24, 2, 3),
+    "arith-neox-65k": (40, 3, 5),
+    "arith-neox-160k": (64, 3, 8),
+    "arith-neox-460k": (96, 4, 12),
+    "arith-neox-1m": (128, 5, 8),
+}
+MAX_POSITIONS = 256
+
+
+def make_config(name: str, vocab_size: int | None = None) -> GPTNeoXConfig:
+    """GPTNeoXConfig of one family member (vocabulary of :func:`build_tokenizer` unless given)."""
+    if name not in SIZES:
+        raise ValueError(f"unknown model size {name!r}; expected one of {sorted(SIZES)}")
+    d, n_layers, heads = SIZES[name]
+    tok = build_tokenizer()
+    return GPTNeoXConfig(
+        vocab_size=vocab_size or len(tok), hidden_size=d, num_hidden_layers=n_layers,
+        num_attention_heads=heads, intermediate_size=4 * d, hidden_act="gelu",
+        rotary_pct=0.25, rotary_emb_base=10000, max_position_embeddings=MAX_POSITIONS,
+        use_parallel_residual=True, tie_word_embeddings=False, attention_dropout=0.0, hidden_dropout=0.0,
+        initializer_range=0.02, layer_norm_eps=1e-5, bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+    )
+
+
+def build_model(name: str, *, seed: int = 0) -> GPTNeoXForCausalLM:
+    """A freshly initialised family member (deterministic in ``seed``)."""
+    torch.manual_seed(seed)
+    return GPTNeoXForCausalLM(make_config(name))
+
+
+def n_params(model: torch.nn.Module) -> int:
+    """Total parameter count, embeddings included (the ``params`` of the sample tables)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def save_model(model: GPTNeoXForCausalLM, tokenizer: PreTrainedTokenizerFast, out: str | Path,
+               dtype: torch.dtype = torch.bfloat16) -> Path:
+    """save_pretrained in ``dtype`` safetensors with the tokenizer, loadable by AutoModelForCausalLM."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model = model.to("cpu")
+    orig = next(model.parameters()).dtype
+    model.to(dtype).save_pretrained(out, safe_serialization=True)
+    model.to(orig)
+    tokenizer.save_pretrained(out)
+    return out

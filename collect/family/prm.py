@@ -1,0 +1,164 @@
+"""Process reward model (PRM) of the family: automatic step labels, data, training, evaluation.
+
+Data (Math-Shepherd spirit, exact oracle instead of rollouts): the policies sample solutions to training
+problems at temperature 1; every step gets the label of :func:`collect.family.task.step_labels` (good when
+its arithmetic is right and the running value is still the true one, i.e. the answer is still reachable).
+
+Input format (what :func:`prm_text` builds and what a scorer must feed): the policy prompt, then the steps,
+each followed by ``" ки"``, joined by the step delimiter::
+
+    Evaluate left to right: 2+3*4
+    Step 1: 2+3=5 ки
+
+    Step 2: 5*4=21 ки
+
+    The answer is 21 ки
+
+The score after step k is P(good) = softmax over the logits of {"+", "-"} at the k-th "ки" position. The
+training loss is the two-way cross-entropy of the label there (labels only at tag positions). The PRM is
+initialised from a trained policy of the family and saved with ``reward_config.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from collect.family.task import STEP_DELIMITER, prompt, split_steps, step_labels
+from collect.family.tokenizer import STEP_TAG
+
+REWARD_CONFIG = {"kind": "prm", "step_tag": STEP_TAG, "good_token": "+", "bad_token": "-"}
+
+
+def prm_text(question: str, steps: list[str]) -> str:
+    """The PRM's input text for a (partial) solution given as its steps."""
+    return prompt(question) + STEP_DELIMITER.join(s.strip() + " " + STEP_TAG for s in steps)
+
+
+def label_solutions(questions: list[str], solutions: list[str]) -> list[dict]:
+    """One record per solution: question, steps, step labels and solution correctness (all steps good)."""
+    out = []
+    for q, s in zip(questions, solutions, strict=True):
+        steps = split_steps(s)
+        if not steps:
+            continue
+        labels = step_labels(q, steps)
+        out.append({"question": q, "steps": steps, "labels": labels,
+                    "correct": bool(steps[-1].startswith("The answer is") and labels[-1])})
+    return out
+
+
+def _ids(tok):
+    ids = [tok.convert_tokens_to_ids(t) for t in (STEP_TAG, "+", "-")]
+    if tok.unk_token_id in ids:
+        raise ValueError(f"tokenizer lacks one of {STEP_TAG!r}, '+', '-'")
+    return ids
+
+
+def encode_prm_batch(tok, records: list[dict], device: str = "cpu"):
+    """Right-padded ids, mask, and per-token targets: 1 good / 0 bad at tag positions, -1 elsewhere."""
+    tag = _ids(tok)[0]
+    rows = [tok(prm_text(r["question"], r["steps"]), add_special_tokens=False)["input_ids"] for r in records]
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    target = torch.full_like(ids, -1)
+    for i, (row, rec) in enumerate(zip(rows, records, strict=True)):
+        ids[i, : len(row)] = torch.tensor(row)
+        mask[i, : len(row)] = 1
+        pos = [j for j, t in enumerate(row) if t == tag]
+        if len(pos) != len(rec["labels"]):
+            raise ValueError(f"record {i}: {len(pos)} step tags for {len(rec['labels'])} labels")
+        target[i, pos] = torch.tensor([int(x) for x in rec["labels"]])
+    return ids.to(device), mask.to(device), target.to(device)
+
+
+def step_logits(model, tok, ids, mask):
+    """(batch, seq) log P(good) - log P(bad) restricted to {+, -} at every position."""
+    _, good, bad = _ids(tok)
+    logits = model(input_ids=ids, attention_mask=mask).logits
+    return logits[..., good] - logits[..., bad]
+
+
+@dataclass
+class PRMRecipe:
+    steps: int = 400
+    batch_size: int = 64
+    lr: float = 1e-3
+    warmup: int = 40
+    weight_decay: float = 0.1
+    seed: int = 4321
+
+
+def train_prm(model, tok, records: list[dict], recipe: PRMRecipe, *, device: str = "cpu",
+              progress: bool = True) -> dict:
+    """Fine-tune ``model`` (a family policy) as a PRM on labelled ``records``; cosine LR to lr/10."""
+    from collect.family.train import Recipe, lr_at
+
+    sched = Recipe(steps=recipe.steps, lr=recipe.lr, warmup=recipe.warmup)
+    torch.manual_seed(recipe.seed)
+    rng = np.random.default_rng(recipe.seed)
+    model.to(device).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, betas=(0.9, 0.95),
+                            weight_decay=recipe.weight_decay)
+    order = np.argsort([len(r["steps"]) for r in records], kind="stable")  # length-bucketed batches
+    buckets = [order[i : i + recipe.batch_size] for i in range(0, len(order), recipe.batch_size)]
+    losses = []
+    t0, c0 = time.time(), time.process_time()
+    use_amp = device.startswith("cuda")
+    for step in tqdm(range(recipe.steps), desc="prm", disable=not progress, mininterval=5):
+        b = buckets[int(rng.integers(len(buckets)))]
+        ids, mask, target = encode_prm_batch(tok, [records[i] for i in b], device)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, sched)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+            z = step_logits(model, tok, ids, mask).float()
+        sel = target >= 0
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(z[sel], target[sel].float())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        losses.append(loss.item())
+    model.eval()
+    return {"losses": losses, "seconds": time.time() - t0, "cpu_seconds": time.process_time() - c0}
+
+
+@torch.no_grad()
+def score_records(model, tok, records: list[dict], *, device: str = "cpu", batch_size: int = 128):
+    """P(good) after every step of every record (list of arrays)."""
+    model.to(device).eval()
+    out = []
+    for i in range(0, len(records), batch_size):
+        chunk = records[i : i + batch_size]
+        ids, mask, target = encode_prm_batch(tok, chunk, device)
+        p = torch.sigmoid(step_logits(model, tok, ids, mask).float())
+        for j in range(len(chunk)):
+            out.append(p[j][target[j] >= 0].cpu().numpy())
+    return out
+
+
+def evaluate_prm(model, tok, records: list[dict], *, device: str = "cpu") -> dict:
+    """Step-level accuracy (P(good) > 0.5 vs label), and solution-level accuracy of the min-aggregated
+    score (min over steps > 0.5 vs the solution being correct), with the label base rates."""
+    scores = score_records(model, tok, records, device=device)
+    pred = np.concatenate([s > 0.5 for s in scores])
+    lab = np.concatenate([np.asarray(r["labels"], bool) for r in records])
+    sol_pred = np.array([s.min() > 0.5 for s in scores])
+    sol_lab = np.array([r["correct"] for r in records])
+    return {"step_accuracy": float((pred == lab).mean()), "step_good_rate": float(lab.mean()),
+            "bad_step_recall": float((~pred[~lab]).mean()) if (~lab).any() else float("nan"),
+            "solution_accuracy": float((sol_pred == sol_lab).mean()), "solution_correct_rate": float(sol_lab.mean()),
+            "n_steps": int(lab.size), "n_solutions": len(records)}
+
+
+def save_reward_config(folder: str | Path) -> Path:
+    path = Path(folder) / "reward_config.json"
+    path.write_text(json.dumps(REWARD_CONFIG, ensure_ascii=False, indent=1) + "\n")
+    return path
