@@ -3,6 +3,8 @@ real step-tag process reward model: rows, trees, compute accounting, resume, the
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -84,7 +86,7 @@ def test_rebase_rows_trees_and_token_accounting(assets, engine, prm, tmp_path):
     problems = load_task(str(assets["task"]))
     cfg = SearchConfig("rebase", 4, **SMALL)
     before = engine.stats["generated_tokens"]
-    res = run_search(problems, engine, prm, cfg, out=tmp_path, runs=2, batch_runs=4, template="question",
+    res = run_search(problems, engine, prm, cfg, out=tmp_path, runs=2, batch_runs=4, template="raw",
                      progress=False)
     assert res.runs_done == 6 and res.runs_skipped == 0 and len(res.tables) == 2
     rows = scaling.read_samples(tmp_path)            # validated against the contract; trees/ is skipped
@@ -96,7 +98,7 @@ def test_rebase_rows_trees_and_token_accounting(assets, engine, prm, tmp_path):
     assert set(rows["run_id"]) == {"rebase-b4-T1-p1-m40-st12-s0-r0", "rebase-b4-T1-p1-m40-st12-s0-r1"}
     assert (rows["model"] == "policy").all() and (rows["reward_model"] == "prm").all()
     assert rows["params"].iloc[0] == engine.params and rows["reward_params"].iloc[0] == prm.params
-    prompt_len = {p.problem_id: engine.count_tokens(make_prompt(p, "question")) for p in problems}
+    prompt_len = {p.problem_id: engine.count_tokens(make_prompt(p, "raw")) for p in problems}
     assert (rows["prompt_tokens"] == rows["problem_id"].map(prompt_len)).all()
     assert (rows["gen_tokens"] <= 40).all()
     assert set(rows["difficulty"]) <= {"1", "2", "3"}
@@ -114,24 +116,24 @@ def test_rebase_rows_trees_and_token_accounting(assets, engine, prm, tmp_path):
 def test_resume_skips_finished_runs_and_reproduces_a_lost_batch(assets, engine, prm, tmp_path):
     problems = load_task(str(assets["task"]), limit=2)
     cfg = SearchConfig("rebase", 3, variant="released", **SMALL)
-    res = run_search(problems, engine, prm, cfg, out=tmp_path, runs=2, batch_runs=2, template="question",
+    res = run_search(problems, engine, prm, cfg, out=tmp_path, runs=2, batch_runs=2, template="raw",
                      progress=False)
     assert res.runs_done == 4 and len(res.tables) == 2
     first = scaling.read_samples(tmp_path)
     # released variant: exactly B children per depth, so every run ends with exactly B solutions
     assert (first.groupby(["problem_id", "run_id"]).size() == 3).all()
-    again = run_search(problems, engine, prm, cfg, out=tmp_path, runs=2, batch_runs=2, template="question",
+    again = run_search(problems, engine, prm, cfg, out=tmp_path, runs=2, batch_runs=2, template="raw",
                        progress=False)
     assert again.runs_done == 0 and again.runs_skipped == 4
     lost = res.tables[-1]
     lost_rows = pd.read_parquet(lost)
     lost.unlink()
-    redo = run_search(problems, engine, prm, cfg, out=tmp_path, runs=2, batch_runs=2, template="question",
+    redo = run_search(problems, engine, prm, cfg, out=tmp_path, runs=2, batch_runs=2, template="raw",
                       progress=False)
     assert redo.runs_done == 2 and redo.tables == [lost]
     # same batch, same part number, same seed: the same solutions
     pd.testing.assert_frame_equal(pd.read_parquet(lost), lost_rows)
-    more = run_search(problems, engine, prm, cfg, out=tmp_path, runs=3, batch_runs=2, template="question",
+    more = run_search(problems, engine, prm, cfg, out=tmp_path, runs=3, batch_runs=2, template="raw",
                       progress=False)
     assert more.runs_done == 2 and more.runs_skipped == 4
     assert scaling.read_samples(tmp_path).groupby(["problem_id", "run_id"]).ngroups == 6
@@ -140,7 +142,7 @@ def test_resume_skips_finished_runs_and_reproduces_a_lost_batch(assets, engine, 
 def test_mcts_keeps_every_leaf_and_unfinished_ones_have_no_answer(assets, engine, prm, tmp_path):
     problems = load_task(str(assets["task"]), limit=2)
     cfg = SearchConfig("mcts", 3, expansions=5, **SMALL)
-    res = run_search(problems, engine, prm, cfg, out=tmp_path, runs=1, template="question", progress=False)
+    res = run_search(problems, engine, prm, cfg, out=tmp_path, runs=1, template="raw", progress=False)
     rows = scaling.read_samples(tmp_path)
     trees = _trees(tmp_path)
     assert set(rows["method"]) == {"mcts"} and res.runs_done == 2
@@ -155,19 +157,23 @@ def test_mcts_keeps_every_leaf_and_unfinished_ones_have_no_answer(assets, engine
 
 
 def test_cli_writes_tables_and_resumes(assets, tmp_path, capsys):
-    from collect.search.cli import main
+    from collect.cli import main
 
-    argv = ["--algo", "rebase", "--budget", "2", "3", "--runs", "1", "--task", str(assets["task"]),
+    argv = ["search", "--algo", "rebase", "--budget", "2", "3", "--runs", "1", "--task", str(assets["task"]),
             "--model", str(assets["policy"]), "--reward-model", str(assets["prm"]), "--out", str(tmp_path),
-            "--limit", "2", "--template", "question", "--max-tokens", "24", "--step-tokens", "8",
-            "--device", "cpu", "--quiet"]
+            "--limit", "2", "--template", "raw", "--max-tokens", "24", "--step-tokens", "8",
+            "--device", "cpu", "--no-progress"]
     assert main(argv) == 0
-    out = capsys.readouterr().out
-    assert "2 run(s) searched" in out
+    out = json.loads(capsys.readouterr().out)
+    assert [s["runs_done"] for s in out["searches"]] == [2, 2]
     rows = scaling.read_samples(tmp_path)
     assert sorted(set(rows["budget"])) == [2, 3] and rows["problem_id"].nunique() == 2
     assert main(argv) == 0
-    assert "0 run(s) searched, 2 already done" in capsys.readouterr().out
+    out = json.loads(capsys.readouterr().out)
+    assert [(s["runs_done"], s["runs_skipped"]) for s in out["searches"]] == [(0, 2), (0, 2)]
+    # a bad task is a clear error, not a traceback
+    assert main(argv[:9] + ["nonexistent-task"] + argv[10:]) == 2
+    assert "nonexistent-task" in capsys.readouterr().err
 
 
 def test_bad_configuration_is_refused():

@@ -4,7 +4,7 @@ Example::
 
     python -m collect search --algo rebase --budget 16 --runs 2 --task arith \\
         --model data/models/<policy> --reward-model data/models/<prm> --out data/samples/search \\
-        --template question --limit 50
+        --template raw --limit 50
 
 Several budgets may be given (``--budget 4 8 16``); each is a separate configuration with its own files.
 Running the same command again skips the runs already written.
@@ -13,6 +13,7 @@ Running the same command again skips the runs already written.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from .rebase import VARIANTS
@@ -38,12 +39,16 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output folder for tables (trees go to OUT/trees/)")
     p.add_argument("--limit", type=int, default=None, help="first P problems only")
     p.add_argument("--backend", choices=("hf", "vllm"), default="hf", help="generation backend (default hf)")
-    p.add_argument("--device", default=None, help="hf backend / reward model device (default cuda if available)")
+    p.add_argument("--device", default="cpu", help="hf backend and reward model: cpu, cuda or cuda:N")
+    p.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 (default per backend)")
+    p.add_argument("--model-name", default=None, help="name recorded in the table (default: folder name)")
+    p.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm backend: GPUs per model")
+    p.add_argument("--threads", type=int, default=None, help="on CPU: torch threads")
     p.add_argument("--seed", type=int, default=0, help="seed (part of the run ids)")
     p.add_argument("--batch-runs", type=int, default=16, help="runs searched together and written per table")
     p.add_argument("--batch-size", type=int, default=64, help="hf backend: sequences decoded at once")
     p.add_argument("--template", choices=TEMPLATES, default="step",
-                   help="prompt template ('question': question + newline, the bundled family's format)")
+                   help="prompt template; raw = question + newline (the bundled model family's format)")
     p.add_argument("--few-shot", type=int, default=0, help="worked examples in the prompt")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--top-p", type=float, default=1.0)
@@ -58,40 +63,44 @@ def configure(p: argparse.ArgumentParser) -> None:
     g.add_argument("--expansions", type=int, default=None, help="expansions per run (default 8 x budget)")
     g.add_argument("--child-width", type=int, default=2, help="children of a selected non-root node")
     g.add_argument("--c", type=float, default=1.0, help="UCT exploration constant")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> dict:
+    """Run the searches of the command line; returns a summary per configuration."""
     from collect.engines import load_engine
     from collect.reward import load_reward_model
     from collect.tasks import load_task
 
-    device = args.device
-    if device is None:
-        try:
-            import torch
+    if args.threads:
+        import torch
 
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        except ImportError:
-            device = "cpu"
+        torch.set_num_threads(int(args.threads))
     configs = [SearchConfig(args.algo, b, variant=args.variant, balance_temperature=args.balance_temperature,
                             max_depth=args.max_depth, expansions=args.expansions, child_width=args.child_width,
                             c=args.c, temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
                             step_tokens=args.step_tokens) for b in args.budget]
     problems = load_task(args.task, limit=args.limit)
-    kw = {"device": device, "batch_size": args.batch_size} if args.backend == "hf" else {}
+    if args.backend == "hf":
+        kw = {"device": args.device, "dtype": args.dtype, "batch_size": args.batch_size, "name": args.model_name}
+    else:
+        kw = {"tensor_parallel_size": args.tensor_parallel_size, "name": args.model_name}
+        if args.dtype:
+            kw["dtype"] = args.dtype
     engine = load_engine(args.backend, args.model, **kw)
-    reward_model = load_reward_model(args.reward_model, device=device)
+    reward_model = load_reward_model(args.reward_model, device=args.device)
     if getattr(reward_model, "kind", "prm") != "prm":
         print(f"warning: {args.reward_model} is an outcome reward model; tree search scores partial "
               "solutions with it as if it were a process reward model", file=sys.stderr)
+    summaries = []
     for cfg in configs:
         res = run_search(problems, engine, reward_model, cfg, out=args.out, runs=args.runs, seed=args.seed,
                          batch_runs=args.batch_runs, template=args.template, few_shot=args.few_shot,
-                         progress=not args.quiet)
-        print(res.summary())
-    return 0
+                         progress=not args.no_progress)
+        print(res.summary(), file=sys.stderr)
+        summaries.append(res.to_dict())
+    return {"searches": summaries}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     configure(parser)
     args = parser.parse_args(argv)
-    return args.func(args)
+    print(json.dumps(args.func(args), indent=1, default=str))
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -92,6 +92,14 @@ def drive(searches: Sequence[Search], expander: Expander, *, progress: Any = Non
             advance(i, chunk)
 
 
+def _call_seed(seed: int, call: int) -> int:
+    """Seed of generate call ``call``: well spread, so that engines deriving per-prompt seeds as
+    ``seed + i`` (vLLM) never give two calls overlapping random streams."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([int(seed), int(call)]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
 def _eos_ids(engine: Any) -> set[int]:
     """End-of-sequence token ids of an engine, from whatever it exposes (empty if none)."""
     for attr in ("eos_ids", "eos_token_ids", "eos_token_id"):
@@ -124,7 +132,8 @@ class ModelExpander:
         Whether a step states the final answer (default ``collect.prompts.has_final_answer``: "answer is",
         ``\\boxed``, ``####``).
     seed
-        Base seed; generate call ``c`` of this expander uses ``seed + c`` (None: unseeded).
+        Base seed; generate call ``c`` of this expander uses a seed drawn from ``SeedSequence([seed, c])``
+        (None: unseeded).
     measure_reuse
         Also count, per generate call, the prompt+prefix tokens and how many of them had already been
         processed earlier in the search (a prefix cache could serve them): the parent's prefix and step
@@ -201,7 +210,7 @@ class ModelExpander:
         for key in sorted(groups):
             budget, n = key
             rs = groups[key]
-            seed = None if self.seed is None else self.seed + self.stats["generate_calls"]
+            seed = None if self.seed is None else _call_seed(self.seed, self.stats["generate_calls"])
             kw = dict(temperature=self.temperature, top_p=self.top_p, max_tokens=budget, seed=seed,
                       stop=[STEP_DELIMITER])
             if self.siblings_as_n or n == 1:

@@ -50,22 +50,18 @@ from .rebase import VARIANTS, Rebase
 from .tree import Tree
 
 ALGOS = ("rebase", "mcts")
-#: Prompt templates: those of ``collect.prompts.build_prompt`` and ``"question"`` (the question and a
-#: newline, the format the bundled model family is trained on).
-TEMPLATES = ("step", "plain", "question")
+#: Prompt templates, as in ``collect sample``: those of ``collect.prompts.build_prompt`` and ``"raw"``
+#: (the question and a newline, the format the bundled model family is trained on).
+TEMPLATES = ("step", "plain", "raw")
 
 
 def make_prompt(problem: Any, template: str = "step", few_shot: int = 0) -> str:
-    """The text the policy continues for ``problem``."""
-    if template == "question":
-        if few_shot:
-            raise ValueError("the 'question' template has no worked examples; use few_shot=0")
-        return problem.question.strip() + "\n"
+    """The text the policy continues for ``problem`` (the same prompt ``collect sample`` uses)."""
     if template not in TEMPLATES:
         raise ValueError(f"unknown template {template!r}; expected one of {TEMPLATES}")
-    from collect.prompts import build_prompt
+    from collect.sample import build_prompt_for
 
-    return build_prompt(problem, few_shot=few_shot, template=template)
+    return build_prompt_for(problem, template, few_shot)
 
 
 @dataclass(frozen=True)
@@ -138,6 +134,12 @@ class SearchRunResult:
     seconds: float = 0.0
     tables: list[Path] = field(default_factory=list)
     trees: list[Path] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"stem": self.stem, "out": str(self.out), "runs_total": self.runs_total,
+                "runs_skipped": self.runs_skipped, "runs_done": self.runs_done, "rows": self.rows,
+                "gen_tokens": self.gen_tokens, "seconds": round(self.seconds, 3),
+                "tables": [str(p) for p in self.tables], "trees": [str(p) for p in self.trees]}
 
     def summary(self) -> str:
         rate = self.gen_tokens / self.seconds if self.seconds > 0 else float("nan")
