@@ -279,7 +279,7 @@ def _voting(a: dict, ks_all: np.ndarray, weighted: bool, m: int, rng: np.random.
     codes, value = a["codes"], a["class_value"]
     n_cls = value.shape[1]
     counts = _class_counts(codes, n_cls)
-    n_null = ((codes == -1)).sum(axis=1).astype(float)
+    n_null = (codes == -1).sum(axis=1).astype(float)
     singletons = (counts == 1).sum(axis=1).astype(float)
     unseen = np.maximum(singletons, 0.5)
     # null answers and unseen answers share the bucket that never wins

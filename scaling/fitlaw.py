@@ -321,7 +321,7 @@ class LawFit:
             return pred
         if self.draws is None or len(self.draws) < 2:
             raise ValueError("prediction bands need bootstrap draws: fit with bootstrap=B")
-        sims = np.stack([self._law(dict(zip(self.params, row)), d) for row in self.draws])
+        sims = np.stack([self._law(dict(zip(self.params, row, strict=True)), d) for row in self.draws])
         a = (1 - level) / 2
         return pred, np.nanquantile(sims, a, axis=0), np.nanquantile(sims, 1 - a, axis=0)
 
@@ -367,7 +367,7 @@ def _rho(r: np.ndarray, loss: str, delta: float) -> np.ndarray:
 def _residual_fn(law, names, trs, data, yv, w, log_space):
     def resid(u_mat: np.ndarray) -> np.ndarray:
         """u_mat (S, p) -> residuals (S, n)."""
-        theta = {n: tr.to_theta(u_mat[:, j:j + 1]) for j, (n, tr) in enumerate(zip(names, trs))}
+        theta = {n: tr.to_theta(u_mat[:, j:j + 1]) for j, (n, tr) in enumerate(zip(names, trs, strict=True))}
         pred = np.broadcast_to(law(theta, {k: v[None, :] for k, v in data.items()}), (u_mat.shape[0], len(yv)))
         if log_space:
             with np.errstate(all="ignore"):
@@ -458,12 +458,12 @@ def fit_law(table, formula: str | Callable, x: Sequence[str] | str, y: str, p0: 
         return _solve(resid, starts_u, ls_loss, delta), resid
 
     # global search: score a Latin hypercube, refine the best few
-    ranges = [tr.start_range(n in law.exponents) for n, tr in zip(names, trs)]
+    ranges = [tr.start_range(n in law.exponents) for n, tr in zip(names, trs, strict=True)]
     n_st = n_starts or min(4096, 256 * len(names))
     cand = _lhs(n_st, ranges, rng)
     if p0:
         extra = np.array([[tr.to_u(p0.get(n, tr.to_theta(np.mean(r))))
-                           for n, tr, r in zip(names, trs, ranges)]])
+                           for n, tr, r in zip(names, trs, ranges, strict=True)]])
         cand = np.vstack([extra, cand])
     resid_all = _residual_fn(law, names, trs, data, yv, w, log_space)
     scores = np.concatenate([_rho(resid_all(cand[i:i + 512]), ls_loss, delta).sum(axis=1)
@@ -476,14 +476,14 @@ def fit_law(table, formula: str | Callable, x: Sequence[str] | str, y: str, p0: 
     if res is None:
         raise RuntimeError(f"fit_law: every local fit of {law.text!r} failed")
     u_hat = res.x
-    theta = {n: float(tr.to_theta(u)) for n, tr, u in zip(names, trs, u_hat)}
+    theta = {n: float(tr.to_theta(u)) for n, tr, u in zip(names, trs, u_hat, strict=True)}
     # diagnostics
     r_hat = resid(u_hat[None, :])[0]
     finite = np.all(np.isfinite(u_hat)) and np.isfinite(res.cost)
     big = np.abs(u_hat) > 30
     converged = bool(res.status > 0 and finite and not big.any())
     msg = res.message if converged else (f"parameters ran off to the edge of their range: "
-                                         f"{[n for n, b in zip(names, big) if b]}" if big.any() else res.message)
+                                         f"{[n for n, b in zip(names, big, strict=True) if b]}" if big.any() else res.message)
     cov_u = None
     try:
         J = res.jac
@@ -502,7 +502,7 @@ def fit_law(table, formula: str | Callable, x: Sequence[str] | str, y: str, p0: 
             idx = rng.integers(0, len(yv), len(yv))
             rb, _ = fit_once({k: v[idx] for k, v in data.items()}, yv[idx], w[idx], [u_hat])
             if rb is not None and rb.status > 0:
-                draws[b] = [tr.to_theta(u) for tr, u in zip(trs, rb.x)]
+                draws[b] = [tr.to_theta(u) for tr, u in zip(trs, rb.x, strict=True)]
     return LawFit(formula=law.text, x=xs, y=y, params=theta, loss=loss, delta=float(delta), log_space=log_space,
                   objective=float(res.cost), n_obs=len(yv), converged=converged, message=str(msg), cov_u=cov_u,
                   draws=draws, x_range={c: (float(v.min()), float(v.max())) for c, v in data.items()}, _law=law,
