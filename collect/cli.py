@@ -58,6 +58,7 @@ def _add_score(sub) -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--out", default=None, help="write scored copies here instead of in place")
     p.add_argument("--overwrite", action="store_true", help="replace rewards of another reward model")
+    p.add_argument("--threads", type=int, default=None, help="on CPU: torch threads")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_score)
 
@@ -84,6 +85,10 @@ def cmd_sample(args: argparse.Namespace) -> dict:
 def cmd_score(args: argparse.Namespace) -> dict:
     from .score import run_score
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     return run_score(args.samples, args.reward_model, kind=args.kind, device=args.device,
                      batch_size=args.batch_size, out=args.out, overwrite=args.overwrite,
                      progress=not args.no_progress, dtype=args.dtype)

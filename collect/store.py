@@ -82,7 +82,7 @@ def read_texts(part: Path) -> pd.DataFrame:
     path = texts_path(part)
     if not path.is_file():
         raise FileNotFoundError(f"{part}: no solution texts (expected {path})")
-    return pd.read_json(path, lines=True, dtype=False, convert_dates=False)
+    return pd.read_json(path, lines=True, dtype=False)
 
 
 class PartWriter:
