@@ -21,6 +21,8 @@ weighted      Monte Carlo over random subsets (:func:`weighted_majority_mc`), wi
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy.special import gammaln
 
@@ -188,68 +190,148 @@ def _size_groups(counts: np.ndarray, value: np.ndarray):
     return gsize, gmult, slot_size, slot_val, slot_group
 
 
+@lru_cache(maxsize=256)
+def _gauss01(nq: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [0, 1]: exact for polynomials of degree <= 2 nq - 1."""
+    u, w = np.polynomial.legendre.leggauss(nq)
+    return (u + 1) / 2, w / 2
+
+
+def _n_points(n: np.ndarray, k: np.ndarray) -> int:
+    """Fewest trapezoid points L for which aliasing stays below 1e-16 for every unit.
+
+    The normalised generating function's coefficients are bounded by the Binomial(n, k/n) pmf, so the
+    coefficient aliased onto z^k from z^(k±jL) is below pmf(k ± jL) / pmf(k)."""
+    n_max = int(n.max())
+    if n_max + 1 <= 24:
+        return n_max + 1
+    lp, lq = np.log(k / n), np.log1p(-k / n)
+
+    def logpmf(d: np.ndarray) -> np.ndarray:
+        return log_binom(n, d) + d * lp + (n - d) * lq
+
+    base = logpmf(k)
+    for L in range(16, n_max + 2, 4):
+        alias = np.maximum(logpmf(k + L), logpmf(k - L)) - base
+        if alias.max() < -39:          # e^-39 ~ 1e-17, summed over the few aliases
+            return L
+    return n_max + 1
+
+
+def _live_pairs(counts: np.ndarray, slot_size: np.ndarray, slot_val: np.ndarray, n: np.ndarray,
+                k: np.ndarray, xmax: int) -> np.ndarray:
+    """(P, xmax) mask of the (unit, x) pairs that can matter.
+
+    A pair is dropped when P(X_j = x) · P(largest rival <= x | X_j = x) < e^-41.5 ~ 1e-18 for every
+    correct class j, where the second factor is bounded by the Chernoff (KL) bound, which holds for
+    sampling without replacement (Hoeffding 1963).  Dropped pairs change a unit's value by < 1e-15."""
+    xs = np.arange(1, xmax + 1)
+    live = np.zeros((len(n), xmax), dtype=bool)
+    sizes_desc = -np.sort(-counts, axis=1)
+    second = sizes_desc[:, 1:2] if counts.shape[1] > 1 else np.zeros((len(n), 1), dtype=sizes_desc.dtype)
+    draws = (k[:, None] - xs[None, :]).astype(float)
+    for s in range(slot_size.shape[1]):
+        m_s = slot_size[:, s:s + 1]
+        lp = (log_binom(m_s, xs[None, :]) + log_binom(n[:, None] - m_s, k[:, None] - xs[None, :])
+              - log_binom(n, k)[:, None])
+        rival = np.where(sizes_desc[:, :1] == m_s, second, sizes_desc[:, :1])
+        pr = rival / np.maximum(n[:, None] - m_s, 1)
+        frac = np.divide(xs[None, :], draws, out=np.ones_like(draws), where=draws > 0)
+        below = (frac < pr) & (draws > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            kl = frac * np.log(frac / pr) + (1 - frac) * np.log((1 - frac) / (1 - pr))
+        bound = np.where(below, -draws * np.nan_to_num(kl, nan=0.0, posinf=0.0), 0.0)
+        live |= (lp + bound > -41.5) & (slot_val[:, s:s + 1] > 0)
+    return live
+
+
 def _majority_cauchy(counts: np.ndarray, value: np.ndarray, n: np.ndarray, k: np.ndarray,
                      max_elems: int) -> np.ndarray:
-    p = len(n)
+    out = np.zeros(len(n))
     gsize, gmult, slot_size, slot_val, slot_group = _size_groups(counts, value)
-    nnull = n - counts.sum(axis=1)
+    xmax = int(min(k.max(), slot_size.max()))
+    live_x = _live_pairs(counts, slot_size, slot_val, n, k, xmax)
+    # keep units with a live pair, sorted by their last live x so that the units still needed at x
+    # form a prefix (slices, not copies)
+    any_live = live_x.any(axis=1)
+    x_hi = np.where(any_live, xmax - np.argmax(live_x[:, ::-1], axis=1), 0)
+    keep = np.flatnonzero(any_live)
+    keep = keep[np.argsort(-x_hi[keep], kind="stable")]
+    if not len(keep):
+        return out
+    gsize, gmult, slot_size, slot_val, slot_group = (a[keep] for a in (gsize, gmult, slot_size, slot_val,
+                                                                       slot_group))
+    live_x, x_hi, n, k = live_x[keep], x_hi[keep], n[keep], k[keep]
+    nnull = n - counts[keep].sum(axis=1)
+    p = len(keep)
     rho = k / (n - k)
-    sigma = float(np.sqrt((k * (n - k) / n).max()))
-    n_pts = int(min(n.max() + 1, np.ceil(12 * sigma + 24)))
+    n_pts = _n_points(n, k)
     theta = 2 * np.pi * np.arange(n_pts) / n_pts
     w = np.exp(1j * theta)                                   # (L,)
-    z = rho[:, None] * w[None, :]                            # (P, L)
-    logw = np.log1p(z) - np.log1p(rho)[:, None]              # log((1+z)/(1+rho)), |.| <= 1
+    logw = np.log1p(rho[:, None] * w[None, :]) - np.log1p(rho)[:, None]   # log((1+z)/(1+rho)), |.| <= 1
     lrho = np.log(rho)
     l1p = np.log1p(rho)
-    xmax = int(min(k.max(), slot_size.max()))
-    nact_cls = (counts[:, :, None] >= np.arange(1, xmax + 1)[None, None, :]).sum(axis=1)   # (P, xmax)
     total = np.zeros((p, n_pts), dtype=complex)
-    a_part = np.exp(-gsize[:, :, None] * l1p[:, None, None]) * np.ones(n_pts)[None, None, :]  # y = 0 term
-    a_part = a_part.astype(complex)
-    for x in range(1, xmax + 1):
-        act = gsize >= x                                     # (P, G) prefix per row
+    a_part = np.exp(-gsize * l1p[:, None])[:, :, None] * np.ones(n_pts, dtype=complex)   # y = 0 terms
+    wx = np.ones(n_pts, dtype=complex)
+    for x in range(1, int(x_hi.max()) + 1):
+        wx = wx * w
+        na = int(np.searchsorted(-x_hi, -x, side="right"))   # units with x_hi >= x
+        act = gsize[:na] >= x                                # (na, G), a prefix of each row
         gact = int(act.sum(axis=1).max())
         if gact == 0:
             break
+        act = act[:, :gact]
         # term_i(x) = C(m_i, x) z^x / (1+rho)^{m_i}, for the active groups
-        gs = gsize[:, :gact]
-        lt = log_binom(gs, x) + x * lrho[:, None] - gs * l1p[:, None]
-        term = np.where(act[:, :gact, None], np.exp(lt)[:, :, None] * (w ** x)[None, None, :], 0)
-        # folded factor: nulls and classes below x
-        m_small = nnull + (np.where(~act, gsize, 0) * gmult).sum(axis=1)
-        q_fac = np.exp(m_small[:, None] * logw)              # (P, L)
-        deg = nact_cls[:, x - 1].max()
-        nq = max(1, int(np.ceil(deg / 2)))
-        uq, wq = np.polynomial.legendre.leggauss(nq)
-        uq = (uq + 1) / 2
-        wq = wq / 2
-        a = a_part[:, :gact, :]
-        h = np.zeros((p, n_pts), dtype=complex)
-        per_row = gact * nq * n_pts
-        for sl in _chunks(p, max_elems // max(per_row, 1)):
-            f = a[sl, :, None, :] + uq[None, None, :, None] * term[sl, :, None, :]       # (p, G, q, L)
-            f = np.where(act[sl, :gact, None, None], f, 1.0)
-            logf = np.log(f)
-            for s in range(slot_size.shape[1]):
-                sv = slot_val[sl, s]
-                live = (slot_size[sl, s] >= x) & (sv > 0)
-                if not live.any():
-                    continue
-                mult = np.where(act[sl, :gact], gmult[sl, :gact], 0).astype(float)
-                sg = slot_group[sl, s]
-                onehot = (np.arange(gact)[None, :] == sg[:, None]) & live[:, None]
-                mult = mult - onehot
-                prod = np.exp(np.einsum("pg,pgql->pql", mult, logf))                   # (p, q, L)
-                integ = np.einsum("q,pql->pl", wq, prod)
-                tj = np.take_along_axis(term[sl], np.minimum(sg, gact - 1)[:, None, None], axis=1)[:, 0, :]
-                h[sl] += np.where(live[:, None], sv[:, None] * tj * integ, 0)
-        total += h * q_fac
-        a_part[:, :gact, :] += term
+        gs = gsize[:na, :gact]
+        lt = np.where(act, log_binom(gs, x) + x * lrho[:na, None] - gs * l1p[:na, None], -np.inf)
+        term = np.exp(lt)[:, :, None] * wx[None, None, :]
+        rows = np.flatnonzero(live_x[:na, x - 1])
+        if len(rows):
+            ga = int(act[rows].sum(axis=1).max())
+            # u-degree of the terms that reach z^k: T other classes tied at x need x (1 + T) <= k
+            n_other = (gmult[rows, :ga] * act[rows, :ga]).sum(axis=1).max() - 1
+            deg = int(min(n_other, k[rows].max() // x - 1))
+            nq = max(1, int(np.ceil((deg + 1) / 2)))
+            uq, wq = _gauss01(nq)
+            for cs in _chunks(len(rows), max_elems // max(nq * n_pts * 4, 1)):
+                r = rows[cs]
+                total[r] += _slot_sum(a_part[r, :ga], term[r, :ga], act[r, :ga], gmult[r, :ga], slot_size[r],
+                                      slot_val[r], slot_group[r], x, uq, wq) * np.exp(
+                    (nnull[r] + (np.where(gsize[r] < x, gsize[r], 0) * gmult[r]).sum(axis=1))[:, None] * logw[r])
+        a_part[:na, :gact] += term
     # [z^k] by the trapezoidal rule; undo the normalisation (1+rho)^n / rho^k / C(n, k)
     coef = (total * np.exp(-1j * np.outer(k, theta))).real.mean(axis=1)
     scale = np.exp(n * l1p - k * lrho - log_binom(n, k))
-    return np.clip(coef * scale, 0.0, 1.0)
+    out[keep] = np.clip(coef * scale, 0.0, 1.0)
+    return out
+
+
+def _slot_sum(a_part, term, act, gmult, slot_size, slot_val, slot_group, x, uq, wq) -> np.ndarray:
+    """Σ_j v_j B_j ∫ Π_{i≠j} (A_i + u B_i) du at the trapezoid points, for correct classes j at count x.
+    Arrays are per unit and per size group (classes of one size share a factor raised to a power)."""
+    r, ga, n_pts = term.shape
+    h = np.zeros((r, n_pts), dtype=complex)
+    for s in range(slot_size.shape[1]):
+        sv = slot_val[:, s]
+        live = (slot_size[:, s] >= x) & (sv > 0)
+        if not live.any():
+            continue
+        sg = np.where(live, slot_group[:, s], -1)
+        prod = np.ones((r, len(uq), n_pts), dtype=complex)
+        for g in range(ga):
+            e = np.where(act[:, g], gmult[:, g] - (sg == g), 0)
+            if not e.any():
+                continue
+            f = a_part[:, g, None, :] + uq[None, :, None] * term[:, g, None, :]     # (r, q, L)
+            if e.max() == 1:
+                prod *= np.where(e[:, None, None] == 1, f, 1.0)
+            else:
+                prod *= np.power(f, e[:, None, None])
+        integ = np.einsum("q,pql->pl", wq, prod)
+        tj = np.take_along_axis(term, np.maximum(sg, 0)[:, None, None], axis=1)[:, 0, :]
+        h += np.where(live[:, None], sv[:, None] * tj * integ, 0)
+    return h
 
 
 # ----------------------------------------------------------------------------------------------
@@ -262,31 +344,39 @@ def random_prefix_masses(codes: np.ndarray, weights: np.ndarray | None, n_classe
     ``mass`` (weights summed, (P, R, C)) and ``count`` of the first ``min(k, n)`` solutions: a prefix of a
     uniformly random permutation is a uniformly random size-k subset.  One pass serves every k."""
     p, s = codes.shape
-    valid = codes != PAD
-    keys = rng.random((p, n_draws, s))
-    keys[~np.broadcast_to(valid[:, None, :], keys.shape)] = np.inf
-    perm = np.argsort(keys, axis=2)
-    del keys
-    pc = np.take_along_axis(np.broadcast_to(codes[:, None, :], perm.shape), perm, axis=2)
+    idx_dtype = np.int16 if s < 2**15 else np.int32
+    # position-major layout (S, P, R): the solutions added between two k's are one contiguous slab
+    perm = rng.permuted(np.broadcast_to(np.arange(s, dtype=idx_dtype)[:, None, None], (s, p, n_draws)), axis=0)
+    unit = np.arange(p)[None, :, None]
+    pc = codes[unit, perm]
+    if (codes == PAD).any():   # move padding to the end, keeping the random order of real solutions
+        order = np.argsort(pc == PAD, axis=0, kind="stable")
+        perm = np.take_along_axis(perm, order, axis=0)
+        pc = np.take_along_axis(pc, order, axis=0)
+    depth = min(s, max(int(x) for x in ks))          # only the first max(k) positions are ever read
+    perm, pc = perm[:depth], pc[:depth]
+    size = p * n_draws * n_classes
+    # flat bin of each (position, unit, draw); nulls and padding go to a spare last bin
+    flat = np.where(pc >= 0, (np.arange(p)[:, None] * n_draws + np.arange(n_draws)[None, :]) * n_classes + pc,
+                    size)
+    del pc
     pw = None
     if weights is not None:
-        wt = np.nan_to_num(np.asarray(weights, dtype=float))
-        pw = np.take_along_axis(np.broadcast_to(wt[:, None, :], perm.shape), perm, axis=2)
-    mass = np.zeros((p, n_draws, n_classes))
-    count = np.zeros((p, n_draws, n_classes))
-    base = (np.arange(p)[:, None] * n_draws + np.arange(n_draws)[None, :])[:, :, None] * n_classes
+        pw = np.nan_to_num(np.asarray(weights, dtype=float))[unit, perm]
+    del perm
+    mass = np.zeros(size + 1)
+    count = np.zeros(size + 1)
     lo = 0
     for k in sorted(set(int(x) for x in ks)):
         hi = min(k, s)
         if hi > lo:
-            seg = pc[:, :, lo:hi]
-            ok = seg >= 0
-            flat = (base + np.where(ok, seg, 0))[ok]
-            count += np.bincount(flat, minlength=mass.size).reshape(mass.shape)
+            seg = flat[lo:hi].ravel()
+            count += np.bincount(seg, minlength=size + 1)
             if pw is not None:
-                mass += np.bincount(flat, weights=pw[:, :, lo:hi][ok], minlength=mass.size).reshape(mass.shape)
+                mass += np.bincount(seg, weights=pw[lo:hi].ravel(), minlength=size + 1)
             lo = hi
-        yield k, (mass if pw is not None else count), count
+        c = count[:size].reshape(p, n_draws, n_classes)
+        yield k, (mass[:size].reshape(p, n_draws, n_classes) if pw is not None else c), c
 
 
 def weighted_majority_mc(codes: np.ndarray, reward: np.ndarray, value: np.ndarray, ks: list[int],
@@ -313,14 +403,31 @@ def monte_carlo(codes: np.ndarray, value: np.ndarray, ks: list[int], n_draws: in
     """Majority (``weights=None``) or weighted vote at each k by Monte Carlo; ``{k: (mean, var)}``."""
     p, s = codes.shape
     n_classes = value.shape[1]
-    res = {int(k): (np.zeros(p), np.zeros(p)) for k in ks}
-    per_unit = n_draws * max(s, n_classes) * 3
-    for sl in _chunks(p, max_elems // max(per_unit, 1)):
-        w = None if weights is None else weights[sl]
-        for k, mass, count in random_prefix_masses(codes[sl], w, n_classes, ks, n_draws, rng):
-            acc = vote(mass, count > 0, value[sl][:, None, :])
-            res[k][0][sl] = acc.mean(axis=1)
-            res[k][1][sl] = acc.var(axis=1, ddof=1) if n_draws > 1 else 0.0
+    n = (codes != PAD).sum(axis=1)
+    res = {}
+    # exact where no sampling is needed: k = 1 (a vote of one is that solution's correctness) and
+    # k >= n (the vote over every solution)
+    for k in ks:
+        if k == 1:
+            cls_val = np.take_along_axis(value, np.maximum(codes, 0), axis=1)
+            res[1] = (np.where(codes >= 0, cls_val, 0.0).sum(axis=1) / n, np.zeros(p))
+    mc_ks = sorted({int(k) for k in ks if 1 < k < n.max()})
+    full = vote_all(codes, value, weights) if any(k >= n.min() for k in ks) else None
+    acc_mc = {k: (np.zeros(p), np.zeros(p)) for k in mc_ks}
+    if mc_ks:
+        per_unit = n_draws * max(min(s, max(mc_ks)), n_classes) * 3
+        for sl in _chunks(p, max_elems // max(per_unit, 1)):
+            w = None if weights is None else weights[sl]
+            for k, mass, count in random_prefix_masses(codes[sl], w, n_classes, mc_ks, n_draws, rng):
+                acc = vote(mass, count > 0, value[sl][:, None, :])
+                acc_mc[k][0][sl] = acc.mean(axis=1)
+                acc_mc[k][1][sl] = acc.var(axis=1, ddof=1) if n_draws > 1 else 0.0
+    for k in ks:
+        if k == 1:
+            continue
+        mean, var = acc_mc.get(int(k), (np.zeros(p), np.zeros(p)))
+        whole = k >= n
+        res[int(k)] = (np.where(whole, full if full is not None else 0.0, mean), np.where(whole, 0.0, var))
     return res
 
 

@@ -163,7 +163,7 @@ def _nonneg(m: SampleMatrix) -> None:
 def evaluate(samples: pd.DataFrame, strategies: Sequence[str] | None = None, ks: Iterable[int] | None = None,
              flops: Compute | dict | str | None = None, reward_agg: str | None = None,
              by: str | list[str] | None = None, confidence: float = 0.95, seed: int = 0,
-             n_boot: int = 1000, n_draws: int = 256, per_problem: bool = False) -> pd.DataFrame:
+             n_boot: int = 1000, n_draws: int = 128, per_problem: bool = False) -> pd.DataFrame:
     """Accuracy of each strategy at each k for every (task, model, method), with FLOPs and intervals.
 
     Parameters

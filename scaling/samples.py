@@ -46,7 +46,7 @@ def _read_one(path: Path) -> pd.DataFrame:
         if name.endswith(".parquet"):
             df = pd.read_parquet(path)
         elif name.endswith((".jsonl", ".jsonl.gz")):
-            df = pd.read_json(path, lines=True, dtype=False, convert_dates=False)
+            df = pd.read_json(path, lines=True, dtype=False)
         else:
             raise SchemaError(f"{path}: unknown table format; expected {', '.join(TABLE_SUFFIXES)}")
     except SchemaError:
@@ -178,12 +178,14 @@ def from_list_jsonl(
     count_tokens: Callable[[str], int] | None = None,
     temperature: float | None = None,
     method: str = "sample",
+    reward_transform: str | Callable[[float], float] | None = None,
 ) -> pd.DataFrame:
     """Convert a list-per-problem JSONL (one line per problem holding lists of solutions, extracted
     answers, correctness and rewards, as in Qwen2.5-Math's evaluation output) into a sample table.
 
     Rewards may be per-solution scalars or per-solution lists of step scores: a list becomes
-    ``step_rewards`` and its last element ``reward``.  Token counts come from ``count_tokens(text)``;
+    ``step_rewards`` and its last element ``reward``.  ``reward_transform="sigmoid"`` maps reward-model
+    logits to (0, 1) scores (weighted voting needs non-negative rewards).  Token counts come from ``count_tokens(text)``;
     without one, :func:`approx_token_count` is used and the table's ``token_count`` column says
     ``"approx"``.  Every problem line must hold lists of equal length; otherwise the error names the line.
 
@@ -192,6 +194,16 @@ def from_list_jsonl(
     """
     path = Path(path)
     counter = count_tokens or approx_token_count
+    if reward_transform == "sigmoid":
+        def transform(v: float) -> float:
+            return float(1.0 / (1.0 + np.exp(-v)))
+    elif reward_transform is None:
+        def transform(v: float) -> float:
+            return float(v)
+    elif callable(reward_transform):
+        transform = reward_transform
+    else:
+        raise ValueError(f"reward_transform must be None, 'sigmoid' or a callable, got {reward_transform!r}")
     records = []
     with open(path) as fh:
         for line_no, line in enumerate(fh, 1):
@@ -232,13 +244,14 @@ def from_list_jsonl(
                 if rewards:
                     r = obj[rewards][i]
                     if isinstance(r, list):
-                        flat = [float(x[0] if isinstance(x, list) else x) for x in r]
+                        flat = [transform(x[0] if isinstance(x, list) else x) for x in r]
                         rec["step_rewards"] = flat if len(flat) > 1 else None
                         rec["reward"] = flat[-1] if flat else None
                     elif r is not None:
-                        rec["reward"] = float(r)
+                        rec["reward"] = transform(r)
                     rec["reward_model"] = reward_model
                     rec["reward_params"] = reward_params
+                    rec["reward_transform"] = reward_transform if isinstance(reward_transform, str) else None
                 records.append(rec)
     if not records:
         raise SchemaError(f"{path}: no problems found")
