@@ -1,0 +1,444 @@
+"""Saturation curves of accuracy against inference FLOPs, fitted robustly, chosen by extrapolation.
+
+Families (C = expected FLOPs per problem, c = C / C_ref with C_ref the curve's cheapest point):
+
+``power_floor``        error with a floor: ``1 - acc = E_inf + A * c^-alpha``  (E_inf in [0, 1]);
+``power_floor_limit``  the same with ``E_inf = 1 - limit`` fixed at the plug-in voting ceiling of
+                       Theorems 1/2 (:func:`scaling.limits`), for majority and weighted voting;
+``logistic``           a logistic in log10 C: ``acc = h / (1 + exp(-s (log10 C - m)))``;
+``monkeys``            coverage's exponentiated power law (Brown et al. 2024, Large Language Monkeys):
+                       ``-log acc = a * c^-b``, i.e. ``acc = exp(-a c^-b)`` (pass@k only).
+
+Fitting: Huber loss (threshold 1.345 standard errors) on residuals ``(f(C) - acc) / se`` with ``se``
+the binomial standard error ``sqrt(acc (1 - acc) / P)`` (floored at ``0.5 / P``), or the one passed in;
+box bounds; a multi-start grid scored in one vectorised pass, the best few refined by
+``scipy.optimize.least_squares``.  A fit is flagged ``converged=False`` when the optimiser fails, a
+shape parameter sits on its bound, or there are no more points than parameters; such fits are
+reported everywhere and never used for prediction without a warning.
+
+Choice of family: each candidate is fitted to the cheaper points and scored on the most expensive
+quarter (at least one point); the smallest held-out RMSE wins, AIC breaks near-ties (within 0.002).
+The winner is refitted on every point.
+
+Uncertainty: bootstrap over problems.  Given a (points x problems) matrix of per-problem accuracies
+(and FLOPs), each replicate reweights the problems by multinomial counts, recomputes every point and
+refits (warm-started at the full fit).  Bands and parameter intervals are percentiles of the draws.
+
+>>> import numpy as np
+>>> C = np.geomspace(1e12, 1e15, 8)
+>>> acc = 1 - (0.3 + 0.4 * (C / 1e12) ** -0.5)
+>>> fit = fit_curve(C, acc, n_problems=500, families=["power_floor"])
+>>> round(fit.params["E_inf"], 3), round(fit.params["alpha"], 3)
+(0.3, 0.5)
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+__all__ = ["FAMILIES", "Family", "CurveFit", "fit_curve", "binomial_se", "ExtrapolationWarning"]
+
+HUBER_DELTA = 1.345
+
+
+class ExtrapolationWarning(UserWarning):
+    """A prediction far outside the compute range a curve was fitted on, or from an unconverged fit."""
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    params: tuple[str, ...]
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
+    grid: tuple[tuple[float, ...], ...]
+    shape_params: tuple[str, ...]
+
+    def f(self, p: np.ndarray, logc: np.ndarray, log10C: np.ndarray, fixed: dict) -> np.ndarray:
+        """Accuracy for parameter rows p (S, k) at points (n,) -> (S, n)."""
+        P = [p[:, j:j + 1] for j in range(p.shape[1])]
+        with np.errstate(all="ignore"):
+            if self.name == "power_floor":
+                e_inf, a, alpha = P
+                return 1.0 - e_inf - a * np.exp(-alpha * logc[None, :])
+            if self.name == "power_floor_limit":
+                a, alpha = P
+                return 1.0 - (1.0 - fixed["limit"]) - a * np.exp(-alpha * logc[None, :])
+            if self.name == "logistic":
+                h, s, m = P
+                return h / (1.0 + np.exp(-s * (log10C[None, :] - m)))
+            if self.name == "monkeys":
+                a, b = P
+                return np.exp(-a * np.exp(-b * logc[None, :]))
+        raise ValueError(self.name)
+
+    def asymptote(self, params: dict, fixed: dict) -> float:
+        if self.name == "power_floor":
+            return 1.0 - params["E_inf"]
+        if self.name == "power_floor_limit":
+            return float(fixed["limit"])
+        if self.name == "logistic":
+            return params["h"]
+        return 1.0
+
+
+FAMILIES: dict[str, Family] = {
+    "power_floor": Family("power_floor", ("E_inf", "A", "alpha"), (0.0, 0.0, 1e-3), (1.0, 2.0, 5.0),
+                          ((0.0, 0.2, 0.5, 0.8), (0.05, 0.2, 0.6), (0.05, 0.2, 0.5, 1.0, 2.0)), ("alpha",)),
+    "power_floor_limit": Family("power_floor_limit", ("A", "alpha"), (0.0, 1e-3), (2.0, 5.0),
+                                ((0.05, 0.2, 0.6), (0.05, 0.2, 0.5, 1.0, 2.0)), ("alpha",)),
+    "logistic": Family("logistic", ("h", "s", "m"), (0.0, 0.01, -np.inf), (1.0, 20.0, np.inf),
+                       ((0.3, 0.6, 0.9, 1.0), (0.3, 1.0, 3.0), (-1.0, 0.0, 1.0, 2.0)), ("s",)),
+    "monkeys": Family("monkeys", ("a", "b"), (0.0, 1e-3), (50.0, 5.0),
+                      ((0.1, 0.5, 1.0, 3.0), (0.05, 0.2, 0.5, 1.0)), ("b",)),
+}
+
+
+def binomial_se(acc: np.ndarray, n_problems: int | np.ndarray) -> np.ndarray:
+    """sqrt(acc (1 - acc) / P), floored at 0.5 / P (so perfect or zero accuracy still has weight)."""
+    acc = np.clip(np.asarray(acc, float), 0, 1)
+    n = np.asarray(n_problems, float)
+    return np.maximum(np.sqrt(acc * (1 - acc) / n), 0.5 / n)
+
+
+@dataclass
+class _Fit:
+    family: str
+    params: dict
+    x: np.ndarray
+    cost: float
+    converged: bool
+    message: str
+    aic: float
+
+
+def _design(flops: np.ndarray, c_ref: float):
+    return np.log(flops / c_ref), np.log10(flops)
+
+
+def _fit_family(fam: Family, flops, acc, se, c_ref, fixed, x0=None, refine: int = 3) -> _Fit:
+    logc, l10 = _design(flops, c_ref)
+    lo = np.array(fam.lower, float)
+    hi = np.array(fam.upper, float)
+    if fam.name == "logistic":  # centre the midpoint grid on the data
+        mid = np.median(l10)
+        span = max(np.ptp(l10), 1.0)
+        lo[2], hi[2] = l10.min() - 3 * span, l10.max() + 3 * span
+        grid = [np.array(fam.grid[0]), np.array(fam.grid[1]), mid + span * np.array(fam.grid[2])]
+    else:
+        grid = [np.array(g) for g in fam.grid]
+    n, k = len(acc), len(fam.params)
+
+    def resid_mat(p):
+        return (fam.f(p, logc, l10, fixed) - acc[None, :]) / se[None, :]
+
+    def huber(r):
+        a = np.abs(r)
+        return np.where(a <= HUBER_DELTA, 0.5 * r ** 2, HUBER_DELTA * (a - 0.5 * HUBER_DELTA))
+
+    if x0 is None:
+        mesh = np.stack(np.meshgrid(*grid, indexing="ij"), axis=-1).reshape(-1, k)
+        score = huber(np.nan_to_num(resid_mat(mesh), nan=1e6)).sum(axis=1)
+        starts = mesh[np.argsort(score)[:refine]]
+    else:
+        starts = np.atleast_2d(x0)
+    best = None
+    for s in starts:
+        s = np.clip(s, lo + 1e-9 * (np.abs(lo) + 1), np.where(np.isfinite(hi), hi - 1e-9 * (np.abs(hi) + 1), hi))
+        try:
+            res = optimize.least_squares(lambda p: np.nan_to_num(resid_mat(p[None, :])[0], nan=1e6), s,
+                                         bounds=(lo, hi), loss="huber", f_scale=HUBER_DELTA, method="trf",
+                                         max_nfev=300 if x0 is None else 100)
+        except ValueError:
+            continue
+        if best is None or res.cost < best.cost:
+            best = res
+    if best is None:
+        return _Fit(fam.name, {p: np.nan for p in fam.params}, np.full(k, np.nan), np.inf, False,
+                    "every local fit failed", np.inf)
+    params = dict(zip(fam.params, map(float, best.x), strict=True))
+    ok = best.status > 0 and np.all(np.isfinite(best.x))
+    msg = "ok" if ok else best.message
+    for j, name in enumerate(fam.params):
+        if name in fam.shape_params:
+            span = hi[j] - lo[j] if np.isfinite(hi[j] - lo[j]) else 1.0
+            if best.x[j] <= lo[j] + 1e-6 * span or best.x[j] >= hi[j] - 1e-6 * span:
+                ok = False
+                msg = f"{name} on its bound ({best.x[j]:.3g})"
+    if n <= k:
+        ok = False
+        msg = f"{n} point(s) for {k} parameters"
+    r = best.fun
+    rss = float(np.sum(r ** 2))
+    aic = n * np.log(max(rss, 1e-12) / n) + 2 * k if n > 0 else np.inf
+    return _Fit(fam.name, params, best.x, float(best.cost), bool(ok), msg, float(aic))
+
+
+def _fit_batch(fam: Family, flops: np.ndarray, acc: np.ndarray, se: np.ndarray, c_ref: float, fixed: dict,
+               x0: np.ndarray, iters: int = 40) -> np.ndarray:
+    """Fit many replicates at once (rows of flops/acc/se, shape (B, n)) from one start ``x0``:
+    Levenberg-Marquardt with Huber weights (IRLS), finite-difference Jacobians and box clipping, all
+    vectorised over replicates.  Returns (B, k) parameters (NaN where a replicate failed)."""
+    B, n = acc.shape
+    k = len(x0)
+    lo = np.array(fam.lower, float)
+    hi = np.array(fam.upper, float)
+    if fam.name == "logistic":
+        lo[2], hi[2] = -np.inf, np.inf
+    logc = np.log(flops / c_ref)
+    l10 = np.log10(flops)
+
+    def f(p):  # (B, k) -> (B, n), one parameter row per replicate
+        cols = [p[:, j:j + 1] for j in range(k)]
+        with np.errstate(all="ignore"):
+            if fam.name == "power_floor":
+                return 1.0 - cols[0] - cols[1] * np.exp(-cols[2] * logc)
+            if fam.name == "power_floor_limit":
+                return fixed["limit"] - cols[0] * np.exp(-cols[1] * logc)
+            if fam.name == "logistic":
+                return cols[0] / (1.0 + np.exp(-cols[1] * (l10 - cols[2])))
+            return np.exp(-cols[0] * np.exp(-cols[1] * logc))
+
+    def cost_and_w(p):
+        r = (f(p) - acc) / se
+        r = np.nan_to_num(r, nan=1e6)
+        a = np.abs(r)
+        c = np.where(a <= HUBER_DELTA, 0.5 * r ** 2, HUBER_DELTA * (a - 0.5 * HUBER_DELTA)).sum(axis=1)
+        w = np.where(a <= HUBER_DELTA, 1.0, HUBER_DELTA / np.maximum(a, 1e-12))
+        return r, c, w
+
+    p = np.tile(np.asarray(x0, float), (B, 1))
+    lam = np.full(B, 1e-2)
+    r, cost, w = cost_and_w(p)
+    eps = 1e-6 * np.maximum(np.abs(p), 1e-3)
+    for _ in range(iters):
+        J = np.empty((B, n, k))
+        for j in range(k):
+            pj = p.copy()
+            pj[:, j] += eps[:, j]
+            J[:, :, j] = (np.nan_to_num((f(pj) - acc) / se, nan=1e6) - r) / eps[:, j:j + 1]
+        Jw = J * w[:, :, None]
+        g = np.einsum("bnk,bn->bk", Jw, r)
+        Hm = np.einsum("bnk,bnl->bkl", Jw, J)
+        diag = np.einsum("bkk->bk", Hm)
+        A = Hm + lam[:, None, None] * (np.eye(k)[None] * np.maximum(diag, 1e-12)[:, :, None])
+        try:
+            step = -np.linalg.solve(A, g[:, :, None])[:, :, 0]
+        except np.linalg.LinAlgError:
+            break
+        cand = np.clip(p + np.nan_to_num(step), lo, hi)
+        r2, c2, w2 = cost_and_w(cand)
+        better = c2 < cost
+        p = np.where(better[:, None], cand, p)
+        r = np.where(better[:, None], r2, r)
+        w = np.where(better[:, None], w2, w)
+        rel = (cost - c2) / np.maximum(cost, 1e-12)
+        cost = np.where(better, c2, cost)
+        lam = np.where(better, lam * 0.3, lam * 10.0)
+        if np.all(~better & (lam > 1e6)) or np.all(np.abs(rel) < 1e-10):
+            break
+    p[~np.isfinite(cost)] = np.nan
+    return p
+
+
+@dataclass
+class CurveFit:
+    """A fitted saturation curve for one (task, model, method, strategy) with its bootstrap draws."""
+
+    key: dict
+    family: str
+    params: dict
+    converged: bool
+    message: str
+    c_ref: float
+    fixed: dict
+    flops_range: tuple[float, float]
+    points: pd.DataFrame  # flops, accuracy, se, source ("observed" / "extrapolated")
+    selection: pd.DataFrame  # family, heldout_rmse, aic, converged, message
+    draws: np.ndarray | None = None
+    limit: float | None = None
+    n_problems: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        k = self.key
+        return " / ".join(str(k[c]) for c in ("model", "method", "strategy") if c in k)
+
+    def _f(self, p: np.ndarray, flops: np.ndarray) -> np.ndarray:
+        fam = FAMILIES[self.family]
+        logc, l10 = _design(flops, self.c_ref)
+        return fam.f(p, logc, l10, self.fixed)
+
+    def predict(self, flops, *, warn: bool = True) -> np.ndarray:
+        """Fitted accuracy at the given FLOPs per problem (array in, array out)."""
+        flops = np.atleast_1d(np.asarray(flops, float))
+        if warn:
+            self._warn(flops)
+        p = np.array([[self.params[n] for n in FAMILIES[self.family].params]])
+        return np.clip(self._f(p, flops)[0], 0.0, 1.0)
+
+    def band(self, flops, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+        """Percentile bootstrap band of the fitted curve (NaN without draws)."""
+        flops = np.atleast_1d(np.asarray(flops, float))
+        if self.draws is None or len(self.draws) < 2:
+            return np.full(len(flops), np.nan), np.full(len(flops), np.nan)
+        sims = np.clip(self._f(self.draws, flops), 0, 1)
+        a = (1 - level) / 2
+        return np.nanquantile(sims, a, axis=0), np.nanquantile(sims, 1 - a, axis=0)
+
+    def asymptote(self) -> float:
+        return float(FAMILIES[self.family].asymptote(self.params, self.fixed))
+
+    def asymptote_interval(self, level: float = 0.95) -> tuple[float, float]:
+        if self.draws is None or len(self.draws) < 2:
+            return (np.nan, np.nan)
+        fam = FAMILIES[self.family]
+        vals = np.array([fam.asymptote(dict(zip(fam.params, d, strict=True)), self.fixed) for d in self.draws])
+        a = (1 - level) / 2
+        return tuple(np.nanquantile(vals, [a, 1 - a]))
+
+    def param_intervals(self, level: float = 0.95) -> pd.DataFrame:
+        fam = FAMILIES[self.family]
+        a = (1 - level) / 2
+        rows = []
+        for j, n in enumerate(fam.params):
+            lo, hi = (np.nanquantile(self.draws[:, j], [a, 1 - a]) if self.draws is not None and len(self.draws) > 1
+                      else (np.nan, np.nan))
+            rows.append({"param": n, "estimate": self.params[n], "low": float(lo), "high": float(hi)})
+        return pd.DataFrame(rows).set_index("param")
+
+    def _warn(self, flops: np.ndarray) -> None:
+        if not self.converged:
+            warnings.warn(f"curve {self.label}: the fit did not converge ({self.message}); its predictions "
+                          "are unreliable", ExtrapolationWarning, stacklevel=3)
+        lo, hi = self.flops_range
+        far = (flops > hi * 10) | (flops < lo / 10)
+        if far.any():
+            warnings.warn(f"curve {self.label}: predicting at {flops[far].max() if (flops > hi * 10).any() else flops[far].min():.3g} "
+                          f"FLOPs, more than 10x outside the fitted range {lo:.3g}..{hi:.3g}",
+                          ExtrapolationWarning, stacklevel=3)
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "family": self.family, "params": self.params, "converged": self.converged,
+                "message": self.message, "c_ref": self.c_ref, "fixed": self.fixed,
+                "flops_range": list(self.flops_range), "limit": self.limit, "n_problems": self.n_problems,
+                "points": self.points.to_dict(orient="list"), "selection": self.selection.to_dict(orient="list"),
+                "draws": None if self.draws is None else self.draws.tolist(), "extra": self.extra}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CurveFit:
+        return cls(key=d["key"], family=d["family"], params={k: float(v) for k, v in d["params"].items()},
+                   converged=bool(d["converged"]), message=d["message"], c_ref=float(d["c_ref"]),
+                   fixed=d["fixed"], flops_range=tuple(d["flops_range"]), points=pd.DataFrame(d["points"]),
+                   selection=pd.DataFrame(d["selection"]),
+                   draws=None if d["draws"] is None else np.asarray(d["draws"], float), limit=d.get("limit"),
+                   n_problems=int(d.get("n_problems", 0)), extra=d.get("extra", {}))
+
+
+def default_families(strategy: str, limit: float | None) -> list[str]:
+    fams = ["power_floor", "logistic"]
+    if strategy == "pass_at_k":
+        fams.append("monkeys")
+    if strategy in ("majority", "weighted_majority") and limit is not None and np.isfinite(limit):
+        fams.append("power_floor_limit")
+    return fams
+
+
+def fit_curve(flops, accuracy, *, se=None, n_problems: int | None = None, families: Sequence[str] | None = None,
+              strategy: str = "", limit: float | None = None, key: dict | None = None,
+              per_problem: tuple[np.ndarray, np.ndarray] | None = None, observed: np.ndarray | None = None,
+              n_boot: int = 0, seed: int = 0, holdout: float = 0.25) -> CurveFit:
+    """Fit one accuracy-versus-FLOPs curve (see the module docstring).
+
+    Parameters
+    ----------
+    flops, accuracy : the points (expected FLOPs per problem, mean accuracy).
+    se : standard errors of the accuracies; default the binomial one from ``n_problems``.
+    families : candidates (default by strategy: power_floor, logistic, + monkeys for pass_at_k,
+        + power_floor_limit for voting when ``limit`` is given).
+    per_problem : ``(values, flops)`` matrices (points x problems) for the bootstrap over problems.
+    observed : boolean mask of points that are measured (the rest, e.g. per-problem extrapolations, join
+        the final fit but not the held-out choice of family).
+    n_boot : bootstrap replicates (0 = none).
+    """
+    flops = np.asarray(flops, float)
+    acc = np.asarray(accuracy, float)
+    if flops.shape != acc.shape or flops.ndim != 1:
+        raise ValueError("fit_curve: flops and accuracy must be 1-d arrays of equal length")
+    if (flops <= 0).any() or not np.isfinite(flops).all():
+        raise ValueError("fit_curve: flops must be positive and finite")
+    order = np.argsort(flops, kind="stable")
+    flops, acc = flops[order], acc[order]
+    observed = np.ones(len(acc), bool) if observed is None else np.asarray(observed, bool)[order]
+    P = int(n_problems or 0)
+    se_given = se is not None
+    if se is None:
+        if not P:
+            raise ValueError("fit_curve: give se or n_problems")
+        se = binomial_se(acc, P)
+    else:
+        se = np.maximum(np.asarray(se, float)[order], 1e-4)
+    if per_problem is not None:
+        pv, pf = (np.asarray(per_problem[0], float)[order], np.asarray(per_problem[1], float)[order])
+    fams = list(families or default_families(strategy, limit))
+    for f in fams:
+        if f not in FAMILIES:
+            raise ValueError(f"unknown curve family {f!r}; expected one of {sorted(FAMILIES)}")
+    if "power_floor_limit" in fams and (limit is None or not np.isfinite(limit)):
+        fams.remove("power_floor_limit")
+    fixed = {"limit": float(limit)} if limit is not None and np.isfinite(limit) else {}
+    c_ref = float(flops.min())
+    obs_idx = np.flatnonzero(observed)
+    n_hold = max(1, int(round(holdout * len(obs_idx))))
+    rows = []
+    fits: dict[str, _Fit] = {}
+    for name in fams:
+        fam = FAMILIES[name]
+        train = np.ones(len(acc), bool)
+        train[obs_idx[-n_hold:]] = False
+        train &= observed
+        held = np.nan
+        if train.sum() > len(fam.params) and len(obs_idx) - n_hold >= 2:
+            ft = _fit_family(fam, flops[train], acc[train], se[train], c_ref, fixed)
+            p = np.array([[ft.params[n] for n in fam.params]])
+            pred = fam.f(p, *_design(flops[obs_idx[-n_hold:]], c_ref), fixed)[0]
+            held = float(np.sqrt(np.mean((pred - acc[obs_idx[-n_hold:]]) ** 2)))
+        full = _fit_family(fam, flops, acc, se, c_ref, fixed)
+        fits[name] = full
+        rows.append({"family": name, "heldout_rmse": held, "aic": full.aic, "converged": full.converged,
+                     "message": full.message})
+    sel = pd.DataFrame(rows)
+    ok = sel[sel.converged]
+    pool = ok if len(ok) else sel
+    if pool.heldout_rmse.notna().any():
+        best_h = pool.heldout_rmse.min()
+        near = pool[pool.heldout_rmse <= best_h + 0.002]
+        chosen = near.sort_values("aic").family.iloc[0]
+    else:
+        chosen = pool.sort_values("aic").family.iloc[0]
+    sel["chosen"] = sel.family == chosen
+    fit = fits[chosen]
+    fam = FAMILIES[chosen]
+    draws = None
+    if n_boot and per_problem is not None and fit.converged:
+        rng = np.random.default_rng(seed)
+        Pn = pv.shape[1]
+        W = rng.multinomial(Pn, np.full(Pn, 1.0 / Pn), size=n_boot).T / Pn  # (P, B)
+        A = pv @ W
+        F = pf @ W
+        SE = np.broadcast_to(se, (n_boot, len(se))) if se_given else binomial_se(A.T, Pn)
+        draws = _fit_batch(fam, np.maximum(F.T, 1e-300), A.T, SE, c_ref, fixed, fit.x)
+    pts = pd.DataFrame({"flops": flops, "accuracy": acc, "se": se,
+                        "source": np.where(observed, "observed", "extrapolated")})
+    return CurveFit(key=dict(key or {}), family=chosen, params=fit.params, converged=fit.converged,
+                    message=fit.message, c_ref=c_ref, fixed=fixed,
+                    flops_range=(float(flops[observed].min()), float(flops[observed].max())), points=pts,
+                    selection=sel, draws=draws, limit=None if limit is None else float(limit),
+                    n_problems=P)
