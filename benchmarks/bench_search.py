@@ -81,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--repeat-prefixes", action="store_true",
+                    help="send k copies of a prefix with n=1 in one call instead of n=k per distinct k")
     args = ap.parse_args(argv)
 
     import torch
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     trees = [Tree(p, pr.question) for p, pr in zip(prompts, problems, strict=True)]
     searches = [Rebase(t, args.budget) for t in trees]
     ex = ModelExpander(wrapped, timed_rm, max_tokens=args.max_tokens, step_tokens=args.step_tokens, seed=0,
-                       measure_reuse=True)
+                       measure_reuse=True, siblings_as_n=not args.repeat_prefixes)
     s1 = dict(engine.stats)
     t0 = time.perf_counter()
     drive(searches, ex)

@@ -21,6 +21,8 @@ from collections import defaultdict
 from collections.abc import Callable, Generator, Sequence
 from typing import Any, Protocol
 
+import numpy as np
+
 from .tree import STEP_DELIMITER, Node, Tree, classify_step
 
 Request = list[tuple[int, int]]
@@ -95,8 +97,6 @@ def drive(searches: Sequence[Search], expander: Expander, *, progress: Any = Non
 def _call_seed(seed: int, call: int) -> int:
     """Seed of generate call ``call``: well spread, so that engines deriving per-prompt seeds as
     ``seed + i`` (vLLM) never give two calls overlapping random streams."""
-    import numpy as np
-
     return int(np.random.SeedSequence([int(seed), int(call)]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
@@ -141,7 +141,8 @@ class ModelExpander:
     siblings_as_n
         Ask for the k children of a node as ``generate([prefix], n=k)`` (one call per distinct k and
         step budget; the engine prefills the prefix once), rather than as k copies of the prefix with
-        ``n=1`` in one call (which relies on the engine's prefix cache).
+        ``n=1`` in one call (which relies on the engine's prefix cache).  Default: copies for the vLLM
+        engine (one call per round; automatic prefix caching), ``n=k`` for the others.
 
     Attributes
     ----------
@@ -154,7 +155,7 @@ class ModelExpander:
     def __init__(self, engine: Any, reward_model: Any, *, temperature: float = 1.0, top_p: float = 1.0,
                  max_tokens: int = 1024, step_tokens: int = 256, seed: int | None = None,
                  is_final: Callable[[str], bool] | None = None, measure_reuse: bool = False,
-                 siblings_as_n: bool = True,
+                 siblings_as_n: bool | None = None,
                  on_generate: Callable[[int], None] | None = None):
         if max_tokens < 1 or step_tokens < 1:
             raise ValueError(f"max_tokens and step_tokens must be positive, got {max_tokens}, {step_tokens}")
@@ -169,7 +170,9 @@ class ModelExpander:
             from collect.prompts import has_final_answer as is_final
         self.is_final = is_final
         self.measure_reuse = measure_reuse
-        self.siblings_as_n = siblings_as_n
+        if siblings_as_n is None:   # vLLM: one call per round, its prefix cache shares the copies
+            siblings_as_n = type(engine).__name__ != "VLLMEngine"
+        self.siblings_as_n = bool(siblings_as_n)
         self.on_generate = on_generate
         self.eos_ids = _eos_ids(engine)
         self.stats = {"generate_calls": 0, "prefixes": 0, "gen_tokens": 0, "scored": 0,
@@ -205,7 +208,7 @@ class ModelExpander:
             left = self.max_tokens - node.path_tokens
             if left < 1:
                 raise ValueError(f"node {node_id} has used the whole token cap ({node.path_tokens} tokens)")
-            groups[(min(self.step_tokens, left), int(_k))].append(r)
+            groups[(min(self.step_tokens, left), int(_k) if self.siblings_as_n else 0)].append(r)
             prefixes.append(tree.prefix(node_id))
         for key in sorted(groups):
             budget, n = key
@@ -213,15 +216,17 @@ class ModelExpander:
             seed = None if self.seed is None else _call_seed(self.seed, self.stats["generate_calls"])
             kw = dict(temperature=self.temperature, top_p=self.top_p, max_tokens=budget, seed=seed,
                       stop=[STEP_DELIMITER])
-            if self.siblings_as_n or n == 1:
+            if self.siblings_as_n:
                 prompts = [prefixes[r] for r in rs]
                 comps = self.engine.generate(prompts, n=n, **kw)
-            else:   # k copies of each prefix, n=1; regroup the copies' completions per request
-                prompts = [prefixes[r] for r in rs for _ in range(n)]
+            else:   # k copies of each prefix, n=1, one call; regroup the copies' completions per request
+                ks = [requests[r][2] for r in rs]
+                prompts = [prefixes[r] for r, k in zip(rs, ks, strict=True) for _ in range(k)]
                 flat = self.engine.generate(prompts, n=1, **kw)
                 if len(flat) != len(prompts):
                     raise RuntimeError(f"engine returned {len(flat)} results for {len(prompts)} prompts")
-                comps = [[c for cs in flat[i * n:(i + 1) * n] for c in cs] for i in range(len(rs))]
+                ends = np.cumsum(ks)
+                comps = [[c for cs in flat[e - k:e] for c in cs] for e, k in zip(ends, ks, strict=True)]
             if len(comps) != len(rs):
                 raise RuntimeError(f"engine returned {len(comps)} results for {len(rs)} prompts")
             self.stats["generate_calls"] += 1
@@ -234,8 +239,9 @@ class ModelExpander:
                     self.stats["reusable_tokens"] += self._reuse(tree, node_id, k, plen)
             made = 0
             for r, cs in zip(rs, comps, strict=True):
-                if len(cs) != n:
-                    raise RuntimeError(f"engine returned {len(cs)} completions where {n} were asked for")
+                if len(cs) != requests[r][2]:
+                    raise RuntimeError(f"engine returned {len(cs)} completions where {requests[r][2]} were "
+                                       "asked for")
                 tree, node_id, _k = requests[r]
                 parent = tree[node_id]
                 for c in cs:
