@@ -161,6 +161,21 @@ def test_mcts_keeps_every_leaf_and_unfinished_ones_have_no_answer(assets, engine
     _check_run_accounting(rows, trees, prm, problems)
 
 
+def test_repeated_prefix_mode_gives_the_same_accounting(assets, engine, prm, tmp_path):
+    """k copies of a prefix with n=1 in one call per round (the vLLM mode) instead of n=k per node."""
+    problems = load_task(str(assets["task"]), limit=2)
+    cfg = SearchConfig("rebase", 4, **SMALL)
+    before = engine.stats["prompts"]
+    res = run_search(problems, engine, prm, cfg, out=tmp_path, runs=1, template="raw", progress=False,
+                     expander_kw={"siblings_as_n": False})
+    rows = scaling.read_samples(tmp_path)
+    trees = _trees(tmp_path)
+    # every child is its own prompt: as many prompts as non-root nodes
+    assert engine.stats["prompts"] - before == (trees["node_id"] > 0).sum()
+    assert res.gen_tokens == trees["tokens"].sum()
+    _check_run_accounting(rows, trees, prm, problems)
+
+
 def test_cli_writes_tables_and_resumes(assets, tmp_path, capsys):
     from collect.cli import main
 
