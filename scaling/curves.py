@@ -267,6 +267,12 @@ class CurveFit:
     extra: dict = field(default_factory=dict)
 
     @property
+    def fit_range(self) -> tuple[float, float]:
+        """FLOPs range of every point fitted, per-problem extrapolations included."""
+        f = self.points["flops"].to_numpy(float)
+        return (float(f.min()), float(f.max()))
+
+    @property
     def label(self) -> str:
         k = self.key
         return " / ".join(str(k[c]) for c in ("model", "method", "strategy") if c in k)
@@ -318,7 +324,7 @@ class CurveFit:
         if not self.converged:
             warnings.warn(f"curve {self.label}: the fit did not converge ({self.message}); its predictions "
                           "are unreliable", ExtrapolationWarning, stacklevel=3)
-        lo, hi = self.flops_range
+        lo, hi = self.fit_range
         far = (flops > hi * 10) | (flops < lo / 10)
         if far.any():
             warnings.warn(f"curve {self.label}: predicting at {flops[far].max() if (flops > hi * 10).any() else flops[far].min():.3g} "

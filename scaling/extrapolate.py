@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-__all__ = ["BetaMixture", "fit_beta_mixture", "extrapolate", "per_problem", "STRATEGIES"]
+__all__ = ["BetaMixture", "fit_beta_mixture", "extrapolate", "per_problem", "extrapolated_table", "STRATEGIES"]
 
 STRATEGIES = ("pass_at_k", "majority", "weighted_majority", "best_of_n")
 
@@ -518,3 +518,54 @@ def extrapolate(m, strategy: str, ks=(128, 256, 512, 1024), *, n_draws: int = 16
     return pd.DataFrame({"strategy": strategy, "k": np.asarray(ks, int), "flops": flops, "accuracy": acc,
                          "se": se, "plug_in": float(exact.mean()), "n_problems": P,
                          "model": str(key.get("model", ""))})
+
+
+def extrapolated_table(samples: pd.DataFrame, strategies=None, multiples=(2, 4, 8, 16), *, compute=None,
+                       reward_agg: str | None = None, by=None, n_draws: int = 16, seed: int = 0,
+                       progress: bool = False) -> pd.DataFrame:
+    """Per-problem predictions beyond the cached solutions for every i.i.d. sampling group.
+
+    For a group whose problems hold at least n solutions each, predicts k = n * m for m in
+    ``multiples``.  Returns a long table: task, model, params, method, strategy, reward_agg (+ by),
+    k, problem_id, accuracy, flops, source='extrapolated' -- the shape of
+    ``scaling.evaluate(..., per_problem=True)``, ready for ``scaling.fit(..., extrapolated=...)``.
+    """
+    from .matrix import to_matrices
+
+    mats = [m for m in to_matrices(samples, compute=compute, reward_agg=reward_agg, by=by)
+            if m.key["method"] == "sample"]
+    frames = []
+    jobs = []
+    for m in mats:
+        strats = list(strategies or STRATEGIES)
+        if m.reward is None:
+            strats = [s for s in strats if s not in ("weighted_majority", "best_of_n")]
+        strats = [s for s in strats if s in STRATEGIES]
+        for s in strats:
+            jobs.append((m, s))
+    it = jobs
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(jobs, desc="extrapolating per problem", unit="curve")
+    mixtures: dict[int, BetaMixture] = {}
+    for m, s in it:
+        a = _arrays(m)
+        n0 = int(a["n"].min())
+        if n0 < 4:
+            continue
+        ks = [n0 * mult for mult in multiples]
+        if s in ("pass_at_k", "best_of_n") and id(m) not in mixtures:
+            mixtures[id(m)] = fit_beta_mixture(a["c"], a["n"])
+        pred, _ = per_problem(m, s, ks, n_draws=n_draws, seed=seed, mixture=mixtures.get(id(m)))
+        flops = np.asarray(ks, float)[None, :] * a["per_sample_flops"][:, None] + a["prompt_flops"][:, None]
+        P = len(a["n"])
+        key = {c: v for c, v in m.key.items()}
+        frames.append(pd.DataFrame({**{c: [v] * (P * len(ks)) for c, v in key.items()},
+                                    "reward_agg": reward_agg, "strategy": s, "k": np.tile(ks, P),
+                                    "problem_id": np.repeat(m.problem_ids, len(ks)),
+                                    "accuracy": np.clip(pred, 0.0, 1.0).ravel(), "flops": flops.ravel(),
+                                    "source": "extrapolated"}))
+    if not frames:
+        return pd.DataFrame(columns=["task", "model", "params", "method", "strategy", "k", "problem_id",
+                                     "accuracy", "flops", "source"])
+    return pd.concat(frames, ignore_index=True)
