@@ -269,7 +269,9 @@ class Laws:
     # ---------------------------------------------------------------- size law
     def size_law(self, strategy: str | None = None, method: str = "sample", task: str | None = None,
                  n_budgets: int = 60, level: float = 0.95) -> dict | None:
-        """Compute-optimal model size: for each budget, the size whose fitted curve is best; then the OLS
+        """Compute-optimal model size: for each budget on a log grid, the size whose fitted curve is best
+        (budgets where the smallest or the largest size wins are censored: only the last budget won by the
+        smallest and the first won by the largest are kept); then the OLS
         regression ``log10 C = slope * log10 N + intercept`` (as in the paper: 1.19, 2.03 on
         Pythia/GSM8K), also stated as ``N_opt = coef * C^a`` with ``a = 1/slope``.  Returns None (with a
         ``reason`` in ``self.meta``) when fewer than two sizes are ever optimal."""
@@ -286,9 +288,19 @@ class Laws:
         hi = max(cf.fit_range[1] for cf in cs.values())
         budgets = np.geomspace(lo, hi, n_budgets)
         fr = curve_frontier(cs, budgets)
-        fr = fr.dropna(subset=["accuracy"])
+        fr = fr.dropna(subset=["accuracy"]).reset_index(drop=True)
         if fr["params"].nunique() < 2:
             return None
+        # the smallest and largest sizes are censored (a smaller/larger model might win there): keep only
+        # the last budget where the smallest wins and the first where the largest wins
+        p = fr["params"].to_numpy(float)
+        lo_n, hi_n = p.min(), p.max()
+        keep = (p > lo_n) & (p < hi_n)
+        if (p == lo_n).any():
+            keep[np.flatnonzero(p == lo_n)[-1]] = True
+        if (p == hi_n).any():
+            keep[np.flatnonzero(p == hi_n)[0]] = True
+        fr = fr[keep]
         x = np.log10(fr["params"].to_numpy(float))
         y = np.log10(fr["budget"].to_numpy(float))
         res = sm.OLS(y, sm.add_constant(x)).fit()
@@ -323,13 +335,13 @@ class Laws:
             lines.append(f"\n== task {task} ==")
             tab = self.table()
             tab = tab[tab.task.astype(str) == task] if len(tab) else tab
-            lines.append(f"{'curve':<44} {'family':<18} {'asymptote (95% CI)':<24} {'plug-in':>8}  fit")
+            lines.append(f"{'curve':<56} {'family':<18} {'asymptote (95% CI)':<24} {'plug-in':>8}  fit")
             for _, r in tab.iterrows():
                 asym = f"{r.asymptote:.3f} ({r.asym_low:.3f}-{r.asym_high:.3f})" if np.isfinite(r.asym_low) \
                     else f"{r.asymptote:.3f}"
                 lim = f"{r.plug_in_limit:.3f}" if r.plug_in_limit is not None and np.isfinite(r.plug_in_limit) \
                     else "-"
-                lines.append(f"{r.label[:44]:<44} {r.family:<18} {asym:<24} {lim:>8}  "
+                lines.append(f"{r.label[:56]:<56} {r.family:<18} {asym:<24} {lim:>8}  "
                              f"{'ok' if r.converged else 'NOT CONVERGED: ' + r.message}")
             pts = self.points[self.points.task.astype(str) == task]
             if len(pts):

@@ -1,0 +1,196 @@
+"""Figures of fitted inference scaling laws (matplotlib/seaborn; files only, no display needed).
+
+* :func:`error_vs_flops` -- test error (%) against inference FLOPs per problem on a log x axis, one colour
+  per model size, measured points, the fitted curve with its bootstrap band, per-problem extrapolations
+  as hollow markers (the paper's Fig. 1 left / Figs. 4-7 panels);
+* :func:`frontier_plot` -- every measured configuration in grey and the Pareto frontier on top;
+* :func:`optimal_size_plot` -- the compute-optimal model size against budget with the fitted line and
+  the paper's line (log10 C = 1.19 log10 N + 2.03; Fig. 1 right).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+__all__ = ["error_vs_flops", "frontier_plot", "optimal_size_plot", "save_all"]
+
+PAPER_SLOPE, PAPER_INTERCEPT = 1.19, 2.03
+STRATEGY_NAMES = {"majority": "majority voting", "weighted_majority": "weighted majority voting",
+                  "best_of_n": "best-of-n", "pass_at_k": "coverage (pass@k)", "greedy": "greedy"}
+
+
+def _size_label(params) -> str:
+    p = float(params)
+    return f"{p / 1e9:.3g}B" if p >= 1e9 else f"{p / 1e6:.3g}M"
+
+
+def _palette(values):
+    vals = sorted(set(values))
+    cols = sns.color_palette("viridis", n_colors=max(len(vals), 2))
+    return {v: cols[i] for i, v in enumerate(vals)}
+
+
+def error_vs_flops(laws, task: str, strategy: str, method: str = "sample", ax=None):
+    """Error (%) vs FLOPs for one task and strategy, one colour per model size."""
+    curves = [cf for cf in laws.curves.values()
+              if str(cf.key.get("task")) == str(task) and cf.key.get("strategy") == strategy
+              and cf.key.get("method") == method]
+    pts = laws.points
+    pts = pts[(pts.task.astype(str) == str(task)) & (pts.strategy == strategy) & (pts.method == method)]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4.8))
+    models = {str(m): float(p) for m, p in zip(pts.model, pts.params, strict=True)}
+    for cf in curves:
+        models.setdefault(str(cf.key.get("model")), float(cf.key.get("params") or np.nan))
+    pal = _palette(models.values())
+    for model, params in sorted(models.items(), key=lambda kv: kv[1]):
+        col = pal[params]
+        p = pts[pts.model.astype(str) == model]
+        lab = f"{model} ({_size_label(params)})" if np.isfinite(params) else model
+        if len(p):
+            yerr = None
+            if p.ci_low.notna().all():
+                yerr = np.vstack([100 * (p.ci_high - p.accuracy), 100 * (p.accuracy - p.ci_low)])
+            ax.errorbar(p.flops, 100 * (1 - p.accuracy), yerr=yerr, fmt="o", ms=4, color=col, capsize=2,
+                        lw=1, label=lab)
+            lab = None
+        cf = next((c for c in curves if str(c.key.get("model")) == model), None)
+        if cf is None:
+            continue
+        lo, hi = cf.fit_range
+        grid = np.geomspace(lo, hi, 120)
+        acc = cf.predict(grid, warn=False)
+        ls = "-" if cf.converged else ":"
+        ax.plot(grid, 100 * (1 - acc), ls, color=col, lw=1.8, label=lab)
+        blo, bhi = cf.band(grid)
+        if np.isfinite(blo).all():
+            ax.fill_between(grid, 100 * (1 - bhi), 100 * (1 - blo), color=col, alpha=0.18, lw=0)
+        ex = cf.points[cf.points.source == "extrapolated"]
+        if len(ex):
+            ax.plot(ex.flops, 100 * (1 - ex.accuracy), "o", mfc="none", color=col, ms=5)
+        if cf.limit is not None and np.isfinite(cf.limit):
+            ax.axhline(100 * (1 - cf.limit), color=col, lw=0.8, ls="--", alpha=0.7)
+    ax.set_xscale("log")
+    ax.set_xlabel("inference FLOPs per problem (log scale)")
+    ax.set_ylabel("test error (%)")
+    ax.set_title(f"{task}: {STRATEGY_NAMES.get(strategy, strategy)} ({method})")
+    ax.grid(True, which="major", alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    from matplotlib.lines import Line2D
+    handles += [Line2D([], [], color="k", marker="o", ls="none", ms=4),
+                Line2D([], [], color="k", marker="o", mfc="none", ls="none", ms=5),
+                Line2D([], [], color="k", ls="--", lw=0.8)]
+    labels += ["measured (95% CI)", "per-problem extrapolation", "plug-in voting limit"]
+    ax.legend(handles, labels, fontsize=8, loc="upper right", framealpha=0.9)
+    return ax
+
+
+def frontier_plot(laws, task: str, ax=None):
+    """All measured configurations (grey) and the Pareto frontier (error % vs FLOPs)."""
+    pts = laws.points[laws.points.task.astype(str) == str(task)]
+    pts = pts[pts.strategy != "pass_at_k"]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4.8))
+    ax.scatter(pts.flops, 100 * (1 - pts.accuracy), s=12, color="0.7", label="all configurations")
+    fr = laws.frontier(task=task)
+    fr = fr[fr.strategy != "pass_at_k"] if len(fr) else fr
+    from .frontier import pareto
+    fr = pareto(pts) if len(pts) else fr
+    if len(fr):
+        ax.step(fr.flops, 100 * (1 - fr.accuracy), where="post", color="C3", lw=1.5)
+        strategies = sorted(fr.strategy.unique())
+        markers = dict(zip(strategies, "osD^vP*X", strict=False))
+        pal = _palette(fr.params)
+        for s in strategies:
+            f = fr[fr.strategy == s]
+            ax.scatter(f.flops, 100 * (1 - f.accuracy), marker=markers[s], s=40,
+                       c=[pal[p] for p in f.params], edgecolor="k", lw=0.5, zorder=3,
+                       label=f"frontier: {STRATEGY_NAMES.get(s, s)}")
+        for _, r in fr.iterrows():
+            ax.annotate(f"{r.model} k={r.k}", (r.flops, 100 * (1 - r.accuracy)), fontsize=6,
+                        xytext=(3, 3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel("inference FLOPs per problem (log scale)")
+    ax.set_ylabel("test error (%)")
+    ax.set_title(f"{task}: Pareto frontier (pass@k, an oracle, excluded)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def optimal_size_plot(laws, task: str, ax=None):
+    """Compute-optimal model size vs budget with the fitted and the paper's line; None if no size law."""
+    sl = laws.size_law(task=task)
+    if sl is None:
+        return None
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4.8))
+    opt = sl["optimal"]
+    C = np.asarray(opt["budget"], float)
+    N = np.asarray(opt["params"], float)
+    ax.scatter(C, N, s=18, color="C0", label="optimal size per budget (fitted curves)")
+    cg = np.geomspace(C.min(), C.max(), 50)
+    ax.plot(cg, 10 ** ((np.log10(cg) - sl["intercept"]) / sl["slope"]), color="C0",
+            label=f"fit: log10 C = {sl['slope']:.2f} log10 N {sl['intercept']:+.2f}")
+    ax.plot(cg, 10 ** ((np.log10(cg) - PAPER_INTERCEPT) / PAPER_SLOPE), "--", color="C1",
+            label=f"paper (Pythia/GSM8K): {PAPER_SLOPE} log10 N + {PAPER_INTERCEPT}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("inference budget, FLOPs per problem (log scale)")
+    ax.set_ylabel("optimal model size N (parameters, log scale)")
+    ax.set_title(f"{task}: compute-optimal size ({STRATEGY_NAMES.get(sl['strategy'], sl['strategy'])})")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def save_all(laws, task: str, out_dir: str | Path, dpi: int = 130) -> list[Path]:
+    """Write ``<task>-<strategy>.png`` per strategy (error vs FLOPs), ``<task>-frontier.png`` and
+    ``<task>-optimal-size.png`` (when a size law exists).  Returns the paths written."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(task))
+    written = []
+    pts = laws.points[laws.points.task.astype(str) == str(task)]
+    combos = sorted({(m, s) for m, s in zip(pts.method, pts.strategy, strict=True)})
+    by_strategy: dict[str, list[str]] = {}
+    for m, s in combos:
+        by_strategy.setdefault(s, []).append(m)
+    for s, methods in by_strategy.items():
+        methods = [m for m in methods if m != "greedy"] or methods
+        n = len(methods)
+        cols = min(n, 2)
+        rows = math.ceil(n / cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(7 * cols, 4.8 * rows), squeeze=False)
+        for ax, m in zip(axes.ravel(), methods, strict=False):
+            error_vs_flops(laws, task, s, method=m, ax=ax)
+        for ax in axes.ravel()[n:]:
+            ax.set_visible(False)
+        fig.tight_layout()
+        p = out_dir / f"{safe}-{s}.png"
+        fig.savefig(p, dpi=dpi)
+        plt.close(fig)
+        written.append(p)
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    frontier_plot(laws, task, ax=ax)
+    fig.tight_layout()
+    p = out_dir / f"{safe}-frontier.png"
+    fig.savefig(p, dpi=dpi)
+    plt.close(fig)
+    written.append(p)
+    fig, ax = plt.subplots(figsize=(6.5, 4.8))
+    if optimal_size_plot(laws, task, ax=ax) is not None:
+        fig.tight_layout()
+        p = out_dir / f"{safe}-optimal-size.png"
+        fig.savefig(p, dpi=dpi)
+        written.append(p)
+    plt.close(fig)
+    return written
