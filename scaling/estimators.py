@@ -24,7 +24,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy.special import gammaln
+from scipy.special import gammaln, xlogy
 
 from .matrix import NULL, PAD, class_mass
 
@@ -218,6 +218,12 @@ def _n_points(n: np.ndarray, k: np.ndarray) -> int:
     return n_max + 1
 
 
+def _kl(a: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Bernoulli KL divergence KL(a || p), with 0 log 0 = 0 (the exponent of the Chernoff bound)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return xlogy(a, a / p) + xlogy(1 - a, (1 - a) / (1 - p))
+
+
 def _live_pairs(counts: np.ndarray, slot_size: np.ndarray, slot_val: np.ndarray, n: np.ndarray,
                 k: np.ndarray, xmax: int) -> np.ndarray:
     """(P, xmax) mask of the (unit, x) pairs that can matter.
@@ -238,9 +244,8 @@ def _live_pairs(counts: np.ndarray, slot_size: np.ndarray, slot_val: np.ndarray,
         pr = rival / np.maximum(n[:, None] - m_s, 1)
         frac = np.divide(xs[None, :], draws, out=np.ones_like(draws), where=draws > 0)
         below = (frac < pr) & (draws > 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            kl = frac * np.log(frac / pr) + (1 - frac) * np.log((1 - frac) / (1 - pr))
-        bound = np.where(below, -draws * np.nan_to_num(kl, nan=0.0, posinf=0.0), 0.0)
+        with np.errstate(invalid="ignore"):
+            bound = np.where(below, -draws * _kl(frac, pr), 0.0)
         live |= (lp + bound > -41.5) & (slot_val[:, s:s + 1] > 0)
     return live
 
@@ -262,7 +267,6 @@ def _majority_cauchy(counts: np.ndarray, value: np.ndarray, n: np.ndarray, k: np
     gsize, gmult, slot_size, slot_val, slot_group = (a[keep] for a in (gsize, gmult, slot_size, slot_val,
                                                                        slot_group))
     live_x, x_hi, n, k = live_x[keep], x_hi[keep], n[keep], k[keep]
-    nnull = n - counts[keep].sum(axis=1)
     p = len(keep)
     rho = k / (n - k)
     n_pts = _n_points(n, k)
@@ -277,7 +281,13 @@ def _majority_cauchy(counts: np.ndarray, value: np.ndarray, n: np.ndarray, k: np
     for x in range(1, int(x_hi.max()) + 1):
         wx = wx * w
         na = int(np.searchsorted(-x_hi, -x, side="right"))   # units with x_hi >= x
-        act = gsize[:na] >= x                                # (na, G), a prefix of each row
+        # a class can reach count x (and so tie or beat the winner) only if m_i >= x; a class whose
+        # chance of reaching x is below e^-41.5 (Chernoff bound on the upper tail) is folded into the
+        # plain binomial factor, changing the result by less than that chance
+        pr = gsize[:na] / n[:na, None]
+        frac = x / k[:na, None]
+        reach = (frac <= pr) | (-k[:na, None] * _kl(frac, pr) > -41.5)
+        act = (gsize[:na] >= x) & reach                      # (na, G), a prefix of each row
         gact = int(act.sum(axis=1).max())
         if gact == 0:
             break
@@ -298,7 +308,7 @@ def _majority_cauchy(counts: np.ndarray, value: np.ndarray, n: np.ndarray, k: np
                 r = rows[cs]
                 total[r] += _slot_sum(a_part[r, :ga], term[r, :ga], act[r, :ga], gmult[r, :ga], slot_size[r],
                                       slot_val[r], slot_group[r], x, uq, wq) * np.exp(
-                    (nnull[r] + (np.where(gsize[r] < x, gsize[r], 0) * gmult[r]).sum(axis=1))[:, None] * logw[r])
+                    (n[r] - (np.where(act[r], gsize[r, :gact], 0) * gmult[r, :gact]).sum(axis=1))[:, None] * logw[r])
         a_part[:na, :gact] += term
     # [z^k] by the trapezoidal rule; undo the normalisation (1+rho)^n / rho^k / C(n, k)
     coef = (total * np.exp(-1j * np.outer(k, theta))).real.mean(axis=1)
@@ -323,11 +333,12 @@ def _slot_sum(a_part, term, act, gmult, slot_size, slot_val, slot_group, x, uq, 
             e = np.where(act[:, g], gmult[:, g] - (sg == g), 0)
             if not e.any():
                 continue
-            f = a_part[:, g, None, :] + uq[None, :, None] * term[:, g, None, :]     # (r, q, L)
+            f = uq[None, :, None] * term[:, g, None, :]
+            f += a_part[:, g, None, :]                                              # (r, q, L)
             if e.max() == 1:
                 prod *= np.where(e[:, None, None] == 1, f, 1.0)
             else:
-                prod *= np.power(f, e[:, None, None])
+                prod *= np.power(f, e[:, None, None])   # numpy's integer-exponent fast path
         integ = np.einsum("q,pql->pl", wq, prod)
         tj = np.take_along_axis(term, np.maximum(sg, 0)[:, None, None], axis=1)[:, 0, :]
         h += np.where(live[:, None], sv[:, None] * tj * integ, 0)
