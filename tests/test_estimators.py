@@ -43,7 +43,7 @@ def _brute_table(df: pd.DataFrame, k: int) -> dict[str, dict[str, float]]:
     return out
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tables())
 def test_exact_strategies_match_enumeration(df):
     samples = scaling.validate(df)
@@ -57,7 +57,7 @@ def test_exact_strategies_match_enumeration(df):
             assert row.accuracy == pytest.approx(brute[row.problem_id][row.strategy], abs=1e-12), (k, row)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tables(max_problems=2, max_n=7))
 def test_weighted_majority_monte_carlo_is_unbiased(df):
     samples = scaling.validate(df)
