@@ -15,7 +15,8 @@ prediction; its standard error comes from the spread over problems.
 
 Coverage (pass@k)
     Success counts c_i ~ Binomial(n_i, p_i) with p_i from a mixture of Beta distributions, fitted by
-    maximum marginal likelihood (beta-binomial), one or two components chosen by BIC.  Then
+    maximum marginal likelihood (beta-binomial); one or two components, each with or without a point
+    mass at p = 0, averaged with BIC weights.  Then
     ``E[pass@k | c_i] = 1 - sum_j w_ij B(a_j + c_i, b_j + n_i - c_i + k) / B(a_j + c_i, b_j + n_i - c_i)``.
     The density of p near 0 (a power law p^(a-1)) sets how coverage keeps growing, as in the
     exponentiated power law of Large Language Monkeys.
@@ -54,7 +55,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-__all__ = ["BetaMixture", "fit_beta_mixture", "extrapolate", "per_problem", "extrapolated_table", "STRATEGIES"]
+__all__ = ["BetaMixture", "MixtureAverage", "fit_beta_mixture", "extrapolate", "per_problem", "extrapolated_table", "STRATEGIES"]
 
 STRATEGIES = ("pass_at_k", "majority", "weighted_majority", "best_of_n")
 
@@ -145,11 +146,35 @@ def _bb_loglik(theta: np.ndarray, c: np.ndarray, n: np.ndarray, mult: np.ndarray
     return ll, np.concatenate([ga, gb, gl])
 
 
-def fit_beta_mixture(c: np.ndarray, n: np.ndarray, max_components: int = 2) -> BetaMixture:
+@dataclass
+class MixtureAverage:
+    """Bayesian model average of candidate :class:`BetaMixture` priors, weighted by exp(-BIC/2).
+
+    Whether a never-solved problem is impossible or merely very hard is barely identified by n
+    samples; averaging the candidates hedges between them instead of betting on one."""
+
+    models: list
+    weights: np.ndarray
+
+    @property
+    def zero(self) -> float:
+        return float(sum(w * m.zero for m, w in zip(self.models, self.weights, strict=True)))
+
+    def pass_at(self, c, n, k):
+        return sum(w * m.pass_at(c, n, k) for m, w in zip(self.models, self.weights, strict=True))
+
+    def draw_posterior(self, c, n, m: int, rng: np.random.Generator) -> np.ndarray:
+        draws = np.stack([mod.draw_posterior(c, n, m, rng) for mod in self.models])  # (M, P, m)
+        pick = rng.choice(len(self.models), size=draws.shape[1:], p=self.weights)
+        return np.take_along_axis(draws, pick[None], axis=0)[0]
+
+
+def fit_beta_mixture(c: np.ndarray, n: np.ndarray, max_components: int = 2) -> MixtureAverage:
     """Fit per-problem success rates p_i ~ w_0 [p = 0] + sum_j w_j Beta(a_j, b_j) to counts c_i of n_i by
     marginal likelihood (beta-binomial; the binomial coefficient is constant and dropped).  Candidates:
     1..``max_components`` Beta components, each with and without the point mass at 0; chosen by BIC.
-    Multi-start from a small grid; problems with equal (c, n) are pooled so the cost does not grow with P."""
+    Multi-start from a small grid; problems with equal (c, n) are pooled so the cost does not grow with P.
+    Returns the BIC-weighted average of the candidates (:class:`MixtureAverage`)."""
     c = np.asarray(c, float)
     n = np.asarray(n, float)
     if len(c) == 0:
@@ -157,8 +182,8 @@ def fit_beta_mixture(c: np.ndarray, n: np.ndarray, max_components: int = 2) -> B
     pairs, mult = np.unique(np.stack([c, n], axis=1), axis=0, return_counts=True)
     cu, nu = pairs[:, 0], pairs[:, 1]
     mult = mult.astype(float)
-    best: BetaMixture | None = None
-    best_bic = np.inf
+    cands: list[BetaMixture] = []
+    bics: list[float] = []
     any_zero = bool((cu == 0).any())
     for k in range(1, max_components + 1):
         for zero in ((False, True) if any_zero else (False,)):
@@ -185,15 +210,17 @@ def fit_beta_mixture(c: np.ndarray, n: np.ndarray, max_components: int = 2) -> B
             res = min(fits, key=lambda r: r.fun)
             ll = -float(res.fun)
             bic = -2 * ll + (3 * k - 1 + zero) * np.log(len(c))
-            if bic < best_bic - 1e-9:
-                t = res.x
-                logits = np.concatenate([[0.0], t[2 * k:]])
-                w = np.exp(logits - special.logsumexp(logits))
-                best = BetaMixture(weights=w[:k], a=np.exp(t[:k]), b=np.exp(t[k:2 * k]), loglik=ll,
-                                   zero=float(w[k]) if zero else 0.0)
-                best_bic = bic
-    assert best is not None
-    return best
+            t = res.x
+            logits = np.concatenate([[0.0], t[2 * k:]])
+            w = np.exp(logits - special.logsumexp(logits))
+            cands.append(BetaMixture(weights=w[:k], a=np.exp(t[:k]), b=np.exp(t[k:2 * k]), loglik=ll,
+                                     zero=float(w[k]) if zero else 0.0))
+            bics.append(bic)
+    b = np.asarray(bics)
+    wts = np.exp(-(b - b.min()) / 2)
+    keep = wts > 1e-3 * wts.max()
+    wts = wts[keep] / wts[keep].sum()
+    return MixtureAverage([m for m, k_ in zip(cands, keep, strict=True) if k_], wts)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -326,7 +353,7 @@ def _logit_rewards(r: np.ndarray) -> np.ndarray:
     return r
 
 
-def _best_of_n(a: dict, ks_all: np.ndarray, mix: BetaMixture, m: int, rng: np.random.Generator,
+def _best_of_n(a: dict, ks_all: np.ndarray, mix, m: int, rng: np.random.Generator,
                grid_size: int = 600) -> np.ndarray:
     """Best-of-k per problem from a per-answer-class reward model (see the module docstring).
 
@@ -467,7 +494,7 @@ def _exact_at(a: dict, strategy: str, k: int, seed: int) -> np.ndarray:
 
 
 def per_problem(m, strategy: str, ks, *, n_draws: int = 16, seed: int = 0, anchor: float = 0.5,
-                mixture: BetaMixture | None = None) -> tuple[np.ndarray, np.ndarray]:
+                mixture: BetaMixture | MixtureAverage | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Anchored per-problem predictions (P, K) at ``ks`` and the exact values at the anchor.
 
     ``m`` is a :class:`scaling.matrix.SampleMatrix` (or anything with ``codes``, ``correct``,
@@ -547,7 +574,7 @@ def extrapolated_table(samples: pd.DataFrame, strategies=None, multiples=(2, 4, 
     if progress:
         from tqdm.auto import tqdm
         it = tqdm(jobs, desc="extrapolating per problem", unit="curve")
-    mixtures: dict[int, BetaMixture] = {}
+    mixtures: dict[int, MixtureAverage] = {}
     for m, s in it:
         a = _arrays(m)
         n0 = int(a["n"].min())
