@@ -142,6 +142,18 @@ def main() -> None:
     split, pairs = split_votes("math", grades, qprob)
     print(f"canonical answers: {split} of {pairs} pairs of distinct answer strings within a problem are "
           f"equivalent (split votes)")
+    rows = [json.loads(x) for x in open(Path(__file__).resolve().parents[1] / "data" / "tasks" / "math500.jsonl")]
+    report("MATH500 reference solutions against their own answers (label: all correct)", "math500",
+           [r["solution"] for r in rows], [r["answer"] for r in rows], [True] * len(rows), show=args.show)
+
+    grading.clear_caches()
+    grading.ISOLATE = True
+    t0 = time.perf_counter()
+    iso = grade_many("math", qt, qr)
+    t_iso = time.perf_counter() - t0
+    grading.ISOLATE = False
+    print(f"\nisolated mode (every symbolic step in the helper process): {len(qt) / t_iso:,.0f} solutions/s "
+          f"cold on the 800 MATH solutions, same grades: {iso == grades}")
     if not args.no_baseline:
         grading.clear_caches()
         t0 = time.perf_counter()

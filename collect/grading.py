@@ -194,7 +194,8 @@ _LATEX_FRAC = re.compile(r"\\[dt]?frac\s*\{\s*(-?\d+)\s*\}\s*\{\s*(\d+)\s*\}")
 
 def _plain_numbers(s: str) -> str:
     """LaTeX fractions to "a/b", "{,}" separators to ",", dollar signs to spaces."""
-    return _LATEX_FRAC.sub(r"\1/\2", s.replace("{,}", ",")).replace("$", " ")
+    s = re.sub(r"(?<=\d)\\[,!]\s*(?=\d{3})", "", s.replace("{,}", ","))  # 10\,000 -> 10000
+    return _LATEX_FRAC.sub(r"\1/\2", s).replace("$", " ").replace("\u2212", "-")
 
 
 def _extract_numeric(text: str) -> str | None:
@@ -318,7 +319,8 @@ _TRAILING_UNITS = re.compile(rf"^(.*?\d)\s*(?:{_UNIT_WORDS}\b[\s.]*)+(?:\^\{{?[2
 def _normalize_math(ans: str) -> str:
     """String-level normalisation of a MATH answer (no symbolic work)."""
     s = ans.strip()
-    s = s.replace("\n", " ")
+    s = s.replace("\n", " ").replace("\u2212", "-")
+    s = re.sub(r"(?<=\d)\\[,!]\s*(?=\d{3}(?!\d))", "", s)  # 10\,000 -> 10000
     for a, b in (("$$", ""), ("\\(", ""), ("\\)", ""), ("\\[", ""), ("\\]", "")):
         s = s.replace(a, b)
     s = s.replace("\\$", "").replace("$", "")

@@ -67,6 +67,8 @@ def test_task_styles():
         ("We get \\boxed{\\frac{3}{4}}", "3/4"),
         ("#### 5\nbut later I think 6", "5"),
         ("she pays .5 dollars", ".5"),
+        ("The answer is 10\\,000.", "10000"),
+        ("A: \u22123", "-3"),
         ("no digits here", None),
         ("", None),
     ],
@@ -161,6 +163,8 @@ def test_math_extraction(text, expected):
         ("3\\!\\cdot\\!4", "3\\cdot4"),
         ("7.", "7"),
         (".5", "0.5"),
+        ("10\\,000", "10000"),
+        ("\u2212\\frac{1}{2}", "-\\frac{1}{2}"),
     ],
 )
 def test_math_normalisation(raw, expected):
