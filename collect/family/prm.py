@@ -32,13 +32,18 @@ from tqdm.auto import tqdm
 
 from collect.family.task import STEP_DELIMITER, prompt, split_steps, step_labels
 from collect.family.tokenizer import STEP_TAG
+from collect.reward import reward_text
 
 REWARD_CONFIG = {"kind": "prm", "step_tag": STEP_TAG, "good_token": "+", "bad_token": "-"}
 
 
 def prm_text(question: str, steps: list[str]) -> str:
-    """The PRM's input text for a (partial) solution given as its steps."""
-    return prompt(question) + STEP_DELIMITER.join(s.strip() + " " + STEP_TAG for s in steps)
+    """The PRM's input text for a (partial) solution given as its steps: exactly what
+    :func:`collect.reward.reward_text` builds for scoring (so training and scoring agree)."""
+    text = prompt(question) + STEP_DELIMITER.join(s.strip() + " " + STEP_TAG for s in steps)
+    if text != reward_text(question, steps, STEP_TAG, "prm"):
+        raise ValueError(f"PRM input layout disagrees with collect.reward.reward_text for {question!r}")
+    return text
 
 
 def label_solutions(questions: list[str], solutions: list[str]) -> list[dict]:

@@ -14,9 +14,9 @@ whose reference solution, in the project's step format (steps separated by a bla
 
     The answer is 52
 
-Generation rules (all values exact integers): the start value is drawn from 2..60; each operation is
-drawn uniformly among the feasible ones of ``+ b`` (b in 1..50), ``- b`` (b in 1..50, result >= 1) and
-``* b`` (b in 2..9); every intermediate value stays in 1..MAX_VALUE (199). Everything is a function of
+Generation rules (all values exact integers): the start value is drawn from 2..40; each operation is
+drawn uniformly among the feasible ones of ``+ b`` (b in 1..19), ``- b`` (b in 1..19, result >= 1) and
+``* b`` (b in 2..5); every intermediate value stays in 1..MAX_VALUE (99). Everything is a function of
 the seed (``numpy.random.default_rng``).
 
 The prompt the bundled models are trained on is ``prompt(question) = question + "\\n"`` followed by the
@@ -42,10 +42,10 @@ TASK = "arith"
 PREFIX = "Evaluate left to right: "
 ANSWER_PREFIX = "The answer is "
 STEP_DELIMITER = "\n\n"
-MAX_VALUE = 199
-START_RANGE = (2, 60)
-ADD_MAX = 50
-MUL_RANGE = (2, 9)
+MAX_VALUE = 99
+START_RANGE = (2, 40)
+ADD_MAX = 19
+MUL_RANGE = (2, 5)
 LEVELS = (1, 2, 3, 4, 5)
 
 _STEP_RE = re.compile(r"^Step (\d+): (\d+)([+\-*])(\d+)=(-?\d+)$")

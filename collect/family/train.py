@@ -24,7 +24,7 @@ from collect.family.task import ArithProblem, extract_answer, prompt, train_batc
 class Recipe:
     steps: int = 1000
     batch_size: int = 32
-    lr: float = 2e-3
+    lr: float = 3e-3
     warmup: int = 100
     weight_decay: float = 0.1
     min_lr_ratio: float = 0.1
