@@ -136,7 +136,9 @@ _ANSWER_IS = re.compile(r"answer\s+is\s*(?:[:=]\s*)?", re.IGNORECASE)
 _A_COLON = re.compile(r"(?:^|\n)\s*A\s*:", re.IGNORECASE)
 _HASHES = re.compile(r"####")
 _BOXED = re.compile(r"\\(?:boxed|fbox)\b")
-_MATH_SEGMENT = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+_MATH_SEGMENT = re.compile(
+    r"(?<!\\)\$\$(.+?)(?<!\\)\$\$|(?<!\\)\$(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL
+)
 
 
 def _last_boxed(text: str) -> str | None:

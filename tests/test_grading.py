@@ -133,6 +133,8 @@ def test_numeric_spellings_vote_together(x: Fraction):
         ("Hence we find that $x^2 + y^2 = 25$.", "25"),
         ("the value is 7", "7"),
         ("unbalanced \\boxed{3", "3"),
+        ("The answer is $\\$18.90$.", "\\$18.90"),
+        ("It costs $\\$32,\\!348$ in total.\n\nSo we get \\(\\frac{7}{2}\\).", "\\frac{7}{2}"),
         ("nothing at all", None),
     ],
 )
