@@ -644,6 +644,10 @@ _INT_RE = re.compile(r"-?\d+")
 _DEC_RE = re.compile(r"-?\d+\.\d+|-?\d+/\d+|-?\\frac\{\d+\}\{\d+\}|\\frac\{-\d+\}\{\d+\}")
 
 
+# canonical spelling of a rational number (see _rational_latex); distinct strings are distinct values
+_RATIONAL_CANON_RE = re.compile(r"-?\d+|(?:- )?\\frac\{\d+\}\{\d+\}")
+
+
 def _rational_latex(x: Fraction) -> str:
     if x.denominator == 1:
         return str(x.numerator)
@@ -708,8 +712,8 @@ def _equivalent_cached(style: str, reference: str, answer: str, timeout: float) 
         return True
     if len(reference) > MAX_SYMBOLIC_CHARS or len(answer) > MAX_SYMBOLIC_CHARS:
         return False
-    if _INT_RE.fullmatch(reference) and _INT_RE.fullmatch(answer):
-        return False
+    if _RATIONAL_CANON_RE.fullmatch(reference) and _RATIONAL_CANON_RE.fullmatch(answer):
+        return False  # two different canonical rationals
     try:
         return bool(_with_timeout("equiv", (reference, answer), timeout))
     except GradingTimeout:
