@@ -25,7 +25,10 @@ canonical printing coincides (it does for numbers, which is nearly all of them).
 
 Time limits: every symbolic step runs under ``timeout`` seconds (default :data:`DEFAULT_TIMEOUT_S`). In the
 main thread this uses ``SIGALRM``; in any other thread (or when an alarm is already pending) the symbolic
-work is sent to a helper process that is killed and restarted if it overruns, so grading never hangs.
+work is sent to a helper process (a ``python -c`` subprocess over pipes, safe after ``fork``) that is
+killed and restarted if it overruns, so grading never hangs. Set ``collect.grading.ISOLATE = True`` (or
+``COLLECT_GRADING_ISOLATE=1``) to send all symbolic work there, which also bounds C-level arithmetic that
+SIGALRM cannot interrupt; it costs one pipe round trip per distinct answer.
 A timed-out parse falls back to the normalised string; a timed-out comparison counts as not equivalent.
 Expressions too large to evaluate safely (huge powers or factorials, very long strings) are never
 evaluated; they are compared as strings.
