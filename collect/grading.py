@@ -46,6 +46,7 @@ Example::
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import math
@@ -475,6 +476,7 @@ def _worker_main() -> None:  # pragma: no cover - runs in the helper process
 
 
 _WORKER = _Worker()
+atexit.register(_WORKER._stop)
 
 
 def _run_limited(fn, args: tuple, timeout: float):
