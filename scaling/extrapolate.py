@@ -14,12 +14,13 @@ population value at n_i) and the model supplies only the increment.  The mean ov
 prediction; its standard error comes from the spread over problems.
 
 Coverage (pass@k)
-    Success counts c_i ~ Binomial(n_i, p_i) with p_i from a mixture of Beta distributions, fitted by
-    maximum marginal likelihood (beta-binomial); one or two components, each with or without a point
-    mass at p = 0, averaged with BIC weights.  Then
-    ``E[pass@k | c_i] = 1 - sum_j w_ij B(a_j + c_i, b_j + n_i - c_i + k) / B(a_j + c_i, b_j + n_i - c_i)``.
-    The density of p near 0 (a power law p^(a-1)) sets how coverage keeps growing, as in the
-    exponentiated power law of Large Language Monkeys.
+    Success counts c_i ~ Binomial(n_i, p_i) with p_i from a prior fitted by maximum marginal likelihood:
+    candidates are mixtures of one or two Beta distributions (beta-binomial; the Beta density near 0 is
+    the power law p^(a-1) behind the exponentiated power law of Large Language Monkeys) and logit-normal
+    / logit-t_3 priors (the item-response view, logit p = ability - difficulty), each with and without a
+    point mass at p = 0 (never-solved problems); they are averaged with BIC weights, because what lies
+    below 1/n is barely identified by n samples.  Then ``E[pass@k | c_i] = E[1 - (1 - p)^k | c_i]``
+    under each problem's posterior (closed form for Beta: ``1 - B(a + c, b + n - c + k) / B(a + c, b + n - c)``).
 Majority voting
     Posterior draws of each problem's answer distribution: Dirichlet(counts + 1/2) over the observed
     answer classes plus an unseen-answer bucket (Good-Turing mass, never a winner) and the null answer
@@ -169,6 +170,86 @@ class MixtureAverage:
         return np.take_along_axis(draws, pick[None], axis=0)[0]
 
 
+_ZGRID = np.linspace(-30.0, 15.0, 361)  # logit-scale grid for the logit-normal / logit-t priors
+
+
+@dataclass
+class LogitPrior:
+    """Success rate p = sigmoid(z) with z ~ Normal(mu, sigma) or Student-t_3(mu, sigma) (the item-response
+    view: logit p = ability - difficulty), plus optionally a point mass ``zero`` at p = 0; integrated on
+    a fixed logit grid."""
+
+    kind: str
+    mu: float
+    sigma: float
+    zero: float
+    loglik: float
+
+    def _prior(self) -> np.ndarray:
+        return _logit_density((_ZGRID - self.mu) / self.sigma, self.kind)
+
+    def _post(self, c, n) -> tuple[np.ndarray, np.ndarray]:
+        """(P, G) posterior weights on the grid and (P,) posterior weight of the zero mass."""
+        c = np.asarray(c, float)[:, None]
+        n = np.asarray(n, float)[:, None]
+        p = special.expit(_ZGRID)[None, :]
+        ll = c * np.log(p) + (n - c) * np.log1p(-p)
+        lw = ll + np.log(np.maximum(self._prior(), 1e-300))[None, :] + np.log1p(-self.zero)
+        lz = np.where(c[:, 0] == 0, np.log(self.zero) if self.zero > 0 else -np.inf, -np.inf)
+        top = np.maximum(lw.max(axis=1), lz)
+        w = np.exp(lw - top[:, None])
+        wz = np.exp(lz - top)
+        tot = w.sum(axis=1) + wz
+        return w / tot[:, None], wz / tot
+
+    def pass_at(self, c, n, k):
+        w, _ = self._post(c, n)
+        k = np.asarray(k, float)
+        k = k[:, None] if k.ndim == 1 else k
+        miss = np.exp(k * np.log1p(-special.expit(_ZGRID))[None, :])
+        return (w * (1.0 - miss)).sum(axis=1)
+
+    def draw_posterior(self, c, n, m: int, rng: np.random.Generator) -> np.ndarray:
+        w, wz = self._post(c, n)
+        cw = np.cumsum(np.concatenate([w, wz[:, None]], axis=1), axis=1)
+        u = (np.arange(m)[None, :] + rng.random((len(w), m))) / m
+        idx = np.minimum((u[:, :, None] > cw[:, None, :]).sum(axis=2), len(_ZGRID))
+        step = _ZGRID[1] - _ZGRID[0]
+        z = _ZGRID[np.minimum(idx, len(_ZGRID) - 1)] + (rng.random(idx.shape) - 0.5) * step
+        return np.where(idx == len(_ZGRID), 0.0, special.expit(z))
+
+
+def _logit_density(x: np.ndarray, kind: str) -> np.ndarray:
+    """Normalised weights on the grid: normal exp(-x^2/2) or Student-t_3 (1 + x^2/3)^-2."""
+    d = np.exp(-0.5 * x * x) if kind == "normal" else (1.0 + x * x / 3.0) ** -2
+    return d / max(d.sum(), 1e-300)
+
+
+def _fit_logit_prior(cu, nu, mult, kind: str, zero: bool) -> LogitPrior:
+    p = special.expit(_ZGRID)[None, :]
+    L = np.exp(cu[:, None] * np.log(p) + (nu - cu)[:, None] * np.log1p(-p)
+               + (special.gammaln(nu + 1) - special.gammaln(cu + 1) - special.gammaln(nu - cu + 1))[:, None])
+
+    def nll(t):
+        mu, ls = t[0], t[1]
+        d = _logit_density((_ZGRID - mu) / np.exp(ls), kind)
+        z = special.expit(t[2]) if zero else 0.0
+        lik = (1 - z) * (L @ d) + z * (cu == 0)
+        return -float((np.log(np.maximum(lik, 1e-300)) * mult).sum())
+
+    best = None
+    for mu0, ls0 in ((-2.0, 1.0), (1.0, 0.5), (0.0, 1.5)):
+        if True:
+            t0 = [mu0, ls0] + ([-2.0] if zero else [])
+            r = optimize.minimize(nll, t0, method="Nelder-Mead",
+                                  options={"xatol": 1e-4, "fatol": 1e-6, "maxiter": 2000})
+            if best is None or r.fun < best.fun:
+                best = r
+    t = best.x
+    return LogitPrior(kind, float(t[0]), float(np.exp(t[1])), float(special.expit(t[2])) if zero else 0.0,
+                      -float(best.fun))
+
+
 def fit_beta_mixture(c: np.ndarray, n: np.ndarray, max_components: int = 2) -> MixtureAverage:
     """Fit per-problem success rates p_i ~ w_0 [p = 0] + sum_j w_j Beta(a_j, b_j) to counts c_i of n_i by
     marginal likelihood (beta-binomial; the binomial coefficient is constant and dropped).  Candidates:
@@ -216,6 +297,15 @@ def fit_beta_mixture(c: np.ndarray, n: np.ndarray, max_components: int = 2) -> M
             cands.append(BetaMixture(weights=w[:k], a=np.exp(t[:k]), b=np.exp(t[k:2 * k]), loglik=ll,
                                      zero=float(w[k]) if zero else 0.0))
             bics.append(bic)
+    # logit-normal and logit-t priors (item-response shapes), with and without the zero mass.  Their
+    # likelihood keeps the binomial coefficient; add it to the beta-binomial ones to compare.
+    const = float(((special.gammaln(nu + 1) - special.gammaln(cu + 1) - special.gammaln(nu - cu + 1)) * mult).sum())
+    bics = [b_ - 2 * const for b_ in bics]
+    for kind in ("normal", "t3"):
+        for zero in ((False, True) if any_zero else (False,)):
+            lp = _fit_logit_prior(cu, nu, mult, kind, zero)
+            cands.append(lp)
+            bics.append(-2 * lp.loglik + (2 + zero) * np.log(len(c)))
     b = np.asarray(bics)
     wts = np.exp(-(b - b.min()) / 2)
     keep = wts > 1e-3 * wts.max()
