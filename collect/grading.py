@@ -222,7 +222,7 @@ def _extract_numeric(text: str) -> str | None:
 def _answer_phrase(rest: str) -> str | None:
     """The answer in the text following 'The answer is': a math segment, else the rest of the sentence."""
     rest = rest.lstrip()
-    line = rest.split("\n", 1)[0].strip()
+    line = rest.split("\n", 1)[0].strip().replace("**", "")  # markdown bold
     boxed = _last_boxed(line)
     if boxed is not None:
         return boxed
@@ -324,7 +324,7 @@ _TRAILING_UNITS = re.compile(rf"^(.*?\d)\s*(?:{_UNIT_WORDS}\b[\s.]*)+(?:\^\{{?[2
 
 def _normalize_math(ans: str) -> str:
     """String-level normalisation of a MATH answer (no symbolic work)."""
-    s = ans.strip()
+    s = ans.strip().replace("**", "")  # markdown bold
     s = s.replace("\n", " ").replace("\u2212", "-")
     s = re.sub(r"(?<=\d)\\[,!]\s*(?=\d{3}(?!\d))", "", s)  # 10\,000 -> 10000
     for a, b in (("$$", ""), ("\\(", ""), ("\\)", ""), ("\\[", ""), ("\\]", "")):

@@ -134,6 +134,7 @@ def test_numeric_spellings_vote_together(x: Fraction):
         ("the value is 7", "7"),
         ("unbalanced \\boxed{3", "3"),
         ("The answer is $\\$18.90$.", "\\$18.90"),
+        ("The answer is **7**.", "7"),
         ("It costs $\\$32,\\!348$ in total.\n\nSo we get \\(\\frac{7}{2}\\).", "\\frac{7}{2}"),
         ("nothing at all", None),
     ],
