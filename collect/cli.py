@@ -95,7 +95,8 @@ def cmd_score(args: argparse.Namespace) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m collect", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m collect",
+                                     description="Collect sample tables: sample, score (and search).")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_sample(sub)
     _add_score(sub)

@@ -84,13 +84,16 @@ def truncate_at_stop(text: str, stop: list[str]) -> tuple[str, str | None]:
     return (text, None) if best < 0 else (text[:best], which)
 
 
+#: Folders searched for a bare model name: ./data/models and the repository's data/models.
+MODEL_DIRS = ("data/models", str(Path(__file__).resolve().parents[2] / "data" / "models"))
+
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-def resolve_model_path(model: str, *, search: tuple[str, ...] = ("data/models",)) -> str:
+def resolve_model_path(model: str, *, search: tuple[str, ...] = MODEL_DIRS) -> str:
     """Turn NAME_OR_PATH into something a loader can open, or fail before any compute.
 
-    An existing directory must hold ``config.json``.  A bare name is looked up under ``data/models/``.
+    An existing directory must hold ``config.json``.  A bare name is looked up under ``data/models/`` (working directory, then repository).
     A string shaped like a Hugging Face hub id (``org/name``) whose first part is not a local folder is
     passed through unchanged (the backend downloads it).  Anything else raises ``FileNotFoundError``.
     """
@@ -110,4 +113,4 @@ def resolve_model_path(model: str, *, search: tuple[str, ...] = ("data/models",)
     if _HUB_ID.match(model) and not Path(first).exists() and not model.startswith((".", "~")):
         return model
     raise FileNotFoundError(f"model path {model!r} does not exist (looked in the working directory"
-                            + "".join(f" and {r}/" for r in search) + ")")
+                            + "".join(f" and {r}/" for r in dict.fromkeys(search)) + ")")
