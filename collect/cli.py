@@ -35,7 +35,7 @@ def _add_sample(sub) -> None:
                    help="solutions per engine call and per part file (default 64 hf, 512 vllm)")
     p.add_argument("--device", default="cpu", help="hf backend: cpu, cuda or cuda:N")
     p.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 (default per backend)")
-    p.add_argument("--greedy", action="store_true", help="one greedy solution per problem (method=greedy)")
+    p.add_argument("--greedy", action="store_true", help="one greedy solution per problem (method=greedy, temperature 0; --n is ignored)")
     p.add_argument("--stop", action="append", default=None, help="extra stop string (repeatable)")
     p.add_argument("--model-name", default=None, help="name recorded in the table (default: folder name)")
     p.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm backend: GPUs per model")
