@@ -105,6 +105,7 @@ def test_rebase_rows_trees_and_token_accounting(assets, engine, prm, tmp_path):
     # finished solutions only (answer, EOS or the token cap), and the cap applies to the whole path
     finished = trees[trees["output"] >= 0]
     assert set(finished["finish"]) <= {"answer", "eos", "length"}
+    assert {"eos", "length"} <= set(finished["finish"])       # both occur with these seeds
     assert (finished.loc[finished["finish"] == "length", "path_tokens"] >= 40).all()
     assert (trees.loc[trees["node_id"] > 0, "tokens"] <= 12).all()
     _check_run_accounting(rows, trees, prm, problems)
@@ -194,6 +195,17 @@ def test_cli_writes_tables_and_resumes(assets, tmp_path, capsys):
     # a bad task is a clear error, not a traceback
     assert main(argv[:9] + ["nonexistent-task"] + argv[10:]) == 2
     assert "nonexistent-task" in capsys.readouterr().err
+
+
+def test_end_of_sequence_and_step_delimiter_are_told_apart(engine, prm):
+    from collect.engines.base import Completion
+    from collect.search import ModelExpander
+
+    ex = ModelExpander(engine, prm)
+    eos = min(engine.eos_ids)
+    assert ex._is_eos(Completion("x", [5, eos], -1.0, "stop", 2))
+    assert not ex._is_eos(Completion("x", [5, 6], -1.0, "stop", 2, stop_reason="\n\n"))
+    assert not ex._is_eos(Completion("x", [5, 6], -1.0, "length", 2))
 
 
 def test_bad_configuration_is_refused():
