@@ -303,8 +303,11 @@ class Laws:
         fr = fr[keep]
         x = np.log10(fr["params"].to_numpy(float))
         y = np.log10(fr["budget"].to_numpy(float))
-        res = sm.OLS(y, sm.add_constant(x)).fit()
-        ci = res.conf_int(alpha=1 - level)
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            res = sm.OLS(y, sm.add_constant(x)).fit()
+            ci = res.conf_int(alpha=1 - level) if res.df_resid > 0 else np.full((2, 2), np.nan)
         slope, icpt = float(res.params[1]), float(res.params[0])
         return {"strategy": s, "method": method, "slope": slope, "intercept": icpt,
                 "slope_ci": [float(ci[1, 0]), float(ci[1, 1])], "intercept_ci": [float(ci[0, 0]), float(ci[0, 1])],
