@@ -21,6 +21,7 @@ weighted      Monte Carlo over random subsets (:func:`weighted_majority_mc`), wi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 
 import numpy as np
@@ -70,6 +71,11 @@ def best_of_k(reward: np.ndarray, correct: np.ndarray, n: np.ndarray, k: int) ->
     Formula: see the module docstring.  Solutions with a null answer compete like any other (their
     ``correct`` is False).
     """
+    return best_of_ks(reward, correct, n, [k])[int(k)]
+
+
+def best_of_ks(reward: np.ndarray, correct: np.ndarray, n: np.ndarray, ks: Iterable[int]) -> dict[int, np.ndarray]:
+    """:func:`best_of_k` for several k, sorting each unit's rewards once."""
     reward = np.asarray(reward, dtype=float)
     p, s = reward.shape
     valid = np.arange(s)[None, :] < np.asarray(n)[:, None]
@@ -78,7 +84,7 @@ def best_of_k(reward: np.ndarray, correct: np.ndarray, n: np.ndarray, k: int) ->
     key = np.where(valid, reward, np.inf)
     order = np.argsort(key, axis=1, kind="stable")
     r = np.take_along_axis(key, order, axis=1)
-    c = np.take_along_axis(np.asarray(correct) & valid, order, axis=1).astype(float)
+    c = np.take_along_axis(np.asarray(correct) & valid, order, axis=1)
     # start/end (exclusive) of each element's tie level, padding excluded (it sorts last as +inf)
     idx = np.broadcast_to(np.arange(s), (p, s))
     new_level = np.ones((p, s), dtype=bool)
@@ -89,13 +95,18 @@ def best_of_k(reward: np.ndarray, correct: np.ndarray, n: np.ndarray, k: int) ->
     end_rev = np.minimum.accumulate(np.where(new_rev, idx, s - 1)[:, ::-1], axis=1)[:, ::-1] + 1
     n_ = np.asarray(n)[:, None]
     end = np.minimum(end_rev, n_)
-    kk = _cap(k, np.asarray(n))[:, None]
-    lcn = log_binom(n_, kk)
-    g_end = np.exp(log_binom(end, kk) - lcn)
-    g_start = np.exp(log_binom(start, kk) - lcn)
-    size = np.maximum(end - start, 1)
-    contrib = c * (g_end - g_start) / size
-    return contrib.sum(axis=1)
+    # only correct solutions contribute: c_v / m_v * [G(end) - G(start)] summed over the level
+    rows, cols = np.nonzero(c)
+    st, en = start[rows, cols], end[rows, cols]
+    size = np.maximum(en - st, 1)
+    nn = np.asarray(n)[rows]
+    out = {}
+    for k in ks:
+        kk = np.minimum(int(k), nn)
+        lcn = log_binom(nn, kk)
+        contrib = (np.exp(log_binom(en, kk) - lcn) - np.exp(log_binom(st, kk) - lcn)) / size
+        out[int(k)] = np.bincount(rows, weights=contrib, minlength=p)
+    return out
 
 
 def vote(mass: np.ndarray, present: np.ndarray, value: np.ndarray) -> np.ndarray:
@@ -442,5 +453,5 @@ def monte_carlo(codes: np.ndarray, value: np.ndarray, ks: list[int], n_draws: in
     return res
 
 
-__all__ = ["pass_at_k", "best_of_k", "majority_at_k", "vote", "vote_all", "weighted_majority_mc",
+__all__ = ["pass_at_k", "best_of_k", "best_of_ks", "majority_at_k", "vote", "vote_all", "weighted_majority_mc",
            "monte_carlo", "random_prefix_masses", "log_binom", "NULL", "PAD"]

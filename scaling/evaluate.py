@@ -125,7 +125,9 @@ def evaluate_matrix(m: SampleMatrix, strategies: Sequence[str] | None = None, ks
         raise ValueError(f"ks must be positive integers, got {ks}")
     per_sol = m.unit_flops / m.n
     n_correct = m.correct.sum(axis=1)
-    wm = None
+    wm = bon = None
+    if "best_of_n" in chosen:
+        bon = est.best_of_ks(m.reward, m.correct, m.n, ks)
     if "weighted_majority" in chosen:
         _nonneg(m)
         wm = est.weighted_majority_mc(m.codes, m.reward, m.class_value, ks, n_draws=n_draws, seed=rng)
@@ -140,7 +142,7 @@ def evaluate_matrix(m: SampleMatrix, strategies: Sequence[str] | None = None, ks
             elif s == "majority":
                 acc = est.majority_at_k(m.codes, m.class_value, m.n, k)
             elif s == "best_of_n":
-                acc = est.best_of_k(m.reward, m.correct, m.n, k)
+                acc = bon[k]
             elif s == "weighted_majority":
                 acc, var = wm[k]
                 exact = kp >= m.n          # the whole set: no sampling noise

@@ -169,8 +169,12 @@ def _one_matrix(g: pd.DataFrame, key: dict) -> SampleMatrix:
     has = ans.notna().to_numpy()
     cls = np.full(len(g), NULL, dtype=np.int64)
     if has.any():
-        pairs = pd.DataFrame({"u": unit[has], "a": ans[has].to_numpy()})
-        cls[has] = pairs.groupby("u")["a"].rank(method="dense").to_numpy(dtype=np.int64) - 1
+        # class codes local to each unit, in order of the answers' sorted global codes
+        gcode, guniq = pd.factorize(ans[has], sort=True)
+        pair = unit[has].astype(np.int64) * len(guniq) + gcode
+        upair, inv = np.unique(pair, return_inverse=True)
+        first = np.searchsorted(upair, (upair // len(guniq)) * len(guniq))
+        cls[has] = (np.arange(len(upair)) - first)[inv]
     n_classes = int(cls.max()) + 1 if has.any() else 0
 
     codes = np.full((p, s), PAD, dtype=np.int64)

@@ -94,11 +94,15 @@ def _coerce_str(df: pd.DataFrame, col: str, nullable: bool, where: _Where) -> No
     null = _is_null(s)
     if not nullable and null.any():
         raise where.error(col, "expected a non-empty string, found null", df, null)
-    ok = s.map(lambda v: v is None or (isinstance(v, float) and np.isnan(v)) or isinstance(v, (str, int, np.integer)))
-    if not ok.all():
-        raise where.error(col, "expected a string", df, ~ok.to_numpy())
+    kind = pd.api.types.infer_dtype(s, skipna=True)
+    if kind not in ("string", "empty"):
+        # integers are accepted as identifiers / answers and turned into their decimal strings
+        ok = s.map(lambda v: v is None or (isinstance(v, float) and np.isnan(v))
+                   or isinstance(v, (str, int, np.integer)) and not isinstance(v, (bool, np.bool_)))
+        if not ok.all():
+            raise where.error(col, "expected a string", df, ~ok.to_numpy())
+        s = s.map(lambda v: v if isinstance(v, str) or v is None else (None if isinstance(v, float) else str(v)))
     out = s.astype(object).where(~null, None)
-    out = out.map(lambda v: v if v is None else str(v))
     if not nullable:
         empty = (out == "").to_numpy()
         if empty.any():
