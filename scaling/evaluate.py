@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -154,6 +155,21 @@ def evaluate_matrix(m: SampleMatrix, strategies: Sequence[str] | None = None, ks
     return recs
 
 
+def _map_groups(mats: list[SampleMatrix], strategies, ks, n_draws: int, seed: int, n_jobs: int) -> list[list[dict]]:
+    """evaluate_matrix over every group, in worker processes when ``n_jobs != 1``."""
+    ks = None if ks is None else [int(k) for k in ks]
+    jobs = (os.cpu_count() or 1) if n_jobs in (-1, None) else int(n_jobs)
+    jobs = min(jobs, len(mats))
+    if jobs <= 1:
+        return [evaluate_matrix(m, strategies, ks, n_draws=n_draws, seed=seed + gi) for gi, m in enumerate(mats)]
+    from concurrent.futures import ProcessPoolExecutor
+
+    order = sorted(range(len(mats)), key=lambda i: -mats[i].codes.size)   # largest first
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futs = {i: pool.submit(evaluate_matrix, mats[i], strategies, ks, n_draws, seed + i) for i in order}
+        return [futs[i].result() for i in range(len(mats))]
+
+
 def _nonneg(m: SampleMatrix) -> None:
     valid = m.codes >= 0
     if m.reward is not None and (m.reward[valid] < 0).any():
@@ -165,7 +181,7 @@ def _nonneg(m: SampleMatrix) -> None:
 def evaluate(samples: pd.DataFrame, strategies: Sequence[str] | None = None, ks: Iterable[int] | None = None,
              flops: Compute | dict | str | None = None, reward_agg: str | None = None,
              by: str | list[str] | None = None, confidence: float = 0.95, seed: int = 0,
-             n_boot: int = 1000, n_draws: int = 128, per_problem: bool = False) -> pd.DataFrame:
+             n_boot: int = 1000, n_draws: int = 128, per_problem: bool = False, n_jobs: int = 1) -> pd.DataFrame:
     """Accuracy of each strategy at each k for every (task, model, method), with FLOPs and intervals.
 
     Parameters
@@ -188,6 +204,8 @@ def evaluate(samples: pd.DataFrame, strategies: Sequence[str] | None = None, ks:
     n_draws : random subsets per problem and k for the Monte-Carlo strategies (weighted majority).
     per_problem : return one row per problem instead of the aggregate (columns ..., problem_id,
         accuracy, flops, mc_var).
+    n_jobs : worker processes over (task, model, method) groups; -1 for every core.  Results do not
+        depend on it (each group has its own seed).
 
     Returns
     -------
@@ -212,8 +230,8 @@ def evaluate(samples: pd.DataFrame, strategies: Sequence[str] | None = None, ks:
     mats = to_matrices(samples, compute=flops, reward_agg=reward_agg, by=by_cols)
     rows = []
     alpha = (1 - confidence) / 2
-    for gi, m in enumerate(mats):
-        recs = evaluate_matrix(m, strategies, ks, n_draws=n_draws, seed=seed + gi)
+    all_recs = _map_groups(mats, strategies, ks, n_draws, seed, n_jobs)
+    for gi, (m, recs) in enumerate(zip(mats, all_recs, strict=True)):
         if not recs:
             continue
         base = {c: m.key[c] for c in ("task", "model", "params", "method")}
