@@ -290,12 +290,21 @@ class CurveFit:
         p = np.array([[self.params[n] for n in FAMILIES[self.family].params]])
         return np.clip(self._f(p, flops)[0], 0.0, 1.0)
 
+    def _draw_fixed(self) -> dict:
+        """Fixed values per bootstrap draw: the plug-in limit is resampled with the problems."""
+        ld = self.extra.get("limit_draws")
+        if self.family == "power_floor_limit" and ld is not None and len(ld) == len(self.draws):
+            return {"limit": np.asarray(ld, float)[:, None]}
+        return self.fixed
+
     def band(self, flops, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """Percentile bootstrap band of the fitted curve (NaN without draws)."""
         flops = np.atleast_1d(np.asarray(flops, float))
         if self.draws is None or len(self.draws) < 2:
             return np.full(len(flops), np.nan), np.full(len(flops), np.nan)
-        sims = np.clip(self._f(self.draws, flops), 0, 1)
+        fam = FAMILIES[self.family]
+        logc, l10 = _design(flops, self.c_ref)
+        sims = np.clip(fam.f(self.draws, logc, l10, self._draw_fixed()), 0, 1)
         a = (1 - level) / 2
         return np.nanquantile(sims, a, axis=0), np.nanquantile(sims, 1 - a, axis=0)
 
@@ -306,7 +315,11 @@ class CurveFit:
         if self.draws is None or len(self.draws) < 2:
             return (np.nan, np.nan)
         fam = FAMILIES[self.family]
-        vals = np.array([fam.asymptote(dict(zip(fam.params, d, strict=True)), self.fixed) for d in self.draws])
+        fx = self._draw_fixed()
+        lims = np.broadcast_to(np.asarray(fx.get("limit", np.nan), float).ravel(), (len(self.draws),)) \
+            if "limit" in fx else [np.nan] * len(self.draws)
+        vals = np.array([fam.asymptote(dict(zip(fam.params, d, strict=True)), {"limit": lim})
+                         for d, lim in zip(self.draws, lims, strict=True)])
         a = (1 - level) / 2
         return tuple(np.nanquantile(vals, [a, 1 - a]))
 
@@ -360,7 +373,8 @@ def default_families(strategy: str, limit: float | None) -> list[str]:
 def fit_curve(flops, accuracy, *, se=None, n_problems: int | None = None, families: Sequence[str] | None = None,
               strategy: str = "", limit: float | None = None, key: dict | None = None,
               per_problem: tuple[np.ndarray, np.ndarray] | None = None, observed: np.ndarray | None = None,
-              n_boot: int = 0, seed: int = 0, holdout: float = 0.25) -> CurveFit:
+              n_boot: int = 0, seed: int = 0, holdout: float = 0.25,
+              limit_per_problem: np.ndarray | None = None) -> CurveFit:
     """Fit one accuracy-versus-FLOPs curve (see the module docstring).
 
     Parameters
@@ -373,6 +387,9 @@ def fit_curve(flops, accuracy, *, se=None, n_problems: int | None = None, famili
     observed : boolean mask of points that are measured (the rest, e.g. per-problem extrapolations, join
         the final fit but not the held-out choice of family).
     n_boot : bootstrap replicates (0 = none).
+    limit_per_problem : (problems,) 0/1 (ties: fractions) "the correct answer holds the largest mass"
+        indicators aligned with the columns of ``per_problem``; the bootstrap then resamples the plug-in
+        limit together with the curve, so the limit-anchored family's band includes its uncertainty.
     """
     flops = np.asarray(flops, float)
     acc = np.asarray(accuracy, float)
@@ -440,11 +457,18 @@ def fit_curve(flops, accuracy, *, se=None, n_problems: int | None = None, famili
         A = pv @ W
         F = pf @ W
         SE = np.broadcast_to(se, (n_boot, len(se))) if se_given else binomial_se(A.T, Pn)
-        draws = _fit_batch(fam, np.maximum(F.T, 1e-300), A.T, SE, c_ref, fixed, fit.x)
+        fixed_b = fixed
+        if chosen == "power_floor_limit" and limit_per_problem is not None and len(limit_per_problem) == Pn:
+            lim_draws = np.asarray(limit_per_problem, float) @ W
+            fixed_b = {"limit": lim_draws[:, None]}
+        draws = _fit_batch(fam, np.maximum(F.T, 1e-300), A.T, SE, c_ref, fixed_b, fit.x)
+    extra = {}
+    if draws is not None and chosen == "power_floor_limit" and "limit" in fixed_b and fixed_b is not fixed:
+        extra["limit_draws"] = fixed_b["limit"][:, 0].tolist()
     pts = pd.DataFrame({"flops": flops, "accuracy": acc, "se": se,
                         "source": np.where(observed, "observed", "extrapolated")})
     return CurveFit(key=dict(key or {}), family=chosen, params=fit.params, converged=fit.converged,
                     message=fit.message, c_ref=c_ref, fixed=fixed,
                     flops_range=(float(flops[observed].min()), float(flops[observed].max())), points=pts,
                     selection=sel, draws=draws, limit=None if limit is None else float(limit),
-                    n_problems=P)
+                    n_problems=P, extra=extra)

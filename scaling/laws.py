@@ -457,7 +457,7 @@ def file_hashes(paths: Sequence[str | os.PathLike]) -> dict[str, str]:
 def fit(curves: pd.DataFrame, *, per_problem: pd.DataFrame | None = None, limits: pd.DataFrame | None = None,
         extrapolated: pd.DataFrame | None = None, families: Sequence[str] | None = None, n_boot: int = 200,
         seed: int = 0, min_points: int = 3, compute: str | None = None, sources: Mapping[str, str] | None = None,
-        progress: bool = False) -> Laws:
+        progress: bool = False, limits_per_problem: pd.DataFrame | None = None) -> Laws:
     """Fit a saturation curve to every (task, model, method, strategy[, reward_agg][, by]) of ``curves``.
 
     Parameters
@@ -470,6 +470,8 @@ def fit(curves: pd.DataFrame, *, per_problem: pd.DataFrame | None = None, limits
         family of majority and weighted-majority curves and are reported beside the fitted asymptotes.
     extrapolated : per-problem predictions beyond the cached k (:func:`scaling.extrapolate.extrapolated_table`),
         added to the fit (not to the held-out choice of family) as points of source ``extrapolated``.
+    limits_per_problem : ``scaling.limits(samples, per_problem=True)``; with ``per_problem`` it lets the
+        bootstrap resample the plug-in limit together with the curve.
     families : restrict the candidate curve families (default by strategy, see :mod:`scaling.curves`).
     n_boot : bootstrap replicates per curve (needs ``per_problem``).
     min_points : a configuration with fewer measured points keeps its points but gets no curve.
@@ -547,9 +549,19 @@ def fit(curves: pd.DataFrame, *, per_problem: pd.DataFrame | None = None, limits
             per = (V.to_numpy(float), F.to_numpy(float))
         lim = lim_map.get((str(key.get("task")), str(key.get("model")), str(key.get("method")),
                            str(key.get("strategy"))))
+        lim_pp = None
+        if per is not None and limits_per_problem is not None and lim is not None:
+            lp = limits_per_problem
+            sel = lp[(lp.task.astype(str) == str(key.get("task"))) & (lp.model.astype(str) == str(key.get("model")))
+                     & (lp.method.astype(str) == str(key.get("method")))
+                     & (lp.strategy.astype(str) == str(key.get("strategy")))]
+            if len(sel):
+                s_ = sel.groupby("problem_id")["limit"].mean().reindex(V.columns)
+                if not s_.isna().any():
+                    lim_pp = s_.to_numpy(float)
         cf = fit_curve(flops, acc, se=se, n_problems=P or None, families=families, strategy=str(key["strategy"]),
                        limit=lim, key=key, per_problem=per, observed=observed, n_boot=n_boot if per else 0,
-                       seed=seed)
+                       seed=seed, limit_per_problem=lim_pp)
         ks = d.k.to_numpy(float)
         cf.extra["cost_per_k"] = float(np.median(d.flops.to_numpy(float) / ks))
         cf.extra["k_max"] = int(ks.max())

@@ -112,6 +112,7 @@ def run(args) -> int:
     curves = _aggregate(pp, args.n_boot, args.seed)
     say(f"evaluated {len(curves)} (configuration, k) points in {time.time() - t0:.1f}s")
     limits = scaling.limits(samples)
+    limits_pp = scaling.limits(samples, per_problem=True)
     ex = None
     if not args.no_extrapolate:
         strategies = [s for s in (args.strategies or STRATEGIES) if s != "greedy"]
@@ -125,6 +126,7 @@ def run(args) -> int:
         ct = curves[curves.task.astype(str) == task]
         laws = fit_laws(ct, per_problem=pp[pp.task.astype(str) == task],
                         limits=limits[limits.task.astype(str) == task],
+                        limits_per_problem=limits_pp[limits_pp.task.astype(str) == task],
                         extrapolated=None if ex is None else ex[ex.task.astype(str) == task],
                         n_boot=args.n_boot, seed=args.seed, compute=args.compute or "2·N·T_gen (paper)",
                         sources=hashes, progress=not quiet)
