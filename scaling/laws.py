@@ -273,14 +273,13 @@ class Laws:
         (budgets where the smallest or the largest size wins are censored: only the last budget won by the
         smallest and the first won by the largest are kept); then the OLS
         regression ``log10 C = slope * log10 N + intercept`` (as in the paper: 1.19, 2.03 on
-        Pythia/GSM8K), also stated as ``N_opt = coef * C^a`` with ``a = 1/slope``.  Returns None (with a
-        ``reason`` in ``self.meta``) when fewer than two sizes are ever optimal."""
+        Pythia/GSM8K), also stated as ``N_opt = coef * C^a`` with ``a = 1/slope``.  Returns None when fewer than three sizes are ever optimal."""
         import statsmodels.api as sm
 
         strategies = [strategy] if strategy else list(SIZE_LAW_STRATEGIES)
         for s in strategies:
             cs = {lab: cf for lab, cf in self._select(strategy=s, method=method, task=task) if cf.converged}
-            if len({cf.key.get("params") for cf in cs.values()}) >= 2:
+            if len({cf.key.get("params") for cf in cs.values()}) >= 3:
                 break
         else:
             return None
@@ -289,8 +288,8 @@ class Laws:
         budgets = np.geomspace(lo, hi, n_budgets)
         fr = curve_frontier(cs, budgets)
         fr = fr.dropna(subset=["accuracy"]).reset_index(drop=True)
-        if fr["params"].nunique() < 2:
-            return None
+        if fr["params"].nunique() < 3:
+            return None  # two sizes give one crossover: no line can be fitted
         # the smallest and largest sizes are censored (a smaller/larger model might win there): keep only
         # the last budget where the smallest wins and the first where the largest wins
         p = fr["params"].to_numpy(float)
@@ -367,7 +366,7 @@ class Laws:
                              f"  N_opt = {sl['coefficient']:.3g} * C^{sl['exponent']:.2f}   "
                              "[paper, Pythia/GSM8K: 1.19, 2.03; N_opt = 0.0197 C^0.84]")
             else:
-                lines.append("size law: needs fitted curves of at least two model sizes that each win somewhere")
+                lines.append("size law: needs fitted curves of at least three model sizes that each win at some budget")
         bad = [lab for lab, cf in self.curves.items() if not cf.converged]
         if bad:
             lines.append(f"\n{len(bad)} curve(s) did not converge and are not used: {', '.join(bad)}")

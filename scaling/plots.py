@@ -47,10 +47,13 @@ def error_vs_flops(laws, task: str, strategy: str, method: str = "sample", ax=No
     pts = pts[(pts.task.astype(str) == str(task)) & (pts.strategy == strategy) & (pts.method == method)]
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4.8))
+    allp = laws.points[laws.points.task.astype(str) == str(task)]
     models = {str(m): float(p) for m, p in zip(pts.model, pts.params, strict=True)}
+    pal_all = {float(p) for p in allp.params}
     for cf in curves:
         models.setdefault(str(cf.key.get("model")), float(cf.key.get("params") or np.nan))
-    pal = _palette(models.values())
+    pal = _palette(set(models.values()) | pal_all)
+    drew = {"extrapolated": False, "limit": False}
     for model, params in sorted(models.items(), key=lambda kv: kv[1]):
         col = pal[params]
         p = pts[pts.model.astype(str) == model]
@@ -76,8 +79,14 @@ def error_vs_flops(laws, task: str, strategy: str, method: str = "sample", ax=No
         ex = cf.points[cf.points.source == "extrapolated"]
         if len(ex):
             ax.plot(ex.flops, 100 * (1 - ex.accuracy), "o", mfc="none", color=col, ms=5)
+            drew["extrapolated"] = True
         if cf.limit is not None and np.isfinite(cf.limit):
             ax.axhline(100 * (1 - cf.limit), color=col, lw=0.8, ls="--", alpha=0.7)
+            drew["limit"] = True
+    greedy = laws.points[(laws.points.task.astype(str) == str(task)) & (laws.points.strategy == "greedy")]
+    for _, g in greedy.iterrows():
+        col = pal.get(float(g.params), "k")
+        ax.plot([g.flops], [100 * (1 - g.accuracy)], "X", color=col, ms=8, mec="k", mew=0.6)
     ax.set_xscale("log")
     ax.set_xlabel("inference FLOPs per problem (log scale)")
     ax.set_ylabel("test error (%)")
@@ -85,10 +94,17 @@ def error_vs_flops(laws, task: str, strategy: str, method: str = "sample", ax=No
     ax.grid(True, which="major", alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
     from matplotlib.lines import Line2D
-    handles += [Line2D([], [], color="k", marker="o", ls="none", ms=4),
-                Line2D([], [], color="k", marker="o", mfc="none", ls="none", ms=5),
-                Line2D([], [], color="k", ls="--", lw=0.8)]
-    labels += ["measured (95% CI)", "per-problem extrapolation", "plug-in voting limit"]
+    handles.append(Line2D([], [], color="k", marker="o", ls="none", ms=4))
+    labels.append("measured (95% CI); line + band: fit (95% bootstrap)")
+    if drew["extrapolated"]:
+        handles.append(Line2D([], [], color="k", marker="o", mfc="none", ls="none", ms=5))
+        labels.append("per-problem extrapolation")
+    if drew["limit"]:
+        handles.append(Line2D([], [], color="k", ls="--", lw=0.8))
+        labels.append("plug-in voting limit")
+    if len(greedy):
+        handles.append(Line2D([], [], color="k", marker="X", ls="none", ms=7))
+        labels.append("greedy")
     ax.legend(handles, labels, fontsize=8, loc="upper right", framealpha=0.9)
     return ax
 
@@ -163,6 +179,8 @@ def save_all(laws, task: str, out_dir: str | Path, dpi: int = 130) -> list[Path]
     combos = sorted({(m, s) for m, s in zip(pts.method, pts.strategy, strict=True)})
     by_strategy: dict[str, list[str]] = {}
     for m, s in combos:
+        if s == "greedy":
+            continue  # greedy points are drawn in every strategy's panels
         by_strategy.setdefault(s, []).append(m)
     for s, methods in by_strategy.items():
         methods = [m for m in methods if m != "greedy"] or methods
