@@ -142,16 +142,18 @@ class Laws:
     # ---------------------------------------------------------------- frontier
     def frontier(self, source: str = "points", budgets: Sequence[float] | None = None, **match) -> pd.DataFrame:
         """Pareto frontier: from the measured ``points`` (model, params, method, strategy, k, flops,
-        accuracy ...) or from the fitted ``curves`` on a grid of ``budgets`` (best curve per budget)."""
+        accuracy ...) or from the fitted ``curves`` on a grid of ``budgets`` (best curve per budget).
+        ``match`` narrows by key; pass@k (an oracle) is left out unless asked for by name."""
         if source == "points":
             pts = self.points
             for c, v in match.items():
                 if v is not None:
                     pts = pts[pts[c].astype(str) == str(v)]
+            pts = pts[[self._ok_strategy(s, match) for s in pts.strategy]] if len(pts) else pts
             return pareto(pts)
         if source != "curves":
             raise ValueError(f"source must be 'points' or 'curves', got {source!r}")
-        curves = dict(self._select(**match))
+        curves = {lab: cf for lab, cf in self._select(**match) if self._ok_strategy(cf.key.get("strategy"), match)}
         if budgets is None:
             lo = min((cf.flops_range[0] for cf in curves.values()), default=1.0)
             hi = max((cf.fit_range[1] for cf in curves.values()), default=10.0)

@@ -117,9 +117,6 @@ def frontier_plot(laws, task: str, ax=None):
         _, ax = plt.subplots(figsize=(7, 4.8))
     ax.scatter(pts.flops, 100 * (1 - pts.accuracy), s=12, color="0.7", label="all configurations")
     fr = laws.frontier(task=task)
-    fr = fr[fr.strategy != "pass_at_k"] if len(fr) else fr
-    from .frontier import pareto
-    fr = pareto(pts) if len(pts) else fr
     if len(fr):
         ax.step(fr.flops, 100 * (1 - fr.accuracy), where="post", color="C3", lw=1.5)
         strategies = sorted(fr.strategy.unique())

@@ -86,3 +86,15 @@ def test_scaling_fit_stays_callable():
     with pytest.raises(ValueError, match="lacks column"):
         fit_pkg(__import__("pandas").DataFrame({"task": ["t"]}))
     assert laws_fit is not None
+
+
+def test_by_difficulty(data_dir, tmp_path, capsys):
+    rc = main([str(data_dir), "--out", str(tmp_path), "--figures", "", "--n-boot", "20", "--no-extrapolate",
+               "--strategies", "majority", "weighted_majority", "--by", "difficulty", "--quiet"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "per-difficulty allocation" in out and "over one-for-all" in out
+    laws = load_law(tmp_path / "toy-by-difficulty.json")
+    assert {cf.key.get("difficulty") for cf in laws.curves.values()} == {"easy", "hard"}
+    assert main([str(data_dir), "--out", str(tmp_path), "--figures", "", "--by", "nosuch", "--quiet",
+                 "--no-extrapolate", "--n-boot", "5"]) == 2
+    assert "nosuch" in capsys.readouterr().err

@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--reward-agg", default=None, choices=["last", "min", "prod", "mean"],
                    help="aggregate process-reward step scores (default: the reward column)")
     p.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates over problems")
+    p.add_argument("--by", default=None, metavar="COLUMN",
+                   help="also fit per value of COLUMN (e.g. difficulty) and print the per-bin allocation and its "
+                        "gain over one configuration for all bins; writes <task>-by-COLUMN.json")
     p.add_argument("--no-extrapolate", action="store_true", help="do not add per-problem extrapolations")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -77,6 +80,41 @@ def _source_files(root: Path) -> list[Path]:
         if p.is_file() and p.name.endswith(TABLE_SUFFIXES):
             out.append(p)
     return out
+
+
+def _by_bins(args, samples: pd.DataFrame, task: str, hashes: dict, out_dir: Path) -> Path:
+    """Fit per bin of ``args.by`` and print the per-bin allocation at every budget decade."""
+    import scaling
+    from scaling.allocation import per_difficulty
+    from scaling.laws import fit as fit_laws
+
+    col = args.by
+    if col not in samples or samples[col].isna().all():
+        raise InputError(f"--by {col}: the sample tables of task {task!r} have no values in column {col!r}")
+    try:
+        pp = scaling.evaluate(samples, strategies=args.strategies, flops=args.compute, reward_agg=args.reward_agg,
+                              by=col, seed=args.seed, per_problem=True)
+    except (scaling.SchemaError, ValueError) as exc:
+        raise InputError(f"--by {col}: cannot evaluate task {task!r}: {exc}") from None
+    curves = _aggregate(pp, args.n_boot, args.seed)
+    laws = fit_laws(curves, per_problem=pp, n_boot=min(args.n_boot, 100), seed=args.seed,
+                    compute=args.compute or "2·N·T_gen (paper)", sources=hashes, progress=not args.quiet)
+    print(f"per-{col} allocation for task {task} (best configuration per bin vs one for all):")
+    lo, hi = laws.points.flops.min(), max([cf.fit_range[1] for cf in laws.curves.values()] or [laws.points.flops.max()])
+    for e in range(int(np.ceil(np.log10(lo))), int(np.floor(np.log10(hi))) + 1):
+        try:
+            tab = per_difficulty(laws, 10.0 ** e, by=col)
+        except ValueError:
+            continue
+        tot = tab.iloc[-1]
+        bins = "; ".join(f"{r.bin}: {r.choice} k={r.k} ({r.accuracy:.3f})" for r in tab.iloc[:-1].itertuples()
+                         if isinstance(r.choice, str))
+        gain = f"gain {tot.gain:+.3f} over one-for-all {tot.one_for_all_choice}" if isinstance(
+            tot.one_for_all_choice, str) else "no single configuration covers every bin"
+        print(f"  1e{e:<3d} FLOPs: per-bin {tot.accuracy:.3f}, {gain}\n      {bins}")
+    print()
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"{task}-by-{col}")
+    return laws.save(out_dir / f"{safe}.json")
 
 
 def run(args) -> int:
@@ -143,6 +181,8 @@ def run(args) -> int:
         if args.figures:
             from scaling.plots import save_all
             written += save_all(laws, task, args.figures)
+        if args.by:
+            written.append(_by_bins(args, samples[samples.task.astype(str) == task], task, hashes, out_dir))
     print(f"wrote {len(written)} file(s): {', '.join(str(p) for p in written)}")
     print(f"{n_fitted} curves fitted in {time.time() - t0:.1f}s")
     return 0
