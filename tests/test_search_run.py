@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -215,3 +216,22 @@ def test_bad_configuration_is_refused():
         SearchConfig("rebase", 0)
     with pytest.raises(ValueError, match="variant"):
         SearchConfig("rebase", 4, variant="v2")
+
+
+def test_at_equal_flops_interpolates_sampling_in_log_flops():
+    from collect.search.compare import at_equal_flops
+
+    curves = pd.DataFrame({
+        "task": "t", "model": "m", "strategy": "majority",
+        "method": ["sample", "sample", "sample", "rebase", "rebase", "mcts"],
+        "k": [1, 2, 8, 4, 16, 4], "flops": [10.0, 20.0, 80.0, 40.0, 200.0, 5.0],
+        "accuracy": [0.1, 0.3, 0.6, 0.55, 0.7, 0.2]})
+    out = at_equal_flops(curves).set_index(["method", "k"])
+    # 40 lies halfway between 20 and 80 in log FLOPs -> (0.3 + 0.6) / 2; costs as much as 4 samples
+    assert out.loc[("rebase", 4), "sample_accuracy"] == pytest.approx(0.45)
+    assert out.loc[("rebase", 4), "gain"] == pytest.approx(0.10)
+    assert out.loc[("rebase", 4), "sample_k_for_flops"] == pytest.approx(4.0)
+    assert np.isnan(out.loc[("rebase", 16), "sample_accuracy"])     # beyond the sampling curve
+    assert np.isnan(out.loc[("mcts", 4), "sample_accuracy"])
+    with pytest.raises(ValueError, match="flops"):
+        at_equal_flops(curves.drop(columns=["flops"]))
