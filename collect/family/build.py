@@ -32,7 +32,7 @@ import torch
 
 from collect.family import prm as prm_mod
 from collect.family.model import SIZES, build_model, n_params, save_model
-from collect.family.task import generate_problems, test_split, write_task
+from collect.family.task import generate_problems, split_test, write_task
 from collect.family.tokenizer import build_tokenizer
 from collect.family.train import Recipe, generate, greedy_accuracy, train
 
@@ -40,6 +40,8 @@ BUILD_COST = "to be measured"
 RECIPE = Recipe()
 PRM_BASE = "arith-neox-460k"
 PRM_NAME = "arith-prm-460k"
+# the PRM learns from the samples of the policies up to its own size (its base included)
+PRM_POLICIES = ["arith-neox-20k", "arith-neox-65k", "arith-neox-160k", "arith-neox-460k"]
 PRM_TRAIN_PROBLEMS = 800   # fresh training problems for PRM data
 PRM_SAMPLES = 2            # samples per problem per policy (temperature 1)
 PRM_EVAL_PROBLEMS = 200    # test problems whose policy samples measure the PRM
@@ -52,7 +54,7 @@ def _dump(path: Path, obj: dict) -> None:
 
 def build_policies(out: Path, *, device: str, recipe: Recipe, names: list[str], progress: bool = True) -> dict:
     tok = build_tokenizer()
-    test = test_split()
+    test = split_test()
     exclude = {p.question for p in test}
     report = {}
     for name in names:
@@ -88,12 +90,15 @@ def _sample_records(policies: list[str], out: Path, questions: list[str], n: int
 
 
 def build_prm(out: Path, *, device: str, recipe: prm_mod.PRMRecipe, n_train: int, n_samples: int,
-              n_eval: int, base: str = PRM_BASE, name: str = PRM_NAME) -> dict:
+              n_eval: int, base: str = PRM_BASE, name: str = PRM_NAME, policies: list[str] | None = None) -> dict:
     from transformers import AutoModelForCausalLM
 
     tok = build_tokenizer()
-    policies = [p for p in SIZES if (out / "models" / p).exists()]
-    test = test_split()
+    policies = list(PRM_POLICIES if policies is None else policies)
+    missing = [p for p in policies if not (out / "models" / p / "config.json").exists()]
+    if missing:
+        raise FileNotFoundError(f"PRM data needs the trained policies {missing} under {out / 'models'}")
+    test = split_test()
     exclude = {p.question for p in test}
     train_qs = [p.question for p in generate_problems(3 * n_train, seed=777) if p.question not in exclude][:n_train]
     t0, c0 = time.time(), time.process_time()
@@ -150,12 +155,15 @@ def main(argv: list[str] | None = None) -> int:
         n_train, n_samples, n_eval = 8, 1, 10
     t0, c0 = time.time(), time.process_time()
     if args.only in (None, "task"):
-        write_task(test_split(), out / "tasks" / "arith.jsonl")
+        write_task(split_test(), out / "tasks" / "arith.jsonl")
     if args.only in (None, "policies"):
         build_policies(out, device=args.device, recipe=recipe, names=names)
     if args.only in (None, "prm"):
-        base = PRM_BASE if PRM_BASE in names else names[-1]
+        if PRM_BASE in names:
+            base, name, policies = PRM_BASE, PRM_NAME, PRM_POLICIES
+        else:  # a subset of sizes (e.g. a quick smoke test): PRM from the largest, on all of them
+            base, name, policies = names[-1], f"arith-prm-{names[-1].split('-')[-1]}", names
         build_prm(out, device=args.device, recipe=prm_recipe, n_train=n_train, n_samples=n_samples,
-                  n_eval=n_eval, base=base, name=PRM_NAME if base == PRM_BASE else f"arith-prm-{base}")
+                  n_eval=n_eval, base=base, name=name, policies=policies)
     print(f"build done: {time.time() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU", flush=True)
     return 0

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from collect.family.task import STEP_DELIMITER, prompt, split_steps, step_labels
+from collect.family.task import split_steps, step_labels
 from collect.family.tokenizer import STEP_TAG
 from collect.reward import reward_text
 
@@ -38,12 +38,9 @@ REWARD_CONFIG = {"kind": "prm", "step_tag": STEP_TAG, "good_token": "+", "bad_to
 
 
 def prm_text(question: str, steps: list[str]) -> str:
-    """The PRM's input text for a (partial) solution given as its steps: exactly what
-    :func:`collect.reward.reward_text` builds for scoring (so training and scoring agree)."""
-    text = prompt(question) + STEP_DELIMITER.join(s.strip() + " " + STEP_TAG for s in steps)
-    if text != reward_text(question, steps, STEP_TAG, "prm"):
-        raise ValueError(f"PRM input layout disagrees with collect.reward.reward_text for {question!r}")
-    return text
+    """The PRM's input text for a (partial) solution given as its steps; this is
+    :func:`collect.reward.reward_text` (steps stripped, literal tags removed), so training and scoring agree."""
+    return reward_text(question, steps, STEP_TAG, "prm")
 
 
 def label_solutions(questions: list[str], solutions: list[str]) -> list[dict]:
@@ -93,10 +90,10 @@ def step_logits(model, tok, ids, mask):
 
 @dataclass
 class PRMRecipe:
-    steps: int = 400
-    batch_size: int = 64
+    steps: int = 300
+    batch_size: int = 32
     lr: float = 1e-3
-    warmup: int = 40
+    warmup: int = 30
     weight_decay: float = 0.1
     seed: int = 4321
 

@@ -142,7 +142,7 @@ def generate_problems(n: int, *, seed: int, levels: tuple[int, ...] = LEVELS) ->
     return [generate_problem(rng, levels[i % len(levels)]) for i in range(n)]
 
 
-def test_split(n_per_level: int = 100, *, seed: int = 20260101) -> list[ArithProblem]:
+def split_test(n_per_level: int = 100, *, seed: int = 20260101) -> list[ArithProblem]:
     """The shipped test split: ``n_per_level`` distinct problems per level, deterministic in ``seed``."""
     rng = np.random.default_rng(seed)
     out: list[ArithProblem] = []

@@ -22,7 +22,7 @@ from collect.family.task import ArithProblem, extract_answer, prompt, train_batc
 
 @dataclass
 class Recipe:
-    steps: int = 1000
+    steps: int = 700
     batch_size: int = 32
     lr: float = 3e-3
     warmup: int = 100
@@ -33,12 +33,10 @@ class Recipe:
 
 def encode_batch(tok, problems: list[ArithProblem], device: str = "cpu") -> dict[str, torch.Tensor]:
     """Right-padded ids, attention mask and labels (-100 on prompt and padding) of prompt + solution + EOS."""
-    rows, labs = [], []
-    for p in problems:
-        pr = tok(prompt(p.question), add_special_tokens=False)["input_ids"]
-        so = tok(p.solution(), add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-        rows.append(pr + so)
-        labs.append([-100] * len(pr) + so)
+    prompts = tok([prompt(p.question) for p in problems], add_special_tokens=False)["input_ids"]
+    sols = tok([p.solution() for p in problems], add_special_tokens=False)["input_ids"]
+    rows = [pr + so + [tok.eos_token_id] for pr, so in zip(prompts, sols, strict=True)]
+    labs = [[-100] * len(pr) + so + [tok.eos_token_id] for pr, so in zip(prompts, sols, strict=True)]
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
     labels = torch.full((len(rows), width), -100, dtype=torch.long)
