@@ -395,15 +395,14 @@ def _dirichlet_draws(counts: np.ndarray, extra: np.ndarray, m: int, rng: np.rand
 def _voting(a: dict, ks_all: np.ndarray, weighted: bool, m: int, rng: np.random.Generator) -> np.ndarray:
     codes, value = a["codes"], a["class_value"]
     n_cls = value.shape[1]
+    P = len(codes)
     counts = _class_counts(codes, n_cls)
     n_null = (codes == -1).sum(axis=1).astype(float)
     singletons = (counts == 1).sum(axis=1).astype(float)
-    unseen = np.maximum(singletons, 0.5)
-    # null answers and unseen answers share the bucket that never wins
-    draws = _dirichlet_draws(counts, n_null + unseen, m, rng)  # (P, m, C+1)
-    can_win = np.concatenate([counts > 0, np.zeros((len(counts), 1), bool)], axis=1)
-    val = np.concatenate([value, np.zeros((len(counts), 1))], axis=1)
-    if weighted:
+    unseen = np.maximum(singletons, 0.5)  # Good-Turing mass of answers not seen yet
+    can_win = np.concatenate([counts > 0, np.zeros((P, 1), bool)], axis=1)
+    val = np.concatenate([value, np.zeros((P, 1))], axis=1)
+    if weighted:  # pooled quantities over every problem
         r = a["reward"]
         sums = _class_sums(codes, r, n_cls)
         mean = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
@@ -411,7 +410,8 @@ def _voting(a: dict, ks_all: np.ndarray, weighted: bool, m: int, rng: np.random.
         within = sq - counts * mean ** 2
         dof = (counts - 1).clip(0).sum()
         sigma = float(np.sqrt(max(within[counts > 1].sum(), 0.0) / max(dof, 1.0))) if dof > 0 else 0.1
-        # posterior of each class mean: shrink toward the mean of its correctness group in the problem
+        sigma = max(sigma, 1e-6)
+        # posterior of each class mean: shrink toward the mean of its correctness group
         grp = value > 0.5
         ok_r = a["valid"] & np.isfinite(r)
         gm_right = np.nanmean(np.where(a["correct"] & ok_r, r, np.nan)) if (a["correct"] & ok_r).any() else 0.5
@@ -421,18 +421,24 @@ def _voting(a: dict, ks_all: np.ndarray, weighted: bool, m: int, rng: np.random.
                                                                                        1), 1e-4)
         post_var = 1.0 / (1.0 / tau2 + counts / sigma ** 2)
         post_mean = post_var * (prior / tau2 + counts * mean / sigma ** 2)
-        mu = post_mean[:, None, :] + np.sqrt(post_var)[:, None, :] * rng.standard_normal((len(counts), m, n_cls))
-        mu = np.concatenate([mu, np.zeros((len(counts), m, 1))], axis=2)
-    out = np.empty((len(counts), len(ks_all)))
-    for j, k in enumerate(ks_all):
-        cnt = rng.multinomial(int(k), draws)  # (P, m, C+1)
+    out = np.empty((P, len(ks_all)))
+    step = max(1, 1_500_000 // (m * (n_cls + 1)))  # problems per block: bounded memory for any P
+    for lo in range(0, P, step):
+        sl = slice(lo, min(P, lo + step))
+        # null answers and unseen answers share the bucket that never wins
+        draws = _dirichlet_draws(counts[sl], n_null[sl] + unseen[sl], m, rng)  # (p, m, C+1)
         if weighted:
-            mass = cnt * mu + np.sqrt(cnt) * sigma * rng.standard_normal(cnt.shape)
+            mu = post_mean[sl][:, None, :] + np.sqrt(post_var[sl])[:, None, :] * rng.standard_normal(
+                (draws.shape[0], m, n_cls))
+            mu = np.concatenate([mu, np.zeros((draws.shape[0], m, 1))], axis=2)
+        for j, k in enumerate(ks_all):
+            cnt = rng.multinomial(int(k), draws)  # (p, m, C+1)
+            if weighted:
+                mass = cnt * mu + np.sqrt(cnt) * sigma * rng.standard_normal(cnt.shape)
+            else:
+                mass = cnt.astype(float)
             mass = np.where(cnt > 0, mass, -np.inf)
-        else:
-            mass = cnt.astype(float) + 1e-9 * 0
-            mass = np.where(cnt > 0, mass, -np.inf)
-        out[:, j] = _vote_share(mass, can_win[:, None, :], val[:, None, :]).mean(axis=1)
+            out[sl, j] = _vote_share(mass, can_win[sl][:, None, :], val[sl][:, None, :]).mean(axis=1)
     return out
 
 
@@ -553,14 +559,18 @@ def _best_of_n(a: dict, ks_all: np.ndarray, mix, m: int, rng: np.random.Generato
     F_r[:, 0] = F_w[:, 0] = 0.0
     F_r[:, -1] = F_w[:, -1] = 1.0
     p = mix.draw_posterior(a["c"], a["n"], m, rng)  # (P, m)
-    dFr = np.diff(F_r, axis=1)[:, None, :]
-    H = p[:, :, None] * F_r[:, None, :] + (1 - p[:, :, None]) * F_w[:, None, :]
-    dH = np.diff(H, axis=2)
-    share = np.divide(p[:, :, None] * dFr, dH, out=np.zeros_like(dH), where=dH > 1e-300)
-    logH = np.log(np.clip(H, 1e-300, 1.0))
     out = np.empty((P, len(ks_all)))
-    for j, k in enumerate(ks_all):
-        out[:, j] = (np.diff(np.exp(k * logH), axis=2) * share).sum(axis=2).mean(axis=1)
+    step = max(1, 2_000_000 // (m * grid_size))  # problems per block: bounded memory for any P
+    for lo_i in range(0, P, step):
+        sl = slice(lo_i, min(P, lo_i + step))
+        pp = p[sl][:, :, None]
+        dFr = np.diff(F_r[sl], axis=1)[:, None, :]
+        H = pp * F_r[sl][:, None, :] + (1 - pp) * F_w[sl][:, None, :]
+        dH = np.diff(H, axis=2)
+        share = np.divide(pp * dFr, dH, out=np.zeros_like(dH), where=dH > 1e-300)
+        logH = np.log(np.clip(H, 1e-300, 1.0))
+        for j, k in enumerate(ks_all):
+            out[sl, j] = (np.diff(np.exp(k * logH), axis=2) * share).sum(axis=2).mean(axis=1)
     return out
 
 
