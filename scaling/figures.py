@@ -1,0 +1,353 @@
+"""Helpers for the notebooks that reproduce the paper's figures and tables from shipped sample tables.
+
+Pure numpy/pandas/matplotlib.  Everything here works on the tidy tables of :func:`scaling.evaluate`
+(``task, model, params, method, strategy, k, flops, accuracy, ci_low, ci_high`` + ``by`` columns) and
+:func:`scaling.limits`, so a notebook cell only chooses data and calls these.
+
+* :func:`config` -- paths and speed settings from the environment (``SCALING_NBOOT``,
+  ``SCALING_PROBLEMS``, ``SCALING_DATA``, ``SCALING_FIGURES``), so the test suite can run every notebook
+  on a subsample quickly and ``scripts/make_figures.py`` on everything;
+* :func:`subsample_problems` -- the same problems for every model (stratified by difficulty);
+* :func:`family_task` -- the task with the most model sizes under i.i.d. sampling;
+* :func:`size_colours`, :func:`plot_curves`, :func:`finish_axes` -- error (%) vs FLOPs with bands,
+  one colour per model size, one line style per method;
+* :func:`interp_accuracy`, :func:`matched_compute` -- accuracy of one method at another's compute
+  (log-linear interpolation in log FLOPs), and the compute a method needs to reach another's accuracy;
+* :func:`difficulty_bin` -- easy (level <= 2) / hard (level >= 3), as in the paper's Fig. 8;
+* :func:`table4`, :func:`table1` -- the paper's Table 4 and Table 1 layouts;
+* :func:`saturation` -- accuracy at the largest k beside the plug-in voting limit (Theorems 1, 2).
+
+>>> import pandas as pd
+>>> c = pd.DataFrame({"flops": [1e10, 1e12], "accuracy": [0.2, 0.6]})
+>>> round(float(interp_accuracy(c, 1e11)), 3)
+0.4
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+__all__ = ["Config", "config", "subsample_problems", "family_task", "size_colours", "size_label", "METHOD_STYLE",
+           "STRATEGY_SHORT", "plot_curves", "finish_axes", "interp_accuracy", "interp_flops", "matched_compute",
+           "difficulty_bin", "table4", "table1", "saturation", "save"]
+
+#: line style and marker per generation method
+METHOD_STYLE = {"sample": ("-", "o"), "rebase": ("--", "s"), "mcts": (":", "^"), "greedy": ("none", "*")}
+METHOD_NAMES = {"sample": "sampling", "rebase": "REBASE", "mcts": "MCTS", "greedy": "greedy"}
+STRATEGY_SHORT = {"majority": "MV", "weighted_majority": "WV", "best_of_n": "BoN", "pass_at_k": "pass@k",
+                  "greedy": "greedy"}
+
+
+@dataclass
+class Config:
+    """Where the notebooks read and write, and how much work they do."""
+
+    root: Path
+    data: Path
+    figures: Path
+    n_boot: int
+    max_problems: int | None
+
+
+def _find_root(start: Path) -> Path:
+    for p in [start, *start.parents]:
+        if (p / "pyproject.toml").exists() and (p / "scaling").is_dir():
+            return p
+    return start
+
+
+def config(start: str | os.PathLike | None = None) -> Config:
+    """Settings from the environment: ``SCALING_ROOT`` (default: the repository holding the working
+    directory), ``SCALING_DATA`` (default ``<root>/data/samples``), ``SCALING_FIGURES`` (default
+    ``<root>/figures``), ``SCALING_NBOOT`` (bootstrap replicates, default 200) and ``SCALING_PROBLEMS``
+    (keep at most this many problems per task; default all)."""
+    env = os.environ
+    root = Path(env["SCALING_ROOT"]) if env.get("SCALING_ROOT") else _find_root(Path(start or os.getcwd()).resolve())
+    data = Path(env.get("SCALING_DATA") or root / "data" / "samples")
+    figures = Path(env.get("SCALING_FIGURES") or root / "figures")
+    figures.mkdir(parents=True, exist_ok=True)
+    n_boot = int(env.get("SCALING_NBOOT") or 200)
+    mp = int(env.get("SCALING_PROBLEMS") or 0)
+    return Config(root=root, data=data, figures=figures, n_boot=n_boot, max_problems=mp or None)
+
+
+def _level(v) -> float:
+    """Trailing integer of a difficulty label ('Level 3' -> 3, '4' -> 4); NaN when none."""
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return np.nan
+    m = re.search(r"(\d+)\s*$", str(v))
+    return float(m.group(1)) if m else np.nan
+
+
+def subsample_problems(samples: pd.DataFrame, max_problems: int | None, seed: int = 0) -> pd.DataFrame:
+    """Keep at most ``max_problems`` problems per task (all rows of each kept problem, for every model and
+    method), drawn without replacement and stratified by ``difficulty`` when that column is filled.
+    ``None`` or a count at least the task's size returns the table unchanged."""
+    if not max_problems:
+        return samples
+    rng = np.random.default_rng(seed)
+    keep = []
+    for task, d in samples.groupby("task", sort=True):
+        probs = d.drop_duplicates("problem_id")
+        ids = probs.problem_id.astype(str).to_numpy()
+        if len(ids) <= max_problems:
+            keep.append(pd.DataFrame({"task": task, "problem_id": ids}))
+            continue
+        if "difficulty" in probs and probs.difficulty.notna().all():
+            strata = probs.difficulty.astype(str).to_numpy()
+        else:
+            strata = np.zeros(len(ids), dtype=object)
+        chosen = []
+        for s in sorted(set(strata)):
+            pool = np.sort(ids[strata == s])
+            n_s = max(1, int(round(max_problems * len(pool) / len(ids))))
+            chosen.extend(rng.choice(pool, size=min(n_s, len(pool)), replace=False))
+        keep.append(pd.DataFrame({"task": task, "problem_id": chosen}))
+    k = pd.concat(keep, ignore_index=True)
+    key = samples.task.astype(str) + "\x00" + samples.problem_id.astype(str)
+    kept = set(k.task.astype(str) + "\x00" + k.problem_id.astype(str))
+    return samples[key.isin(kept).to_numpy()].reset_index(drop=True)
+
+
+def family_task(samples: pd.DataFrame, min_sizes: int = 2) -> str | None:
+    """The task with the most distinct model sizes under ``method == 'sample'`` (ties: most rows);
+    None when no task has ``min_sizes`` sizes."""
+    s = samples[samples.method == "sample"]
+    if s.empty:
+        return None
+    n = s.groupby("task").agg(sizes=("params", "nunique"), rows=("params", "size"))
+    n = n[n.sizes >= min_sizes]
+    if n.empty:
+        return None
+    return str(n.sort_values(["sizes", "rows"], ascending=False).index[0])
+
+
+def size_label(params: float) -> str:
+    """'410M', '6.9B', '65k' style label of a parameter count."""
+    p = float(params)
+    for div, suf in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if p >= div:
+            return f"{p / div:.3g}{suf}"
+    return f"{p:.3g}"
+
+
+def size_colours(params) -> dict[float, tuple]:
+    """One colour per model size (viridis from smallest to largest), the same in every figure made from
+    the same set of sizes."""
+    vals = sorted({float(p) for p in params})
+    cmap = plt.get_cmap("viridis")
+    if len(vals) == 1:
+        return {vals[0]: cmap(0.35)}
+    return {v: cmap(0.9 * i / (len(vals) - 1)) for i, v in enumerate(vals)}
+
+
+def plot_curves(ax, curves: pd.DataFrame, colours: dict[float, tuple] | None = None, *, band: bool = True,
+                label: str = "{model} ({size}), {method}", style_by: str = "method", colour_by: str = "params",
+                style: dict | None = None):
+    """Test error (%) against FLOPs per problem, one line per (model, method[, by]) group of ``curves``
+    (rows of one strategy), with the bootstrap confidence band (``ci_low``/``ci_high``) shaded.
+
+    Colour by model size (``colour_by``), line style and marker by method (``style_by``); greedy rows are
+    drawn as single star markers.  ``label`` may use {model}, {size}, {method}, {strategy}."""
+    if curves.empty:
+        return ax
+    colours = colours or size_colours(curves[colour_by] if colour_by == "params" else [])
+    style = style or METHOD_STYLE
+    group_cols = [c for c in ("model", "params", "method", "strategy") if c in curves]
+    for g, d in curves.groupby(group_cols, sort=True):
+        key = dict(zip(group_cols, g, strict=True))
+        d = d.sort_values("flops")
+        ls, mk = style.get(str(key.get(style_by)), ("-", "o"))
+        cval = key.get(colour_by)
+        col = colours.get(float(cval) if colour_by == "params" else cval, "k")
+        lab = label.format(model=key.get("model"), size=size_label(key.get("params", np.nan)),
+                           method=METHOD_NAMES.get(str(key.get("method")), key.get("method")),
+                           strategy=STRATEGY_SHORT.get(str(key.get("strategy")), key.get("strategy")))
+        err = 100 * (1 - d.accuracy.to_numpy(float))
+        if ls == "none" or len(d) == 1:
+            ax.plot(d.flops, err, ls="none", marker=mk, ms=11 if mk == "*" else 6, color=col, mec="k", mew=0.5,
+                    label=lab, zorder=4)
+            continue
+        ax.plot(d.flops, err, ls=ls, marker=mk, ms=4, lw=1.6, color=col, label=lab)
+        if band and {"ci_low", "ci_high"} <= set(d.columns) and d.ci_low.notna().all():
+            ax.fill_between(d.flops, 100 * (1 - d.ci_high.to_numpy(float)), 100 * (1 - d.ci_low.to_numpy(float)),
+                            color=col, alpha=0.15, lw=0)
+    return ax
+
+
+def finish_axes(ax, title: str | None = None, legend: bool = True, legend_kw: dict | None = None):
+    """Log FLOPs x axis, error (%) y axis, grid, legend, title."""
+    ax.set_xscale("log")
+    ax.set_xlabel("inference FLOPs per question (log scale)")
+    ax.set_ylabel("test error (%)")
+    ax.grid(True, which="major", alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=10)
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(**({"fontsize": 7, "framealpha": 0.9} | (legend_kw or {})))
+    return ax
+
+
+def save(fig, cfg: Config, name: str, dpi: int = 130) -> Path:
+    """Write ``<figures>/<name>.png`` (tight layout) and return the path."""
+    fig.tight_layout()
+    p = cfg.figures / f"{name}.png"
+    fig.savefig(p, dpi=dpi)
+    return p
+
+
+def interp_accuracy(curve: pd.DataFrame, flops) -> np.ndarray:
+    """Accuracy of one curve (rows with ``flops``, ``accuracy``) at ``flops``, interpolated linearly in
+    log10 FLOPs between measured points: ``a(C) = a_i + (a_{i+1} - a_i) (log C - log C_i) /
+    (log C_{i+1} - log C_i)``.  NaN outside the measured range (no extrapolation)."""
+    d = curve.sort_values("flops")
+    x = np.log10(d.flops.to_numpy(float))
+    y = d.accuracy.to_numpy(float)
+    q = np.log10(np.atleast_1d(np.asarray(flops, float)))
+    out = np.interp(q, x, y)
+    out[(q < x[0] - 1e-9) | (q > x[-1] + 1e-9)] = np.nan
+    return out
+
+
+def interp_flops(curve: pd.DataFrame, accuracy: float) -> float:
+    """The least FLOPs at which the curve (interpolated in log FLOPs) first reaches ``accuracy``; NaN when
+    it never does within its measured range."""
+    d = curve.sort_values("flops")
+    x = np.log10(d.flops.to_numpy(float))
+    y = d.accuracy.to_numpy(float)
+    hit = np.flatnonzero(y >= accuracy)
+    if not len(hit):
+        return float("nan")
+    i = hit[0]
+    if i == 0:
+        return float(10 ** x[0])
+    t = (accuracy - y[i - 1]) / (y[i] - y[i - 1])
+    return float(10 ** (x[i - 1] + t * (x[i] - x[i - 1])))
+
+
+def matched_compute(curves: pd.DataFrame, base: str = "sample", other: str = "rebase",
+                    by: list[str] | None = None) -> pd.DataFrame:
+    """Compare method ``other`` with ``base`` at equal compute, per (task, model, strategy[, by]).
+
+    For every measured point of ``other`` (k, flops, accuracy): ``base_accuracy`` is the base curve's
+    accuracy at the same FLOPs (interpolated, NaN outside its range), ``gain = accuracy - base_accuracy``,
+    ``base_flops`` the FLOPs the base needs to reach the same accuracy (NaN if it never does) and
+    ``saving = base_flops / flops``.  Returns one row per point of ``other``."""
+    by = list(by or [])
+    keys = [c for c in ("task", "model", "strategy") if c in curves] + by
+    rows = []
+    for g, d in curves.groupby(keys, sort=True):
+        g = g if isinstance(g, tuple) else (g,)
+        b = d[d.method == base]
+        o = d[d.method == other].sort_values("flops")
+        if b.empty or o.empty:
+            continue
+        acc_b = interp_accuracy(b, o.flops.to_numpy(float))
+        for (_, r), ab in zip(o.iterrows(), acc_b, strict=True):
+            bf = interp_flops(b, float(r.accuracy))
+            rows.append({**dict(zip(keys, g, strict=True)), "params": r.params, "k": int(r.k), "flops": r.flops,
+                         "accuracy": r.accuracy, "base_accuracy": ab, "gain": r.accuracy - ab,
+                         "base_flops": bf, "saving": bf / r.flops if np.isfinite(bf) else np.nan})
+    return pd.DataFrame(rows, columns=keys + ["params", "k", "flops", "accuracy", "base_accuracy", "gain",
+                                              "base_flops", "saving"])
+
+
+def difficulty_bin(samples: pd.DataFrame, column: str = "difficulty", easy_max: int = 2,
+                   out: str = "difficulty_bin") -> pd.DataFrame:
+    """Add ``out`` = 'easy' where the level in ``column`` (its trailing integer: 'Level 2' -> 2, '3' -> 3)
+    is at most ``easy_max``, 'hard' otherwise -- the paper's split of MATH (levels 1-2 easy, 3-5 hard).
+    Raises ValueError naming the first label without a level."""
+    if column not in samples:
+        raise ValueError(f"difficulty_bin: the table has no {column!r} column")
+    lv = samples[column].map(_level)
+    bad = lv.isna()
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValueError(f"difficulty_bin: row {i} has {column}={samples[column].iloc[i]!r}, expected a label "
+                         "ending in an integer level (e.g. 'Level 3' or '3')")
+    res = samples.copy()
+    res[out] = np.where(lv.to_numpy() <= easy_max, "easy", "hard")
+    return res
+
+
+def _at_k(d: pd.DataFrame, n: int) -> pd.Series | None:
+    """The row with the largest k <= n (None if none)."""
+    d = d[d.k <= n]
+    return None if d.empty else d.sort_values("k").iloc[-1]
+
+
+def table4(curves: pd.DataFrame, n: int = 32, methods=("sample", "rebase"),
+           strategies=("majority", "best_of_n", "weighted_majority")) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The paper's Table 4 layout: one row per model, columns ``greedy`` and ``<method>+<MV|BoN|WV>``,
+    accuracy (%) at k = n (or the largest measured k <= n).  Returns (accuracy table, k used table)."""
+    acc, used = {}, {}
+    for (model, params), d in curves.groupby(["model", "params"], sort=False):
+        ra, ru = {}, {}
+        g = d[(d.method == "greedy")]
+        if len(g):
+            ra["greedy"], ru["greedy"] = 100 * float(g.accuracy.iloc[0]), 1
+        for m in methods:
+            for s in strategies:
+                r = _at_k(d[(d.method == m) & (d.strategy == s)], n)
+                col = f"{METHOD_NAMES.get(m, m)}+{STRATEGY_SHORT.get(s, s)}"
+                ra[col] = np.nan if r is None else 100 * float(r.accuracy)
+                ru[col] = np.nan if r is None else int(r.k)
+        acc[(model, params)], used[(model, params)] = ra, ru
+    order = sorted(acc, key=lambda t: t[1])
+    cols = ["greedy"] + [f"{METHOD_NAMES.get(m, m)}+{STRATEGY_SHORT.get(s, s)}" for m in methods for s in strategies]
+    a = pd.DataFrame([acc[o] for o in order], index=[o[0] for o in order]).reindex(columns=cols)
+    u = pd.DataFrame([used[o] for o in order], index=[o[0] for o in order]).reindex(columns=cols)
+    a.index.name = u.index.name = "model"
+    return a.round(1), u
+
+
+def table1(curves: pd.DataFrame, strategy: str = "weighted_majority", other: str = "rebase",
+           base: str = "sample") -> pd.DataFrame:
+    """The paper's Table 1 layout for every model that has both methods: sampling at its largest
+    measured k and the tree search at its largest budget, each with n, FLOPs per question and
+    accuracy (%), plus ``sampling FLOPs to match`` (what sampling needs for the tree search's accuracy,
+    NaN if it never gets there) and the ratio to the tree search's FLOPs."""
+    d = curves[curves.strategy == strategy]
+    rows = []
+    for (model, params), g in d.groupby(["model", "params"], sort=True):
+        b, o = g[g.method == base], g[g.method == other]
+        if b.empty or o.empty:
+            continue
+        rb, ro = b.sort_values("k").iloc[-1], o.sort_values("k").iloc[-1]
+        need = interp_flops(b, float(ro.accuracy))
+        for method, r in ((base, rb), (other, ro)):
+            rows.append({"model": model, "params": params, "method": METHOD_NAMES.get(method, method), "n": int(r.k),
+                         "FLOPs": float(r.flops), "accuracy %": round(100 * float(r.accuracy), 1),
+                         "95% CI": f"{100 * r.ci_low:.1f}-{100 * r.ci_high:.1f}",
+                         "sampling FLOPs to match": need if method == other else np.nan,
+                         "FLOPs ratio": need / float(r.flops) if method == other and np.isfinite(need) else np.nan})
+    return pd.DataFrame(rows)
+
+
+def saturation(curves: pd.DataFrame, limits: pd.DataFrame) -> pd.DataFrame:
+    """Per (task, model, method, strategy) of the voting strategies: accuracy at the smallest and the
+    largest measured k, the plug-in limit (Theorem 1/2 ceiling, with its CI) and the remaining gap
+    ``limit - accuracy(k_max)``."""
+    v = curves[curves.strategy.isin(["majority", "weighted_majority"]) & (curves.method == "sample")]
+    rows = []
+    for (task, model, params, strategy), d in v.groupby(["task", "model", "params", "strategy"], sort=True):
+        d = d.sort_values("k")
+        lim = limits[(limits.task.astype(str) == str(task)) & (limits.model.astype(str) == str(model))
+                     & (limits.strategy == strategy) & (limits.method == "sample")]
+        L = float(lim.limit.iloc[0]) if len(lim) else np.nan
+        rows.append({"task": task, "model": model, "params": params, "strategy": strategy,
+                     "k_min": int(d.k.iloc[0]), "acc_k_min": float(d.accuracy.iloc[0]),
+                     "k_max": int(d.k.iloc[-1]), "acc_k_max": float(d.accuracy.iloc[-1]), "limit": L,
+                     "limit_ci": (f"{lim.ci_low.iloc[0]:.3f}-{lim.ci_high.iloc[0]:.3f}" if len(lim) else ""),
+                     "gap": L - float(d.accuracy.iloc[-1])})
+    return pd.DataFrame(rows)
