@@ -166,7 +166,13 @@ def majority_at_k(codes: np.ndarray, value: np.ndarray, n: np.ndarray, k: int,
     full = kk >= n
     if full.any():
         out[full] = vote(counts[full].astype(float), counts[full] > 0, value[full])
-    rest = np.flatnonzero(~full & (counts.sum(axis=1) > 0) & ((value * (counts > 0)).max(axis=1) > 0))
+    # one answer class: it wins whenever the subset holds any answered solution
+    single = ~full & ((counts > 0).sum(axis=1) == 1)
+    if single.any():
+        nnull = n[single] - counts[single].sum(axis=1)
+        v = (value[single] * (counts[single] > 0)).sum(axis=1)
+        out[single] = v * pass_at_k(n[single], n[single] - nnull, k)
+    rest = np.flatnonzero(~full & ~single & (counts.sum(axis=1) > 0) & ((value * (counts > 0)).max(axis=1) > 0))
     if len(rest):
         out[rest] = _majority_cauchy(counts[rest], value[rest], n[rest], kk[rest], max_elems)
     return out
