@@ -35,6 +35,7 @@ from __future__ import annotations
 import ast
 import inspect
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -388,17 +389,33 @@ def _lhs(n: int, ranges: list[tuple[float, float]], rng: np.random.Generator) ->
     return lo + u * (hi - lo)
 
 
-def _solve(resid, u0_list, loss, delta, max_nfev=2000):
+def _solve(resid, u0_list, loss, delta, max_nfev=2000, n_polish: int = 0):
+    """Local robust fits from each start; for the first ``n_polish`` starts also a least-squares fit first
+    (a smooth landscape that reaches the basin) and the robust loss from there.  Lowest robust objective
+    wins."""
     best = None
-    for u0 in u0_list:
+    fun = lambda u: resid(u[None, :])[0]  # noqa: E731
+    runs = [(u0, False) for u0 in u0_list]
+    if loss != "linear":
+        runs += [(u0, True) for u0 in u0_list[:n_polish]]
+    for u0, polish in runs:
         try:
-            res = optimize.least_squares(lambda u: resid(u[None, :])[0], u0, loss=loss, f_scale=delta,
-                                         method="trf", max_nfev=max_nfev, x_scale="jac")
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                res = _local(fun, u0, polish, loss, delta, max_nfev)
         except (ValueError, np.linalg.LinAlgError, FloatingPointError):
             continue
         if best is None or res.cost < best.cost:
             best = res
     return best
+
+
+def _local(fun, u0, polish, loss, delta, max_nfev):
+    """One local fit: optionally least squares first, then the robust loss."""
+    if polish:
+        u0 = optimize.least_squares(fun, u0, method="trf", max_nfev=max_nfev // 2, x_scale="jac").x
+    return optimize.least_squares(fun, u0, loss=loss, f_scale=delta, method="trf", max_nfev=max_nfev,
+                                  x_scale="jac")
 
 
 def fit_law(table, formula: str | Callable, x: Sequence[str] | str, y: str, p0: Mapping[str, float] | None = None,
@@ -455,7 +472,7 @@ def fit_law(table, formula: str | Callable, x: Sequence[str] | str, y: str, p0: 
 
     def fit_once(dat, yy, ww, starts_u):
         resid = _residual_fn(law, names, trs, dat, yy, ww, log_space)
-        return _solve(resid, starts_u, ls_loss, delta), resid
+        return _solve(resid, starts_u, ls_loss, delta, n_polish=n_refine), resid
 
     # global search: score a Latin hypercube, refine the best few
     ranges = [tr.start_range(n in law.exponents) for n, tr in zip(names, trs, strict=True)]
@@ -469,7 +486,10 @@ def fit_law(table, formula: str | Callable, x: Sequence[str] | str, y: str, p0: 
     scores = np.concatenate([_rho(resid_all(cand[i:i + 512]), ls_loss, delta).sum(axis=1)
                              for i in range(0, len(cand), 512)])
     order = np.argsort(np.where(np.isfinite(scores), scores, np.inf))
-    top = [cand[i] for i in order[:n_refine]]
+    # the best starts, plus as many drawn from the best tenth for diversity (one basin can own the top)
+    pool = order[n_refine:max(2 * n_refine, len(order) // 10)]
+    extra_i = rng.choice(pool, size=min(n_refine, len(pool)), replace=False) if len(pool) else []
+    top = [cand[i] for i in order[:n_refine]] + [cand[i] for i in extra_i]
     if p0:
         top.insert(0, cand[0])
     res, resid = fit_once(data, yv, w, top)
@@ -500,7 +520,9 @@ def fit_law(table, formula: str | Callable, x: Sequence[str] | str, y: str, p0: 
         draws = np.full((bootstrap, len(names)), np.nan)
         for b in range(bootstrap):
             idx = rng.integers(0, len(yv), len(yv))
-            rb, _ = fit_once({k: v[idx] for k, v in data.items()}, yv[idx], w[idx], [u_hat])
+            resid_b = _residual_fn(law, names, trs, {k: v[idx] for k, v in data.items()}, yv[idx], w[idx],
+                                   log_space)
+            rb = _solve(resid_b, [u_hat], ls_loss, delta)
             if rb is not None and rb.status > 0:
                 draws[b] = [tr.to_theta(u) for tr, u in zip(trs, rb.x, strict=True)]
     return LawFit(formula=law.text, x=xs, y=y, params=theta, loss=loss, delta=float(delta), log_space=log_space,

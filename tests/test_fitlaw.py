@@ -74,3 +74,14 @@ def test_formula_errors_name_the_problem():
         fit_law(t.iloc[:1], "a + b * N", x="N", y="y", log_space=False)
     with pytest.raises(FormulaError, match="unknown parameter"):
         fit_law(t, "a * N", x="N", y="y", log_space=False, bounds={"zz": (0, 1)})
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_global_optimum_from_any_seed(seed):
+    """Few points and a flat robust loss: the multi-start must still find the exact law."""
+    N = np.geomspace(1e7, 1e10, 12)
+    t = pd.DataFrame({"N": N, "loss": 1.7 + 400 / N ** 0.34})
+    fit = fit_law(t, "E + A / N**alpha", x=["N"], y="loss", seed=seed)
+    assert fit.converged
+    assert fit.params["alpha"] == pytest.approx(0.34, rel=1e-3)
+    assert fit.params["E"] == pytest.approx(1.7, rel=1e-3)
