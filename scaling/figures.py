@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 __all__ = ["Config", "config", "subsample_problems", "family_task", "size_colours", "size_label", "METHOD_STYLE",
-           "STRATEGY_SHORT", "plot_curves", "finish_axes", "interp_accuracy", "interp_flops", "matched_compute",
+           "STRATEGY_SHORT", "plot_curves", "finish_axes", "log_ticks", "interp_accuracy", "interp_flops", "matched_compute",
            "difficulty_bin", "table4", "table1", "saturation", "save"]
 
 #: line style and marker per generation method
@@ -180,8 +180,28 @@ def plot_curves(ax, curves: pd.DataFrame, colours: dict[float, tuple] | None = N
             continue
         ax.plot(d.flops, err, ls=ls, marker=mk, ms=4, lw=1.6, color=col, label=lab)
         if band and {"ci_low", "ci_high"} <= set(d.columns) and d.ci_low.notna().all():
-            ax.fill_between(d.flops, 100 * (1 - d.ci_high.to_numpy(float)), 100 * (1 - d.ci_low.to_numpy(float)),
-                            color=col, alpha=0.15, lw=0)
+            lo, hi = 100 * (1 - d.ci_high.to_numpy(float)), 100 * (1 - d.ci_low.to_numpy(float))
+            if ls in ("-", "--"):  # shaded bands for solid/dashed lines, error bars for the rest (readable overlap)
+                ax.fill_between(d.flops, lo, hi, color=col, alpha=0.13 if ls == "-" else 0.09, lw=0,
+                                hatch=None if ls == "-" else "///", edgecolor=col)
+            else:
+                ax.errorbar(d.flops, err, yerr=[err - lo, hi - err], fmt="none", ecolor=col, elinewidth=0.9,
+                            capsize=3, alpha=0.8)
+    return ax
+
+
+def log_ticks(ax, axis: str = "x"):
+    """Readable log-axis ticks: decades labelled, minor ticks unlabelled; on an axis spanning less than
+    about one decade, 1-2-5 ticks are labelled instead (so at least two labels show)."""
+    from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
+
+    a = ax.xaxis if axis == "x" else ax.yaxis
+    lo, hi = (ax.get_xlim() if axis == "x" else ax.get_ylim())
+    subs = (1.0,) if hi / max(lo, 1e-300) > 12 else (1.0, 2.0, 5.0)
+    a.set_major_locator(LogLocator(base=10, subs=subs))
+    a.set_major_formatter(LogFormatterSciNotation(base=10, labelOnlyBase=False))
+    a.set_minor_locator(LogLocator(base=10, subs=np.arange(2, 10) * 1.0))
+    a.set_minor_formatter(NullFormatter())
     return ax
 
 
@@ -191,6 +211,7 @@ def finish_axes(ax, title: str | None = None, legend: bool = True, legend_kw: di
     ax.set_xlabel("inference FLOPs per question (log scale)")
     ax.set_ylabel("test error (%)")
     ax.grid(True, which="major", alpha=0.3)
+    log_ticks(ax, "x")
     if title:
         ax.set_title(title, fontsize=10)
     if legend and ax.get_legend_handles_labels()[0]:
@@ -315,8 +336,10 @@ def table1(curves: pd.DataFrame, strategy: str = "weighted_majority", other: str
            base: str = "sample") -> pd.DataFrame:
     """The paper's Table 1 layout for every model that has both methods: sampling at its largest
     measured k and the tree search at its largest budget, each with n, FLOPs per question and
-    accuracy (%), plus ``sampling FLOPs to match`` (what sampling needs for the tree search's accuracy,
-    NaN if it never gets there) and the ratio to the tree search's FLOPs."""
+    accuracy (%) with its 95% CI.  On the tree-search row, ``sampling FLOPs to match`` is what sampling
+    needs for the tree search's accuracy and ``FLOPs ratio`` that over the tree search's FLOPs; when
+    sampling never gets there within its measured range, ``reached`` is False and the ratio is a lower
+    bound (sampling's largest FLOPs over the tree search's)."""
     d = curves[curves.strategy == strategy]
     rows = []
     for (model, params), g in d.groupby(["model", "params"], sort=True):
@@ -325,29 +348,42 @@ def table1(curves: pd.DataFrame, strategy: str = "weighted_majority", other: str
             continue
         rb, ro = b.sort_values("k").iloc[-1], o.sort_values("k").iloc[-1]
         need = interp_flops(b, float(ro.accuracy))
+        reached = bool(np.isfinite(need))
         for method, r in ((base, rb), (other, ro)):
+            tree = method == other
             rows.append({"model": model, "params": params, "method": METHOD_NAMES.get(method, method), "n": int(r.k),
                          "FLOPs": float(r.flops), "accuracy %": round(100 * float(r.accuracy), 1),
                          "95% CI": f"{100 * r.ci_low:.1f}-{100 * r.ci_high:.1f}",
-                         "sampling FLOPs to match": need if method == other else np.nan,
-                         "FLOPs ratio": need / float(r.flops) if method == other and np.isfinite(need) else np.nan})
+                         "sampling FLOPs to match": (need if reached else np.nan) if tree else np.nan,
+                         "FLOPs ratio": ((need if reached else float(b.flops.max())) / float(r.flops)) if tree else np.nan,
+                         "reached": reached if tree else None})
     return pd.DataFrame(rows)
 
 
-def saturation(curves: pd.DataFrame, limits: pd.DataFrame) -> pd.DataFrame:
-    """Per (task, model, method, strategy) of the voting strategies: accuracy at the smallest and the
-    largest measured k, the plug-in limit (Theorem 1/2 ceiling, with its CI) and the remaining gap
-    ``limit - accuracy(k_max)``."""
-    v = curves[curves.strategy.isin(["majority", "weighted_majority"]) & (curves.method == "sample")]
+def saturation(curves: pd.DataFrame, limits: pd.DataFrame, method: str = "sample") -> pd.DataFrame:
+    """How fast majority / weighted voting approach their plug-in limits (Theorems 1 and 2).
+
+    Per (task, model, strategy): accuracy at k = 1 and at the largest k, the plug-in limit (with its CI)
+    and the gap ``limit - accuracy(k)`` at k_max/8, k_max/4 and k_max/2 (columns ``gap_k<k>``; at k_max
+    the plug-in estimate equals the accuracy by construction, since both are the vote over all cached
+    samples).  Theorem 1 predicts the gap to shrink geometrically in k; ``gap_ratio`` is
+    ``gap(k_max/2) / gap(k_max/4)`` (NaN when the earlier gap is 0)."""
+    v = curves[curves.strategy.isin(["majority", "weighted_majority"]) & (curves.method == method)]
     rows = []
     for (task, model, params, strategy), d in v.groupby(["task", "model", "params", "strategy"], sort=True):
         d = d.sort_values("k")
         lim = limits[(limits.task.astype(str) == str(task)) & (limits.model.astype(str) == str(model))
-                     & (limits.strategy == strategy) & (limits.method == "sample")]
+                     & (limits.strategy == strategy) & (limits.method == method)]
         L = float(lim.limit.iloc[0]) if len(lim) else np.nan
-        rows.append({"task": task, "model": model, "params": params, "strategy": strategy,
-                     "k_min": int(d.k.iloc[0]), "acc_k_min": float(d.accuracy.iloc[0]),
-                     "k_max": int(d.k.iloc[-1]), "acc_k_max": float(d.accuracy.iloc[-1]), "limit": L,
-                     "limit_ci": (f"{lim.ci_low.iloc[0]:.3f}-{lim.ci_high.iloc[0]:.3f}" if len(lim) else ""),
-                     "gap": L - float(d.accuracy.iloc[-1])})
+        kmax = int(d.k.iloc[-1])
+        row = {"task": task, "model": model, "params": params, "strategy": strategy,
+               "acc_k1": float(d.accuracy.iloc[0]), "k_max": kmax, "acc_k_max": float(d.accuracy.iloc[-1]),
+               "limit": L, "limit_ci": (f"{lim.ci_low.iloc[0]:.3f}-{lim.ci_high.iloc[0]:.3f}" if len(lim) else "")}
+        acc = dict(zip(d.k.astype(int), d.accuracy.astype(float), strict=True))
+        for div in (8, 4, 2):
+            kk = kmax // div
+            row[f"gap_k{kk}"] = L - acc[kk] if kk in acc else np.nan
+        g2, g4 = row.get(f"gap_k{kmax // 2}", np.nan), row.get(f"gap_k{kmax // 4}", np.nan)
+        row["gap_ratio"] = g2 / g4 if np.isfinite(g4) and g4 > 0 else np.nan
+        rows.append(row)
     return pd.DataFrame(rows)

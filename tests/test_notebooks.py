@@ -1,0 +1,69 @@
+"""Every notebook in notebooks/ runs top to bottom on the shipped data (nbclient), quickly.
+
+Speed: the notebooks read SCALING_NBOOT (bootstrap replicates) and SCALING_PROBLEMS (problems per task,
+a stratified subsample shared by all models) from the environment; here they are small, and figures go
+to a temporary folder so the committed figures/ (made from all the data) are not overwritten.
+"""
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+FAST_ENV = {"SCALING_NBOOT": "20", "SCALING_PROBLEMS": "60"}
+
+
+def test_there_is_a_notebook_per_figure_family():
+    stems = [p.stem for p in NOTEBOOKS]
+    for prefix in ("01_", "02_", "03_", "04_", "05_", "06_"):
+        assert any(s.startswith(prefix) for s in stems), f"no notebook {prefix}*"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_without_outputs(path):
+    nb = json.loads(path.read_text())
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "code":
+            assert not cell.get("outputs") and cell.get("execution_count") is None, f"{path.name} cell {i} has outputs"
+    first = "".join(nb["cells"][0]["source"])
+    last = "".join(nb["cells"][-2]["source"]) + "".join(nb["cells"][-1]["source"])
+    assert nb["cells"][0]["cell_type"] == "markdown" and "Data" in first, "must open with what it uses"
+    assert "paper" in last.lower(), "must close with the comparison with the paper"
+
+
+def _text(nb) -> str:
+    out = []
+    for c in nb.cells:
+        for o in c.get("outputs", []):
+            out.append(o.get("text", "") or o.get("data", {}).get("text/plain", ""))
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_executes(path, tmp_path, monkeypatch):
+    figs = tmp_path / "figures"
+    for k, v in {**FAST_ENV, "SCALING_FIGURES": str(figs), "SCALING_ROOT": str(ROOT)}.items():
+        monkeypatch.setenv(k, v)
+    nb = nbformat.read(path, as_version=4)
+    t0 = time.time()
+    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}}).execute()
+    took = time.time() - t0
+    text = _text(nb)
+    pngs = sorted(p.name for p in figs.glob("*.png"))
+    # every notebook either wrote a figure or printed why it skipped; the tables notebook prints tables
+    if path.stem.startswith("05_"):
+        assert "Table 4 layout" in text
+    else:
+        assert pngs or "SKIPPED" in text, f"{path.name}: no figure written and no SKIPPED line"
+    for p in pngs:
+        assert (figs / p).stat().st_size > 10_000, f"{p} looks empty"
+    print(f"{path.name}: {took:.1f}s, figures {pngs}")
+    assert os.environ["SCALING_PROBLEMS"] == FAST_ENV["SCALING_PROBLEMS"]
