@@ -138,3 +138,12 @@ def test_fit_errors_and_flags():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert laws.optimal(1e13)["source"] == "point"
+
+
+def test_tree_search_curve_competes():
+    """Tree-search rows (k = the run's budget) get their own curve and can win a budget."""
+    rebase = curve_rows("small", 1e9, 1.3e12, 0.20).assign(method="rebase")
+    laws = fit(pd.concat([curve_rows("small", 1e9, 1e12, 0.30), rebase]), n_boot=0, families=["power_floor"])
+    assert {cf.key["method"] for cf in laws.curves.values()} == {"sample", "rebase"}
+    o = laws.optimal(1e14)
+    assert o["method"] == "rebase" and o["k"] == int(1e14 // 1.3e12)
