@@ -138,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--only", choices=["task", "policies", "prm"], default=None)
     b.add_argument("--sizes", default=None, help="comma-separated subset of sizes (default all)")
     b.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    b.add_argument("--steps", type=int, default=None,
+                   help=f"policy training steps for every size (default {Recipe().steps}; more on a GPU)")
     sub.add_parser("sizes", help="print the family's sizes and parameter counts")
     args = ap.parse_args(argv)
     if args.cmd == "sizes":
@@ -149,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     names = args.sizes.split(",") if args.sizes else list(SIZES)
     recipe, prm_recipe = RECIPE, PRM_RECIPE
     n_train, n_samples, n_eval = PRM_TRAIN_PROBLEMS, PRM_SAMPLES, PRM_EVAL_PROBLEMS
+    if args.steps:
+        recipe = Recipe(steps=args.steps)
     if args.quick:
         recipe = Recipe(steps=6, batch_size=8, warmup=2)
         prm_recipe = prm_mod.PRMRecipe(steps=4, batch_size=8, warmup=1)
