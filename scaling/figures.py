@@ -192,12 +192,14 @@ def plot_curves(ax, curves: pd.DataFrame, colours: dict[float, tuple] | None = N
 
 def log_ticks(ax, axis: str = "x"):
     """Readable log-axis ticks: decades labelled, minor ticks unlabelled; on an axis spanning less than
-    about one decade, 1-2-5 ticks are labelled instead (so at least two labels show)."""
+    two decade ticks, 1-2-5 ticks are labelled instead (so at least two labels show)."""
     from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
 
     a = ax.xaxis if axis == "x" else ax.yaxis
     lo, hi = (ax.get_xlim() if axis == "x" else ax.get_ylim())
-    subs = (1.0,) if hi / max(lo, 1e-300) > 12 else (1.0, 2.0, 5.0)
+    lo = max(lo, 1e-300)
+    decades = int(np.floor(np.log10(hi)) - np.ceil(np.log10(lo))) + 1  # labelled decades inside the range
+    subs = (1.0,) if decades >= 2 else (1.0, 2.0, 5.0)
     a.set_major_locator(LogLocator(base=10, subs=subs))
     a.set_major_formatter(LogFormatterSciNotation(base=10, labelOnlyBase=False))
     a.set_minor_locator(LogLocator(base=10, subs=np.arange(2, 10) * 1.0))
