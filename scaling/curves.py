@@ -145,7 +145,14 @@ def _fit_family(fam: Family, flops, acc, se, c_ref, fixed, x0=None, refine: int 
     if x0 is None:
         mesh = np.stack(np.meshgrid(*grid, indexing="ij"), axis=-1).reshape(-1, k)
         score = huber(np.nan_to_num(resid_mat(mesh), nan=1e6)).sum(axis=1)
-        starts = mesh[np.argsort(score)[:refine]]
+        top = mesh[np.argsort(score)[:2 * refine]]
+        # vectorised Levenberg-Marquardt from the best grid points, then one trust-region polish
+        B = len(top)
+        pb = _fit_batch(fam, np.tile(flops, (B, 1)), np.tile(acc, (B, 1)), np.tile(se, (B, 1)), c_ref, fixed,
+                        top, iters=30)
+        pb = np.where(np.isfinite(pb), pb, top)
+        sc = huber(np.nan_to_num(resid_mat(pb), nan=1e6)).sum(axis=1)
+        starts = pb[np.argsort(sc)[:1]]
     else:
         starts = np.atleast_2d(x0)
     best = None
@@ -186,7 +193,6 @@ def _fit_batch(fam: Family, flops: np.ndarray, acc: np.ndarray, se: np.ndarray, 
     Levenberg-Marquardt with Huber weights (IRLS), finite-difference Jacobians and box clipping, all
     vectorised over replicates.  Returns (B, k) parameters (NaN where a replicate failed)."""
     B, n = acc.shape
-    k = len(x0)
     lo = np.array(fam.lower, float)
     hi = np.array(fam.upper, float)
     if fam.name == "logistic":
@@ -213,7 +219,9 @@ def _fit_batch(fam: Family, flops: np.ndarray, acc: np.ndarray, se: np.ndarray, 
         w = np.where(a <= HUBER_DELTA, 1.0, HUBER_DELTA / np.maximum(a, 1e-12))
         return r, c, w
 
-    p = np.tile(np.asarray(x0, float), (B, 1))
+    x0 = np.asarray(x0, float)
+    p = np.tile(x0, (B, 1)) if x0.ndim == 1 else x0.copy()
+    k = p.shape[1]
     lam = np.full(B, 1e-2)
     r, cost, w = cost_and_w(p)
     eps = 1e-6 * np.maximum(np.abs(p), 1e-3)
