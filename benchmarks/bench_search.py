@@ -9,9 +9,9 @@ could be served from a prefix cache).  For plain sampling with n samples per pro
 Search throughput is reported twice: tokens per second inside ``engine.generate`` only, and end to end
 (generation + reward-model scoring + bookkeeping; the reuse accounting's own tokenization excluded).
 
-Models: ``--model``/``--reward-model``, else the bundled family (``data/models/arith-neox-*`` and
-``arith-prm-*``) when present, else random-weight family members built on the fly (throughput does not
-depend on the weights, only the lengths of what they generate).
+Models: ``--model``/``--reward-model``, else the bundled family (``data/models/<--family-size>`` and
+``arith-prm-*``) when present, else random-weight family members built on the fly (throughput depends
+on the weights only through the lengths of what they generate).
 
     python benchmarks/bench_search.py [--problems 16] [--budget 8] [--threads 1]
 """
@@ -49,22 +49,28 @@ class Timed:
 
 
 def _models(args, tmp: Path) -> tuple[str, str, str]:
-    if args.model and args.reward_model:
-        return args.model, args.reward_model, "given"
-    shipped = sorted((ROOT / "data" / "models").glob("arith-neox-*"))
-    prms = sorted((ROOT / "data" / "models").glob("arith-prm-*"))
-    if shipped and prms:
-        pick = [p for p in shipped if p.name == args.family_size] or shipped[:1]
-        return str(pick[0]), str(prms[0]), "shipped"
+    """Policy and PRM folders: given, else shipped, else random-weight family members (built here)."""
     from collect.family.model import build_model, save_model
     from collect.family.prm import save_reward_config
     from collect.family.tokenizer import build_tokenizer
 
+    models = ROOT / "data" / "models"
+    policy = args.model
+    if policy is None:
+        shipped = [p for p in sorted(models.glob("arith-neox-*")) if p.name == args.family_size]
+        policy = str(shipped[0]) if shipped else None
+    prm = args.reward_model
+    if prm is None:
+        prms = sorted(models.glob("arith-prm-*"))
+        prm = str(prms[0]) if prms else None
+    origin = f"policy {'given or shipped' if policy else 'random weights'}, PRM {'given or shipped' if prm else 'random weights'}"
     tok = build_tokenizer()
-    policy = save_model(build_model(args.family_size, seed=1), tok, tmp / args.family_size)
-    prm = save_model(build_model("arith-neox-160k", seed=2), tok, tmp / "prm-random")
-    save_reward_config(prm)
-    return str(policy), str(prm), "random weights"
+    if policy is None:
+        policy = str(save_model(build_model(args.family_size, seed=1), tok, tmp / args.family_size))
+    if prm is None:
+        prm = save_model(build_model("arith-neox-160k", seed=2), tok, tmp / "prm-random")
+        save_reward_config(prm)
+    return policy, str(prm), origin
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,9 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     model, rm_path, origin = _models(args, tmp)
     engine = HFEngine(model, device=args.device, batch_size=args.batch_size)
     rm = load_reward_model(rm_path, device=args.device)
-    problems = load_task(args.task, limit=args.problems)
+    every = load_task(args.task)
+    problems = every[:: max(1, len(every) // args.problems)][: args.problems]   # spread over the file (levels)
     prompts = [make_prompt(p, args.template) for p in problems]
-    print(f"policy {engine.model_name} ({engine.params:.3g} params, {origin}), PRM {rm.name}; "
+    print(f"policy {engine.model_name} ({engine.params:.3g} params), PRM {rm.name} ({origin}); "
           f"{len(problems)} problems x budget {args.budget}; max {args.max_tokens} tokens "
           f"({args.step_tokens} per step); {args.threads} thread(s), {args.device}")
 
