@@ -37,8 +37,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-__all__ = ["Config", "config", "subsample_problems", "family_task", "size_colours", "size_label", "METHOD_STYLE",
-           "STRATEGY_SHORT", "plot_curves", "finish_axes", "log_ticks", "interp_accuracy", "interp_flops", "matched_compute",
+__all__ = ["Config", "config", "subsample_problems", "family_task", "has_rewards", "size_colours", "size_label",
+           "METHOD_STYLE", "STRATEGY_SHORT", "plot_curves", "finish_axes", "log_ticks", "interp_accuracy", "interp_flops", "matched_compute",
            "difficulty_bin", "table4", "table1", "saturation", "save"]
 
 #: line style and marker per generation method
@@ -130,6 +130,18 @@ def family_task(samples: pd.DataFrame, min_sizes: int = 2) -> str | None:
     if n.empty:
         return None
     return str(n.sort_values(["sizes", "rows"], ascending=False).index[0])
+
+
+def has_rewards(samples: pd.DataFrame) -> bool:
+    """True when every non-greedy row has a verifier score (``reward``, or ``step_rewards`` from which
+    :func:`scaling.evaluate` takes the last step's score), so the reward strategies (weighted voting,
+    best-of-n) can be evaluated; greedy rows need none."""
+    d = samples[samples.method != "greedy"]
+    if d.empty:
+        return False
+    if "reward" in d and d["reward"].notna().all():
+        return True
+    return "step_rewards" in d and bool(d["step_rewards"].notna().all())
 
 
 def size_label(params: float) -> str:

@@ -138,3 +138,16 @@ def test_config_reads_environment(tmp_path, monkeypatch):
     assert cfg.n_boot == 7 and cfg.max_problems == 11 and cfg.figures.is_dir()
     monkeypatch.delenv("SCALING_PROBLEMS")
     assert F.config().max_problems is None
+
+
+def test_has_rewards_ignores_greedy_rows_and_accepts_step_rewards():
+    t = family_table({"a": 1e8}, n_problems=4, n_samples=2)
+    assert F.has_rewards(t)
+    g = t.head(4).assign(method="greedy", reward=np.nan)
+    assert F.has_rewards(pd.concat([t, g]))
+    t2 = t.copy()
+    t2.loc[t2.index[0], "reward"] = np.nan
+    assert not F.has_rewards(t2)
+    t3 = t.assign(reward=np.nan, step_rewards=[[0.1, 0.9]] * len(t))
+    assert F.has_rewards(t3)
+    assert not F.has_rewards(g)
