@@ -154,13 +154,13 @@ def size_label(params: float) -> str:
 
 
 def size_colours(params) -> dict[float, tuple]:
-    """One colour per model size (viridis from smallest to largest), the same in every figure made from
+    """One colour per model size (viridis from dark purple, smallest, to green, largest), the same in every figure made from
     the same set of sizes."""
     vals = sorted({float(p) for p in params})
     cmap = plt.get_cmap("viridis")
     if len(vals) == 1:
         return {vals[0]: cmap(0.35)}
-    return {v: cmap(0.9 * i / (len(vals) - 1)) for i, v in enumerate(vals)}
+    return {v: cmap(0.82 * i / (len(vals) - 1)) for i, v in enumerate(vals)}  # 0.82: the top stays legible
 
 
 def plot_curves(ax, curves: pd.DataFrame, colours: dict[float, tuple] | None = None, *, band: bool = True,
