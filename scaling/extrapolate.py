@@ -56,6 +56,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
+from .estimators import vote
+from .matrix import class_mass
+
 __all__ = ["BetaMixture", "MixtureAverage", "fit_beta_mixture", "extrapolate", "per_problem", "extrapolated_table", "STRATEGIES"]
 
 STRATEGIES = ("pass_at_k", "majority", "weighted_majority", "best_of_n")
@@ -332,30 +335,6 @@ def _arrays(m) -> dict:
             "class_value": np.asarray(m.class_value, float)}
 
 
-def _class_counts(codes: np.ndarray, n_classes: int) -> np.ndarray:
-    p = codes.shape[0]
-    ok = codes >= 0
-    flat = (np.arange(p)[:, None] * n_classes + np.where(ok, codes, 0))[ok]
-    return np.bincount(flat, minlength=p * n_classes).reshape(p, n_classes).astype(float)
-
-
-def _class_sums(codes: np.ndarray, w: np.ndarray, n_classes: int) -> np.ndarray:
-    p = codes.shape[0]
-    ok = (codes >= 0) & np.isfinite(w)
-    flat = (np.arange(p)[:, None] * n_classes + np.where(ok, codes, 0))[ok]
-    return np.bincount(flat, weights=w[ok], minlength=p * n_classes).reshape(p, n_classes)
-
-
-def _vote_share(mass: np.ndarray, can_win: np.ndarray, value: np.ndarray) -> np.ndarray:
-    """Expected correctness of the top class with ties split.  mass (..., C), can_win (..., C) bool,
-    value (..., C) correctness of each class."""
-    mass = np.where(can_win, mass, -np.inf)
-    top = mass.max(axis=-1, keepdims=True)
-    tied = (mass >= top - 1e-12 * np.abs(top)) & np.isfinite(mass) & (mass > 0)
-    nt = tied.sum(axis=-1)
-    return np.where(nt > 0, (tied * value).sum(axis=-1) / np.maximum(nt, 1), 0.0)
-
-
 def _exact_at_n(a: dict, strategy: str) -> np.ndarray:
     """The strategy's value using all n_i cached solutions of each problem (ties split)."""
     codes, value = a["codes"], a["class_value"]
@@ -364,12 +343,12 @@ def _exact_at_n(a: dict, strategy: str) -> np.ndarray:
         return (a["c"] > 0).astype(float)
     if strategy in ("majority", "weighted_majority"):
         if strategy == "majority":
-            mass = _class_counts(codes, n_cls)
+            mass = class_mass(codes, None, n_cls)
         else:
-            mass = _class_sums(codes, a["reward"], n_cls)
-            mass[_class_counts(codes, n_cls) == 0] = 0.0
-        present = _class_counts(codes, n_cls) > 0
-        return _vote_share(mass, present, value)
+            mass = class_mass(codes, a["reward"], n_cls)
+            mass[class_mass(codes, None, n_cls) == 0] = 0.0
+        present = class_mass(codes, None, n_cls) > 0
+        return vote(mass, present, value)
     if strategy == "best_of_n":
         r = np.where(a["valid"] & np.isfinite(a["reward"]), a["reward"], -np.inf)
         top = r.max(axis=1, keepdims=True)
@@ -396,7 +375,7 @@ def _voting(a: dict, ks_all: np.ndarray, weighted: bool, m: int, rng: np.random.
     codes, value = a["codes"], a["class_value"]
     n_cls = value.shape[1]
     P = len(codes)
-    counts = _class_counts(codes, n_cls)
+    counts = class_mass(codes, None, n_cls)
     n_null = (codes == -1).sum(axis=1).astype(float)
     singletons = (counts == 1).sum(axis=1).astype(float)
     unseen = np.maximum(singletons, 0.5)  # Good-Turing mass of answers not seen yet
@@ -404,9 +383,9 @@ def _voting(a: dict, ks_all: np.ndarray, weighted: bool, m: int, rng: np.random.
     val = np.concatenate([value, np.zeros((P, 1))], axis=1)
     if weighted:  # pooled quantities over every problem
         r = a["reward"]
-        sums = _class_sums(codes, r, n_cls)
+        sums = class_mass(codes, r, n_cls)
         mean = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
-        sq = _class_sums(codes, r ** 2, n_cls)
+        sq = class_mass(codes, r ** 2, n_cls)
         within = sq - counts * mean ** 2
         dof = (counts - 1).clip(0).sum()
         sigma = float(np.sqrt(max(within[counts > 1].sum(), 0.0) / max(dof, 1.0))) if dof > 0 else 0.1
@@ -438,7 +417,7 @@ def _voting(a: dict, ks_all: np.ndarray, weighted: bool, m: int, rng: np.random.
             else:
                 mass = cnt.astype(float)
             mass = np.where(cnt > 0, mass, -np.inf)
-            out[sl, j] = _vote_share(mass, can_win[sl][:, None, :], val[sl][:, None, :]).mean(axis=1)
+            out[sl, j] = vote(mass, can_win[sl][:, None, :], val[sl][:, None, :]).mean(axis=1)
     return out
 
 
@@ -467,13 +446,13 @@ def _best_of_n(a: dict, ks_all: np.ndarray, mix, m: int, rng: np.random.Generato
     codes = np.where(codes == -1, a["class_value"].shape[1], codes)   # null answers: one extra class
     C = a["class_value"].shape[1] + 1
     value = np.concatenate([a["class_value"], np.zeros((P, 1))], axis=1)
-    cnt = _class_counts(codes, C)
-    s1 = _class_sums(codes, np.where(ok, z, 0.0), C)
+    cnt = class_mass(codes, None, C)
+    s1 = class_mass(codes, np.where(ok, z, 0.0), C)
     mean = np.divide(s1, cnt, out=np.zeros_like(s1), where=cnt > 0)
     dev = np.where(ok & (codes >= 0), z - np.take_along_axis(mean, np.maximum(codes, 0), axis=1), np.nan)
     is_right = value > 0.5
     # within-class scales (pooled over problems) and the shared residual shape
-    ss = _class_sums(codes, np.nan_to_num(dev) ** 2, C)
+    ss = class_mass(codes, np.nan_to_num(dev) ** 2, C)
 
     def pooled(mask):
         dof = ((cnt - 1).clip(0) * mask).sum()

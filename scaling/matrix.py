@@ -87,9 +87,12 @@ class SampleMatrix:
 
 
 def class_mass(codes: np.ndarray, weights: np.ndarray | None, n_classes: int) -> np.ndarray:
-    """(P, C) sum of ``weights`` (or counts) per answer class; null and padding are ignored."""
+    """(P, C) sum of ``weights`` (or counts) per answer class; null answers, padding and non-finite
+    weights are ignored."""
     p, s = codes.shape
     valid = codes >= 0
+    if weights is not None:
+        valid = valid & np.isfinite(weights)          # a missing weight adds nothing
     flat = (np.arange(p)[:, None] * n_classes + np.where(valid, codes, 0))[valid]
     w = None if weights is None else weights[valid]
     return np.bincount(flat, weights=w, minlength=p * n_classes).reshape(p, n_classes).astype(float)

@@ -25,7 +25,9 @@ TABLE_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz")
 SKIP_DIRS = frozenset({"tasks", "texts", "trees", "models"})
 
 
-def _table_files(path: Path) -> list[Path]:
+def table_files(path: str | os.PathLike) -> list[Path]:
+    """The table files :func:`read_samples` reads under ``path`` (itself, if it is a file)."""
+    path = Path(path)
     if path.is_file():
         return [path]
     if not path.exists():
@@ -100,7 +102,7 @@ def read_samples(path: str | os.PathLike | Iterable[str | os.PathLike], *, stric
     paths = [Path(path)] if isinstance(path, (str, os.PathLike)) else [Path(p) for p in path]
     frames = []
     for root in paths:
-        files = _table_files(root)
+        files = table_files(root)
         if root.is_dir():
             if not strict:
                 files = [f for f in files if is_sample_table(f)]
@@ -259,5 +261,5 @@ def from_list_jsonl(
     return validate(df, source=str(path))
 
 
-__all__ = ["read_samples", "write_samples", "from_list_jsonl", "approx_token_count", "is_sample_table",
+__all__ = ["read_samples", "write_samples", "table_files", "from_list_jsonl", "approx_token_count", "is_sample_table",
            "COLUMNS"]

@@ -67,21 +67,6 @@ def _aggregate(pp: pd.DataFrame, n_boot: int, seed: int, level: float = 0.95) ->
     return pd.DataFrame(rows)
 
 
-def _source_files(root: Path) -> list[Path]:
-    from ..samples import SKIP_DIRS, TABLE_SUFFIXES
-
-    if root.is_file():
-        return [root]
-    out = []
-    for p in sorted(root.rglob("*")):
-        parts = p.relative_to(root).parts
-        if any(s.startswith(".") for s in parts) or any(s in SKIP_DIRS for s in parts[:-1]):
-            continue
-        if p.is_file() and p.name.endswith(TABLE_SUFFIXES):
-            out.append(p)
-    return out
-
-
 def _by_bins(args, samples: pd.DataFrame, task: str, hashes: dict, out_dir: Path) -> Path:
     """Fit per bin of ``args.by`` and print the per-bin allocation at every budget decade."""
     import scaling
@@ -129,7 +114,9 @@ def run(args) -> int:
         raise InputError(f"{root}: no such file or directory")
     if root.is_dir() and not any(p.is_file() for p in root.rglob("*")):
         raise InputError(f"{root}: the directory is empty; expected sample tables (.parquet or .jsonl)")
-    files = _source_files(root)
+    from scaling.samples import table_files
+
+    files = table_files(root)
     if not files:
         raise InputError(f"{root}: no sample tables found (expected .parquet / .jsonl / .jsonl.gz files with the "
                          "sample-table columns; see DESIGN.md)")
