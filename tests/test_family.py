@@ -127,6 +127,9 @@ def test_prm_training_step_and_scores():
     ids, pos = encode_reward_input(tok, recs[0]["question"], recs[0]["steps"], STEP_TAG)
     assert ids == tok(prm_mod.prm_text(recs[0]["question"], recs[0]["steps"]))["input_ids"]
     assert len(pos) == len(recs[0]["steps"])
+    ev = prm_mod.evaluate_prm(model, tok, recs[:4] + bad[:4])
+    assert ev["n_solutions"] == 8 and ev["solution_correct_rate"] == 0.5
+    assert 0 <= ev["step_balanced_accuracy"] <= 1 and ev["n_groups"] == 4
     assert [len(s) for s in scores] == [len(r["steps"]) for r in recs[:4]]
     assert all(((s > 0) & (s < 1)).all() for s in scores)
 

@@ -44,7 +44,8 @@ PRM_NAME = "arith-prm-460k"
 PRM_POLICIES = ["arith-neox-20k", "arith-neox-65k", "arith-neox-160k", "arith-neox-460k"]
 PRM_TRAIN_PROBLEMS = 800   # fresh training problems for PRM data
 PRM_SAMPLES = 2            # samples per problem per policy (temperature 1)
-PRM_EVAL_PROBLEMS = 200    # test problems whose policy samples measure the PRM
+PRM_EVAL_PROBLEMS = 100    # test problems whose policy samples measure the PRM
+PRM_EVAL_SAMPLES = 4       # samples per eval problem per policy
 PRM_RECIPE = prm_mod.PRMRecipe()
 
 
@@ -104,7 +105,7 @@ def build_prm(out: Path, *, device: str, recipe: prm_mod.PRMRecipe, n_train: int
     t0, c0 = time.time(), time.process_time()
     train_recs = _sample_records(policies, out, train_qs, n_samples, 100, device)
     eval_recs = _sample_records(policies, out, [p.question for p in test[:: max(1, len(test) // n_eval)]],
-                                1, 200, device)
+                                PRM_EVAL_SAMPLES, 200, device)
     sample_s, sample_cpu = time.time() - t0, time.process_time() - c0
     model = AutoModelForCausalLM.from_pretrained(out / "models" / base, dtype=torch.float32)
     before = prm_mod.evaluate_prm(model, tok, eval_recs, device=device)
@@ -122,9 +123,10 @@ def build_prm(out: Path, *, device: str, recipe: prm_mod.PRMRecipe, n_train: int
             "final_loss": float(np.mean(log["losses"][-50:])), "eval_test_samples": ev,
             "eval_train_samples": ev_train, "eval_before_training": before, "device": device}
     _dump(folder / "training.json", info)
-    print(f"{name}: step accuracy {ev['step_accuracy']:.3f} (good rate {ev['step_good_rate']:.3f}), "
-          f"solution accuracy {ev['solution_accuracy']:.3f} (correct rate {ev['solution_correct_rate']:.3f})",
-          flush=True)
+    print(f"{name}: step accuracy {ev['step_accuracy']:.3f} (balanced {ev['step_balanced_accuracy']:.3f}, good rate "
+          f"{ev['step_good_rate']:.3f}), solution accuracy {ev['solution_accuracy']:.3f} (balanced "
+          f"{ev['solution_balanced_accuracy']:.3f}, correct rate {ev['solution_correct_rate']:.3f}), "
+          f"PRM-best of each question's samples correct {ev['best_of_group_correct']:.3f}", flush=True)
     return info
 
 

@@ -147,16 +147,30 @@ def score_records(model, tok, records: list[dict], *, device: str = "cpu", batch
 
 
 def evaluate_prm(model, tok, records: list[dict], *, device: str = "cpu") -> dict:
-    """Step-level accuracy (P(good) > 0.5 vs label), and solution-level accuracy of the min-aggregated
-    score (min over steps > 0.5 vs the solution being correct), with the label base rates."""
+    """Step-level accuracy (P(good) > 0.5 vs label) and solution-level accuracy of the min-aggregated score
+    (min over steps > 0.5 vs the solution being correct), each also balanced (mean of the recalls of the
+    two classes, 0.5 for a constant predictor), with the label base rates; and the mean correctness of the
+    solution the PRM ranks first (min score) among each question's solutions against the mean over all."""
     scores = score_records(model, tok, records, device=device)
     pred = np.concatenate([s > 0.5 for s in scores])
     lab = np.concatenate([np.asarray(r["labels"], bool) for r in records])
     sol_pred = np.array([s.min() > 0.5 for s in scores])
     sol_lab = np.array([r["correct"] for r in records])
-    return {"step_accuracy": float((pred == lab).mean()), "step_good_rate": float(lab.mean()),
-            "bad_step_recall": float((~pred[~lab]).mean()) if (~lab).any() else float("nan"),
-            "solution_accuracy": float((sol_pred == sol_lab).mean()), "solution_correct_rate": float(sol_lab.mean()),
+
+    def balanced(p, y):
+        rec = [float((p[y == c] == c).mean()) for c in (True, False) if (y == c).any()]
+        return float(np.mean(rec))
+
+    by_q: dict[str, list[tuple[float, bool]]] = {}
+    for s, r in zip(scores, records, strict=True):
+        by_q.setdefault(r["question"], []).append((float(s.min()), bool(r["correct"])))
+    best = [max(v, key=lambda x: x[0])[1] for v in by_q.values()]
+    return {"step_accuracy": float((pred == lab).mean()), "step_balanced_accuracy": balanced(pred, lab),
+            "step_good_rate": float(lab.mean()),
+            "solution_accuracy": float((sol_pred == sol_lab).mean()),
+            "solution_balanced_accuracy": balanced(sol_pred, sol_lab),
+            "solution_correct_rate": float(sol_lab.mean()),
+            "best_of_group_correct": float(np.mean(best)), "n_groups": len(by_q),
             "n_steps": int(lab.size), "n_solutions": len(records)}
 
 

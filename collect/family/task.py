@@ -15,8 +15,8 @@ whose reference solution, in the project's step format (steps separated by a bla
     The answer is 52
 
 Generation rules (all values exact integers): the start value is drawn from 2..40; each operation is
-drawn uniformly among the feasible ones of ``+ b`` (b in 1..19), ``- b`` (b in 1..19, result >= 1) and
-``* b`` (b in 2..5); every intermediate value stays in 1..MAX_VALUE (99). Everything is a function of
+drawn uniformly among the feasible ones of ``+ b`` (b in 1..9), ``- b`` (b in 1..9, result >= 1) and
+``* b`` (b in 2..3); every intermediate value stays in 1..MAX_VALUE (99). Everything is a function of
 the seed (``numpy.random.default_rng``).
 
 The prompt the bundled models are trained on is ``prompt(question) = question + "\\n"`` followed by the
@@ -44,8 +44,8 @@ ANSWER_PREFIX = "The answer is "
 STEP_DELIMITER = "\n\n"
 MAX_VALUE = 99
 START_RANGE = (2, 40)
-ADD_MAX = 19
-MUL_RANGE = (2, 5)
+ADD_MAX = 9
+MUL_RANGE = (2, 3)
 LEVELS = (1, 2, 3, 4, 5)
 
 _STEP_RE = re.compile(r"^Step (\d+): (\d+)([+\-*])(\d+)=(-?\d+)$")

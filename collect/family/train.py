@@ -22,7 +22,7 @@ from collect.family.task import ArithProblem, extract_answer, prompt, train_batc
 
 @dataclass
 class Recipe:
-    steps: int = 700
+    steps: int = 1500
     batch_size: int = 32
     lr: float = 3e-3
     warmup: int = 100
