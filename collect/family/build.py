@@ -149,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     b.add_argument("--steps", type=int, default=None,
                    help=f"policy training steps for every size (default {Recipe().steps}; more on a GPU)")
+    b.add_argument("--prm-steps", type=int, default=None,
+                   help=f"PRM fine-tuning steps (default {prm_mod.PRMRecipe().steps})")
     sub.add_parser("sizes", help="print the family's sizes and parameter counts")
     args = ap.parse_args(argv)
     if args.cmd == "sizes":
@@ -162,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     n_train, n_samples, n_eval = PRM_TRAIN_PROBLEMS, PRM_SAMPLES, PRM_EVAL_PROBLEMS
     if args.steps:
         recipe = Recipe(steps=args.steps)
+    if args.prm_steps:
+        prm_recipe = prm_mod.PRMRecipe(steps=args.prm_steps)
     if args.quick:
         recipe = Recipe(steps=6, batch_size=8, warmup=2)
         prm_recipe = prm_mod.PRMRecipe(steps=4, batch_size=8, warmup=1)
