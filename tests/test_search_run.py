@@ -232,6 +232,8 @@ def test_at_equal_flops_interpolates_sampling_in_log_flops():
     assert out.loc[("rebase", 4), "gain"] == pytest.approx(0.10)
     assert out.loc[("rebase", 4), "sample_k_for_flops"] == pytest.approx(4.0)
     assert np.isnan(out.loc[("rebase", 16), "sample_accuracy"])     # beyond the sampling curve
+    edge = at_equal_flops(curves.assign(flops=curves["flops"].where(curves["k"] != 16, 81.0)))
+    assert edge.set_index(["method", "k"]).loc[("rebase", 16), "sample_accuracy"] == pytest.approx(0.6)
     assert np.isnan(out.loc[("mcts", 4), "sample_accuracy"])
     with pytest.raises(ValueError, match="flops"):
         at_equal_flops(curves.drop(columns=["flops"]))

@@ -27,10 +27,14 @@ COLUMNS = ["task", "model", "method", "strategy", "k", "flops", "accuracy", "ci_
            "sample_accuracy", "gain", "sample_k_for_flops"]
 
 
-def at_equal_flops(curves: pd.DataFrame, *, baseline: str = "sample") -> pd.DataFrame:
+def at_equal_flops(curves: pd.DataFrame, *, baseline: str = "sample", tolerance: float = 0.02) -> pd.DataFrame:
     """One row per tree-search point: its accuracy, the baseline's accuracy at the same FLOPs
     (interpolated linearly in log FLOPs), their difference ``gain`` and the (fractional) number of
-    baseline samples that costs the same (``sample_k_for_flops``, interpolated the same way)."""
+    baseline samples that costs the same (``sample_k_for_flops``, interpolated the same way).
+
+    A point up to ``tolerance`` (relative FLOPs) beyond either end of the baseline curve is compared
+    with that end point (a search of budget n typically costs within a few per cent of n samples);
+    further out the comparison is NaN."""
     need = {"task", "model", "method", "strategy", "k", "flops", "accuracy"}
     missing = sorted(need - set(curves.columns))
     if missing:
@@ -41,7 +45,8 @@ def at_equal_flops(curves: pd.DataFrame, *, baseline: str = "sample") -> pd.Data
         lf = np.log(base["flops"].to_numpy(dtype=float))
         for _, r in g[g["method"] != baseline].sort_values(["method", "k"]).iterrows():
             x = np.log(float(r["flops"]))
-            inside = len(lf) > 0 and lf[0] - 1e-12 <= x <= lf[-1] + 1e-12
+            slack = np.log1p(tolerance)
+            inside = len(lf) > 0 and lf[0] - slack <= x <= lf[-1] + slack
             acc = float(np.interp(x, lf, base["accuracy"].to_numpy(dtype=float))) if inside else np.nan
             kk = float(np.exp(np.interp(x, lf, np.log(base["k"].to_numpy(dtype=float))))) if inside else np.nan
             rows.append({"task": task, "model": model, "method": r["method"], "strategy": strategy,
@@ -56,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("paths", nargs="+", help="sample-table files or folders (sampling scored by the PRM, and search)")
     ap.add_argument("--strategies", default="majority,weighted_majority,best_of_n")
     ap.add_argument("--n-boot", type=int, default=1000)
+    ap.add_argument("--tolerance", type=float, default=0.02, help="relative FLOPs slack at the curve ends")
     args = ap.parse_args(argv)
     import scaling
 
@@ -65,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     cols = ["model", "method", "strategy", "k", "flops", "accuracy", "ci_low", "ci_high"]
     print(curves[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print("\nat equal FLOPs (sampling interpolated in log FLOPs):")
-    print(at_equal_flops(curves).drop(columns=["task"]).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(at_equal_flops(curves, tolerance=args.tolerance).drop(columns=["task"]).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return 0
 
 
