@@ -381,7 +381,7 @@ def saturation(curves: pd.DataFrame, limits: pd.DataFrame, method: str = "sample
     and the gap ``limit - accuracy(k)`` at k_max/8, k_max/4 and k_max/2 (columns ``gap_k<k>``; at k_max
     the plug-in estimate equals the accuracy by construction, since both are the vote over all cached
     samples).  Theorem 1 predicts the gap to shrink geometrically in k; ``gap_ratio`` is
-    ``gap(k_max/2) / gap(k_max/4)`` (NaN when the earlier gap is 0)."""
+    ``gap(k_max/2) / gap(k_max/4)`` (NaN once a gap is <= 0, i.e. closed within noise)."""
     v = curves[curves.strategy.isin(["majority", "weighted_majority"]) & (curves.method == method)]
     rows = []
     for (task, model, params, strategy), d in v.groupby(["task", "model", "params", "strategy"], sort=True):
@@ -398,6 +398,6 @@ def saturation(curves: pd.DataFrame, limits: pd.DataFrame, method: str = "sample
             kk = kmax // div
             row[f"gap_k{kk}"] = L - acc[kk] if kk in acc else np.nan
         g2, g4 = row.get(f"gap_k{kmax // 2}", np.nan), row.get(f"gap_k{kmax // 4}", np.nan)
-        row["gap_ratio"] = g2 / g4 if np.isfinite(g4) and g4 > 0 else np.nan
+        row["gap_ratio"] = g2 / g4 if g4 > 0 and g2 >= 0 else np.nan  # NaN: gap already closed
         rows.append(row)
     return pd.DataFrame(rows)
