@@ -175,7 +175,7 @@ def plot_curves(ax, curves: pd.DataFrame, colours: dict[float, tuple] | None = N
         return ax
     colours = colours or size_colours(curves[colour_by] if colour_by == "params" else [])
     style = style or METHOD_STYLE
-    group_cols = [c for c in ("model", "params", "method", "strategy") if c in curves]
+    group_cols = [c for c in ("params", "model", "method", "strategy") if c in curves]  # legend: small to large
     for g, d in curves.groupby(group_cols, sort=True):
         key = dict(zip(group_cols, g, strict=True))
         d = d.sort_values("flops")
