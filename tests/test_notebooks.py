@@ -17,7 +17,7 @@ nbclient = pytest.importorskip("nbclient")
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
-FAST_ENV = {"SCALING_NBOOT": "20", "SCALING_PROBLEMS": "60"}
+FAST_ENV = {"SCALING_NBOOT": "10", "SCALING_PROBLEMS": "40"}
 
 
 def test_there_is_a_notebook_per_figure_family():
