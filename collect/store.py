@@ -26,10 +26,10 @@ from pathlib import Path
 import pandas as pd
 
 from scaling import write_samples
+from scaling.samples import table_files
 
 TEXTS_DIR = "texts"
 META_DIR = ".collect"
-SKIP_DIRS = {"tasks", "texts", "trees", "models"}
 KEY_COLUMNS = ["task", "problem_id", "model", "method", "sample_id"]
 
 
@@ -59,16 +59,9 @@ def atomic_write_text(path: Path, text: str) -> Path:
 
 def part_files(root: str | os.PathLike) -> list[Path]:
     """Every Parquet part under ``root`` (recursively), skipping hidden folders and texts/trees/tasks/models."""
-    root = Path(root)
-    if root.is_file():
-        return [root]
-    out = []
-    for p in sorted(root.rglob("*.parquet")):
-        rel = p.relative_to(root).parts
-        if any(x.startswith(".") for x in rel) or any(x in SKIP_DIRS for x in rel[:-1]):
-            continue
-        out.append(p)
-    return out
+    if not Path(root).exists():
+        return []
+    return [p for p in table_files(root) if p.name.endswith(".parquet")]
 
 
 def texts_path(part: Path) -> Path:

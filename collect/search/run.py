@@ -33,9 +33,7 @@ advanced together, so results are reproducible for the same arguments (and batch
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +41,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from scaling import write_samples
 
 from .expand import ModelExpander, Search, drive
 from .mcts import MCTS
@@ -150,20 +150,6 @@ class SearchRunResult:
 
 def _slug(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(s)).strip("_") or "x"
-
-
-def _write_parquet_atomic(df: pd.DataFrame, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 _PART = re.compile(r"-part(\d+)\.parquet$")
@@ -290,8 +276,8 @@ def run_search(problems: list[Any], engine: Any, reward_model: Any, config: Sear
                 f["stop_reason"] = s.stop_reason
                 frames.append(f)
             name = f"{stem}-part{part:05d}.parquet"
-            result.trees.append(_write_parquet_atomic(pd.concat(frames, ignore_index=True), out / "trees" / name))
-            from scaling import write_samples
+            result.trees.append(write_samples(pd.concat(frames, ignore_index=True), out / "trees" / name,
+                                              validate_first=False))
 
             result.tables.append(write_samples(pd.DataFrame(rows), out / name))
             result.runs_done += len(batch)
