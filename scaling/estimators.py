@@ -166,13 +166,18 @@ def majority_at_k(codes: np.ndarray, value: np.ndarray, n: np.ndarray, k: int,
     full = kk >= n
     if full.any():
         out[full] = vote(counts[full].astype(float), counts[full] > 0, value[full])
+    # a class holding more than n - k/2 solutions has a strict majority in every size-k subset
+    top = counts.argmax(axis=1)
+    m_top = counts[np.arange(len(n)), top]
+    sure = ~full & (2 * (n - m_top) < kk)
+    out[sure] = value[np.flatnonzero(sure), top[sure]]
     # one answer class: it wins whenever the subset holds any answered solution
-    single = ~full & ((counts > 0).sum(axis=1) == 1)
+    single = ~full & ~sure & ((counts > 0).sum(axis=1) == 1)
     if single.any():
         nnull = n[single] - counts[single].sum(axis=1)
         v = (value[single] * (counts[single] > 0)).sum(axis=1)
         out[single] = v * pass_at_k(n[single], n[single] - nnull, k)
-    rest = np.flatnonzero(~full & ~single & (counts.sum(axis=1) > 0) & ((value * (counts > 0)).max(axis=1) > 0))
+    rest = np.flatnonzero(~full & ~sure & ~single & (counts.sum(axis=1) > 0) & ((value * (counts > 0)).max(axis=1) > 0))
     if len(rest):
         out[rest] = _majority_cauchy(counts[rest], value[rest], n[rest], kk[rest], max_elems)
     return out
