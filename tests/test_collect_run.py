@@ -28,12 +28,7 @@ from collect.store import part_files, read_texts  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")   # tiny models: one torch thread (conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -13,14 +13,7 @@ from helpers_models import build_model  # noqa: E402
 from collect.engines import Completion, Engine, load_engine, resolve_model_path  # noqa: E402
 from collect.engines.hf import HFEngine  # noqa: E402
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models on a shared CPU run several times faster on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")   # tiny models: one torch thread (conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -20,12 +20,7 @@ Q2 = "Compute 7-5."
 S2 = ["Step 1: 7-5=2", "The answer is 2"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")   # tiny models: one torch thread (conftest.py)
 
 
 @pytest.fixture(scope="module")

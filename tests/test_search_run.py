@@ -23,15 +23,7 @@ from collect.tasks import load_task  # noqa: E402
 SMALL = dict(max_tokens=40, step_tokens=12)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run ~10x faster on one thread than on oversubscribed shared cores."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")   # tiny models: one torch thread (conftest.py)
 
 
 @pytest.fixture(scope="module")
