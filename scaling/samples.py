@@ -11,7 +11,8 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +124,24 @@ def read_samples(path: str | os.PathLike | Iterable[str | os.PathLike], *, stric
     return df.drop(columns=["_file"])
 
 
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """Yield a temporary file name beside ``path``; when the block succeeds the file replaces ``path``
+    in one rename, when it fails the temporary file is removed.  Readers see the old or the new file,
+    never a torn one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def write_samples(df: pd.DataFrame, path: str | os.PathLike, *, validate_first: bool = True) -> Path:
     """Write a sample table atomically (temporary file + rename), as Parquet or JSONL by suffix.
 
@@ -131,25 +150,14 @@ def write_samples(df: pd.DataFrame, path: str | os.PathLike, *, validate_first: 
     path = Path(path)
     if validate_first:
         df = validate(df, source=str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    out = df.copy()
+    if "step_rewards" in out:
+        out["step_rewards"] = out["step_rewards"].map(lambda v: None if v is None else list(map(float, v)))
+    with atomic_path(path) as tmp:
         if path.name.endswith(".parquet"):
-            out = df.copy()
-            if "step_rewards" in out:
-                out["step_rewards"] = out["step_rewards"].map(lambda v: None if v is None else list(map(float, v)))
             out.to_parquet(tmp, index=False)
         else:
-            out = df.copy()
-            if "step_rewards" in out:
-                out["step_rewards"] = out["step_rewards"].map(lambda v: None if v is None else list(map(float, v)))
             out.to_json(tmp, orient="records", lines=True)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 
@@ -158,8 +166,8 @@ _TOKEN_RE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
 def approx_token_count(text: str) -> int:
     """Approximate BPE token count: words and punctuation marks, a word of more than 4 characters
-    counting one token per 4 characters.  Within about 10 % of GPT-style tokenizers on English math
-    text; used only when no tokenizer is available, and recorded in ``token_count`` ("approx")."""
+    counting one token per 4 characters (a rule of thumb, not calibrated against a tokenizer here); used
+    only when no tokenizer is available, and recorded in ``token_count`` ("approx")."""
     return int(sum(max(1, -(-len(t) // 4)) for t in _TOKEN_RE.findall(text)))
 
 
@@ -261,5 +269,5 @@ def from_list_jsonl(
     return validate(df, source=str(path))
 
 
-__all__ = ["read_samples", "write_samples", "table_files", "from_list_jsonl", "approx_token_count", "is_sample_table",
+__all__ = ["read_samples", "write_samples", "atomic_path", "table_files", "from_list_jsonl", "approx_token_count", "is_sample_table",
            "COLUMNS"]
