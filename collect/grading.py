@@ -758,12 +758,17 @@ def grade(task: str, solution_text: str, reference: str, *, timeout: float = DEF
         TypeError: ``solution_text`` or ``reference`` is not a string.
         ValueError: the reference is empty.
     """
+    return _grade_extracted(task, reference, extract_answer(task, solution_text), timeout, "reference")
+
+
+def _grade_extracted(task: str, reference: str, raw: str | None, timeout: float, where: str) -> Grade:
+    """Grade an extracted raw answer against a reference; ``where`` prefixes error messages."""
     if not isinstance(reference, str):
-        raise TypeError(f"reference must be a string, got {type(reference).__name__}")
+        raise TypeError(f"{where}: expected a string, got {type(reference).__name__}")
     ref = canonical_answer(task, reference, timeout=timeout)
     if ref is None:
-        raise ValueError(f"empty reference answer {reference!r} for task {task!r}")
-    ans = answer_of(task, solution_text, timeout=timeout)
+        raise ValueError(f"{where}: empty reference answer {reference!r} for task {task!r}")
+    ans = canonical_answer(task, raw, timeout=timeout)
     if ans is None:
         return Grade(None, False)
     if _equivalent_cached(task_style(task), ref, ans, float(timeout)):
@@ -796,7 +801,6 @@ def grade_many(
         from tqdm.auto import tqdm
 
         iterator = tqdm(iterator, desc=f"grading {task}", unit="sol")
-    style = task_style(task)
     memo: dict[tuple[str, str | None], Grade] = {}
     out: list[Grade] = []
     for i in iterator:
@@ -807,19 +811,7 @@ def grade_many(
         key = (reference, raw)
         g = memo.get(key)
         if g is None:
-            if not isinstance(reference, str):
-                raise TypeError(f"reference {i}: expected a string, got {type(reference).__name__}")
-            ref = canonical_answer(task, reference, timeout=timeout)
-            if ref is None:
-                raise ValueError(f"reference {i}: empty reference answer {reference!r}")
-            ans = canonical_answer(task, raw, timeout=timeout)
-            if ans is None:
-                g = Grade(None, False)
-            elif _equivalent_cached(style, ref, ans, float(timeout)):
-                g = Grade(ref, True)
-            else:
-                g = Grade(ans, False)
-            memo[key] = g
+            g = memo[key] = _grade_extracted(task, reference, raw, timeout, f"reference {i}")
         out.append(g)
     return out
 

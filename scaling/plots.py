@@ -172,6 +172,12 @@ def save_all(laws, task: str, out_dir: str | Path, dpi: int = 130) -> list[Path]
     out_dir.mkdir(parents=True, exist_ok=True)
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(task))
     written = []
+
+    def save(fig, name: str) -> None:
+        fig.tight_layout()
+        written.append(out_dir / f"{safe}-{name}.png")
+        fig.savefig(written[-1], dpi=dpi)
+
     pts = laws.points[laws.points.task.astype(str) == str(task)]
     combos = sorted({(m, s) for m, s in zip(pts.method, pts.strategy, strict=True)})
     by_strategy: dict[str, list[str]] = {}
@@ -189,23 +195,14 @@ def save_all(laws, task: str, out_dir: str | Path, dpi: int = 130) -> list[Path]
             error_vs_flops(laws, task, s, method=m, ax=ax)
         for ax in axes.ravel()[n:]:
             ax.set_visible(False)
-        fig.tight_layout()
-        p = out_dir / f"{safe}-{s}.png"
-        fig.savefig(p, dpi=dpi)
+        save(fig, s)
         plt.close(fig)
-        written.append(p)
     fig, ax = plt.subplots(figsize=(7, 4.8))
     frontier_plot(laws, task, ax=ax)
-    fig.tight_layout()
-    p = out_dir / f"{safe}-frontier.png"
-    fig.savefig(p, dpi=dpi)
+    save(fig, "frontier")
     plt.close(fig)
-    written.append(p)
     fig, ax = plt.subplots(figsize=(6.5, 4.8))
     if optimal_size_plot(laws, task, ax=ax) is not None:
-        fig.tight_layout()
-        p = out_dir / f"{safe}-optimal-size.png"
-        fig.savefig(p, dpi=dpi)
-        written.append(p)
+        save(fig, "optimal-size")
     plt.close(fig)
     return written
