@@ -1,7 +1,8 @@
 """``python -m collect score``: fill reward columns of a sample table with a reward model.
 
 For every part file of the table (and its texts in ``texts/``), each solution is split into steps
-(:func:`collect.prompts.split_steps`) and scored with the question:
+(:func:`collect.prompts.split_steps`) and scored with the question (identical question and steps within a
+part are scored once and share the scores):
 
 * PRM: ``step_rewards`` = the score after each step, ``reward`` = the score after the last step;
 * ORM: ``reward`` = the single outcome score, ``step_rewards`` null.
@@ -67,7 +68,7 @@ def run_score(samples: str, reward_model: str, *, kind: str | None = None, devic
                 raise ValueError(f"{dest}: already scored by reward model(s) {list(other)}; pass --overwrite "
                                  "to replace those rewards or --out to write a scored copy elsewhere")
         plan.append((part, dest))
-    summary = {"parts": 0, "rows": 0, "skipped_parts": len(parts) - len(plan), "seconds": 0.0,
+    summary = {"parts": 0, "rows": 0, "scored": 0, "skipped_parts": len(parts) - len(plan), "seconds": 0.0,
                "reward_model": rm.name, "kind": rm.kind}
     total = 0
     for part, _ in plan:
@@ -91,18 +92,15 @@ def run_score(samples: str, reward_model: str, *, kind: str | None = None, devic
             if lost.any():
                 row = merged.loc[lost, KEY_COLUMNS].iloc[0].to_dict()
                 raise ValueError(f"{texts_path(part)}: no text for {int(lost.sum())} row(s) of {part}, first {row}")
-            steps = [split_steps(t) for t in merged["text"]]
-            questions = list(merged["question"])
-            scores: list[list[float]] = []
-            for b in range(0, len(steps), batch_size):
-                qs, ss = questions[b:b + batch_size], steps[b:b + batch_size]
-                live = [i for i, s in enumerate(ss) if s]
-                got = rm.score([qs[i] for i in live], [ss[i] for i in live]) if live else []
-                chunk: list[list[float]] = [[] for _ in ss]
-                for i, sc in zip(live, got, strict=True):
-                    chunk[i] = sc
-                scores.extend(chunk)
-                bar.update(len(ss))
+            # identical (question, steps) pairs are scored once: strong policies repeat themselves often
+            keys = list(zip(merged["question"], (tuple(split_steps(t)) for t in merged["text"]), strict=True))
+            unique = list(dict.fromkeys(k for k in keys if k[1]))
+            got: dict = {}
+            for b in range(0, len(unique), batch_size):
+                chunk = unique[b:b + batch_size]
+                got.update(zip(chunk, rm.score([q for q, _ in chunk], [list(s) for _, s in chunk]), strict=True))
+            scores: list[list[float]] = [got[k] if k[1] else [] for k in keys]
+            bar.update(len(keys))
             df = df.copy()
             df["reward"] = [float(s[-1]) if s else None for s in scores]
             df["step_rewards"] = [list(map(float, s)) if (s and rm.kind == "prm") else None for s in scores]
@@ -116,6 +114,7 @@ def run_score(samples: str, reward_model: str, *, kind: str | None = None, devic
             write_samples(df, dest)
             summary["parts"] += 1
             summary["rows"] += len(df)
+            summary["scored"] += len(unique)
     finally:
         bar.close()
     summary["seconds"] = time.perf_counter() - t0

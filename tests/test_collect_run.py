@@ -161,6 +161,21 @@ def test_score_command_fills_rewards_and_resumes(env, tmp_path, capsys):
     assert scaling.read_samples(out)["step_rewards"].notna().any()
 
 
+def test_score_scores_repeated_solutions_once(env, tmp_path, capsys):
+    out = tmp_path / "repeats"
+    run_sample(_config(env, out, n=3, max_tokens=40, temperature=0.0))  # three identical solutions each
+    assert main(["score", "--samples", str(out), "--reward-model", env["prm"], "--no-progress"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    df = scaling.read_samples(out)
+    texts = pd.concat([read_texts(p) for p in part_files(out)])
+    distinct = texts.loc[texts["text"].str.strip() != "", ["question", "text"]].drop_duplicates()
+    assert summary["rows"] == len(df) == 3 * df["problem_id"].nunique()
+    assert summary["scored"] == len(distinct) < summary["rows"]
+    for _, g in df.groupby("problem_id"):
+        assert g["reward"].nunique(dropna=False) == 1
+        assert len({tuple(v) if v is not None else None for v in g["step_rewards"]}) == 1
+
+
 def test_resume_after_sigkill(env, tmp_path, capsys):
     """Kill a real `python -m collect sample` once part files appear; the re-run completes the table
     with every (problem, sample) exactly once."""

@@ -157,3 +157,34 @@ def test_shipped_models_load_and_generate():
     probs = split_test()[:5]
     sols = generate(big, tok, [p.question for p in probs], max_new_tokens=40)
     assert sum(extract_answer(s[0]) == str(p.answer) for s, p in zip(sols, probs, strict=True)) >= 2
+
+
+def test_quick_build_runs_every_stage_end_to_end(tmp_path):
+    """`python -m collect.family build --quick` for two sizes: task, policies, PRM, then collection with the
+    toolkit's commands (sample, greedy, score, REBASE, MCTS) and consolidated tables that read back."""
+    import pandas as pd
+
+    from collect.family.build import main
+    from scaling import read_samples
+
+    out, work = tmp_path / "data", tmp_path / "work"
+    assert main(["build", "--quick", "--sizes", "arith-neox-20k,arith-neox-65k", "--threads", "1",
+                 "--out", str(out), "--work", str(work)]) == 0
+    arith = {p.name for p in (out / "samples" / "arith").iterdir()}
+    assert arith == {f"arith-neox-{s}{g}.parquet" for s in ("20k", "65k") for g in ("", "-greedy")}
+    t = pd.read_parquet(out / "samples" / "arith" / "arith-neox-65k.parquet")
+    assert len(t) == 10 * 4 and t["reward"].notna().all() and (t["reward_model"] == "arith-prm-65k").all()
+    assert sorted(t.groupby("problem_id").size().unique()) == [4]
+    sub = read_samples(out / "samples" / "arith-sub100")
+    assert set(sub["method"]) == {"sample", "rebase", "mcts"} and set(sub["task"]) == {"arith-sub100"}
+    assert set(sub["model"]) == {"arith-neox-65k"}
+    # the subset holds every fifth problem of the (limited) task, and sampling rows are its rows only
+    assert set(sub["problem_id"]) == {"arith-0000", "arith-0005"}
+    # resuming writes nothing new and ships the same tables
+    before = {p: p.read_bytes() for p in (out / "samples").rglob("*.parquet")}
+    assert main(["build", "--quick", "--only", "collect", "--sizes", "arith-neox-20k,arith-neox-65k",
+                 "--threads", "1", "--out", str(out), "--work", str(work)]) == 0
+    after = {p: pd.read_parquet(p) for p in (out / "samples").rglob("*.parquet")}
+    assert set(after) == set(before)
+    for p, df in after.items():
+        assert df.equals(pd.read_parquet(__import__("io").BytesIO(before[p]))), p

@@ -2,8 +2,8 @@
 
 Usage::
 
-    python -m collect.family build [--out data/] [--device cpu|cuda] [--quick] [--only task|policies|prm]
-                                   [--sizes a,b] [--threads 2] [--steps N]
+    python -m collect.family build [--out data/] [--device cpu|cuda] [--quick] [--only task|policies|prm|collect]
+                                   [--sizes a,b] [--threads 2] [--steps N] [--samples 256] [--work collect-work/]
     python -m collect.family sizes
 
 Steps (all deterministic in fixed seeds):
@@ -15,6 +15,10 @@ Steps (all deterministic in fixed seeds):
 3. ``<out>/models/arith-prm-*``: the process reward model (:mod:`collect.family.prm`), fine-tuned from a
    policy on the policies' own temperature-1 samples of fresh training problems, evaluated on their
    samples of the test problems; ``reward_config.json`` and ``training.json`` beside the weights.
+4. ``<out>/samples/arith*/``: the sample tables, collected with the toolkit's own commands
+   (:mod:`collect.family.collection`: ``collect sample`` 256 per problem + greedy, ``collect score`` with the
+   PRM, ``collect search`` REBASE and MCTS at budgets 4..64 for two sizes); part files and solution texts
+   in ``--work``, one consolidated Parquet file per table shipped.
 
 Measured cost (CPU, this repository's shipped models; 2 CPU cores shared with other jobs, one torch
 thread per process): policy training 1,148 CPU-seconds in total (20k: 62 s, 65k: 125 s, 160k: 172 s,
@@ -38,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from collect.family import collection
 from collect.family import prm as prm_mod
 from collect.family.model import SIZES, build_model, n_params, save_model
 from collect.family.task import generate_problems, split_test, write_task
@@ -130,10 +135,12 @@ def build_prm(out: Path, *, device: str, recipe: prm_mod.PRMRecipe, n_train: int
             "final_loss": float(np.mean(log["losses"][-50:])), "eval_test_samples": ev,
             "eval_train_samples": ev_train, "eval_before_training": before, "device": device}
     _dump(folder / "training.json", info)
-    print(f"{name}: step accuracy {ev['step_accuracy']:.3f} (balanced {ev['step_balanced_accuracy']:.3f}, good rate "
-          f"{ev['step_good_rate']:.3f}), solution accuracy {ev['solution_accuracy']:.3f} (balanced "
-          f"{ev['solution_balanced_accuracy']:.3f}, correct rate {ev['solution_correct_rate']:.3f}), "
-          f"PRM-best of each question's samples correct {ev['best_of_group_correct']:.3f}", flush=True)
+    print(f"{name}: step AUC {ev['step_auc']:.3f} (first-error steps {ev['first_error_auc']:.3f}), accuracy "
+          f"{ev['step_accuracy']:.3f} (balanced {ev['step_balanced_accuracy']:.3f}, good rate {ev['step_good_rate']:.3f}); "
+          f"solution AUC {ev['solution_auc']:.3f} (within a question {ev['within_question_auc']:.3f}), accuracy "
+          f"{ev['solution_accuracy']:.3f} (balanced {ev['solution_balanced_accuracy']:.3f}, correct rate "
+          f"{ev['solution_correct_rate']:.3f}); PRM-best of each question's samples correct "
+          f"{ev['best_of_group_correct']:.3f}", flush=True)
     return info
 
 
@@ -144,13 +151,17 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--out", default="data", help="output root (default data/)")
     b.add_argument("--device", default="cpu", help="cpu or cuda")
     b.add_argument("--quick", action="store_true", help="a few steps only: smoke test, not the shipped models")
-    b.add_argument("--only", choices=["task", "policies", "prm"], default=None)
+    b.add_argument("--only", choices=["task", "policies", "prm", "collect"], default=None)
     b.add_argument("--sizes", default=None, help="comma-separated subset of sizes (default all)")
     b.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     b.add_argument("--steps", type=int, default=None,
                    help=f"policy training steps for every size (default {Recipe().steps}; more on a GPU)")
     b.add_argument("--prm-steps", type=int, default=None,
                    help=f"PRM fine-tuning steps (default {prm_mod.PRMRecipe().steps})")
+    b.add_argument("--samples", type=int, default=None,
+                   help=f"samples per test problem and policy (default {collection.SAMPLES})")
+    b.add_argument("--work", default="collect-work",
+                   help="folder for collection part files, solution texts and trees (default collect-work/)")
     sub.add_parser("sizes", help="print the family's sizes and parameter counts")
     args = ap.parse_args(argv)
     if args.cmd == "sizes":
@@ -182,5 +193,14 @@ def main(argv: list[str] | None = None) -> int:
             base, name, policies = names[-1], f"arith-prm-{names[-1].split('-')[-1]}", names
         build_prm(out, device=args.device, recipe=prm_recipe, n_train=n_train, n_samples=n_samples,
                   n_eval=n_eval, base=base, name=name, policies=policies)
+    if args.only in (None, "collect"):
+        prm_name = PRM_NAME if PRM_BASE in names else f"arith-prm-{names[-1].split('-')[-1]}"
+        quick = {"n": 4, "limit": 10, "budgets": [4], "search_policies": names[-1:]} if args.quick else {}
+        n = quick.pop("n", collection.SAMPLES)
+        n = args.samples or n
+        rep = collection.collect_family(out, Path(args.work), policies=names, prm=prm_name, device=args.device,
+                                        threads=args.threads, n=n, **quick)
+        print(f"collection done in {rep['seconds']:.0f} s: {len(rep['shipped'])} tables, "
+              f"{collection.size_mb(rep['shipped']):.1f} MB under {out / 'samples'}", flush=True)
     print(f"build done: {time.time() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU", flush=True)
     return 0

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from collect.family.task import split_steps, step_labels
+from collect.family.task import digit_labels, split_steps, step_labels
 from collect.family.tokenizer import STEP_TAG
 from collect.reward import reward_text
 
@@ -63,10 +63,28 @@ def _ids(tok):
     return ids
 
 
-def encode_prm_batch(tok, records: list[dict], device: str = "cpu"):
-    """Right-padded ids, mask, and per-token targets: 1 good / 0 bad at tag positions, -1 elsewhere."""
+def _digit_targets(tok, text: str, record: dict) -> dict[int, int]:
+    """Token position -> 0/1 dense target at the result digits of every step (:func:`digit_labels`)."""
+    enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+    by_char = {a: i for i, (a, b) in enumerate(enc["offset_mapping"]) if b == a + 1}
+    out, pos = {}, 0
+    for step, marks in zip(record["steps"], digit_labels(record["question"], record["steps"]), strict=True):
+        start = text.find(step.strip(), pos)
+        if start < 0:
+            raise ValueError(f"step {step!r} not found in the PRM text")
+        pos = start + len(step.strip())
+        for off, good in marks:
+            if start + off in by_char:
+                out[by_char[start + off]] = int(good)
+    return out
+
+
+def encode_prm_batch(tok, records: list[dict], device: str = "cpu", dense: bool = False):
+    """Right-padded ids, mask, and per-token targets: 1 good / 0 bad at tag positions, -1 elsewhere; with
+    ``dense`` also at every result digit (whether the solution is still consistent up to that digit)."""
     tag = _ids(tok)[0]
-    rows = [tok(prm_text(r["question"], r["steps"]), add_special_tokens=False)["input_ids"] for r in records]
+    texts = [prm_text(r["question"], r["steps"]) for r in records]
+    rows = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
     mask = torch.zeros_like(ids)
@@ -77,6 +95,9 @@ def encode_prm_batch(tok, records: list[dict], device: str = "cpu"):
         pos = [j for j, t in enumerate(row) if t == tag]
         if len(pos) != len(rec["labels"]):
             raise ValueError(f"record {i}: {len(pos)} step tags for {len(rec['labels'])} labels")
+        if dense:
+            for j, y in _digit_targets(tok, texts[i], rec).items():
+                target[i, j] = y
         target[i, pos] = torch.tensor([int(x) for x in rec["labels"]])
     return ids.to(device), mask.to(device), target.to(device)
 
@@ -96,6 +117,7 @@ class PRMRecipe:
     warmup: int = 30
     weight_decay: float = 0.1
     seed: int = 4321
+    dense: bool = True     # also supervise every result digit (see encode_prm_batch)
 
 
 def train_prm(model, tok, records: list[dict], recipe: PRMRecipe, *, device: str = "cpu",
@@ -116,7 +138,7 @@ def train_prm(model, tok, records: list[dict], recipe: PRMRecipe, *, device: str
     use_amp = device.startswith("cuda")
     for step in tqdm(range(recipe.steps), desc="prm", disable=not progress, mininterval=5):
         b = buckets[int(rng.integers(len(buckets)))]
-        ids, mask, target = encode_prm_batch(tok, [records[i] for i in b], device)
+        ids, mask, target = encode_prm_batch(tok, [records[i] for i in b], device, dense=recipe.dense)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, sched)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
@@ -146,29 +168,67 @@ def score_records(model, tok, records: list[dict], *, device: str = "cpu", batch
     return out
 
 
+def auc(scores, labels) -> float:
+    """Area under the ROC curve: P(score of a random positive > score of a random negative), ties half
+    (Mann-Whitney U / (n1 n0)); NaN when a class is absent.
+
+    >>> auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])
+    0.75
+    """
+    from scipy.stats import rankdata
+
+    s, y = np.asarray(scores, float), np.asarray(labels, bool)
+    n1, n0 = int(y.sum()), int((~y).sum())
+    if not n1 or not n0:
+        return float("nan")
+    return float((rankdata(s)[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
 def evaluate_prm(model, tok, records: list[dict], *, device: str = "cpu") -> dict:
-    """Step-level accuracy (P(good) > 0.5 vs label) and solution-level accuracy of the min-aggregated score
-    (min over steps > 0.5 vs the solution being correct), each also balanced (mean of the recalls of the
-    two classes, 0.5 for a constant predictor), with the label base rates; and the mean correctness of the
-    solution the PRM ranks first (min score) among each question's solutions against the mean over all."""
+    """How well the PRM separates good from bad steps and correct from wrong solutions.
+
+    * step level: accuracy of P(good) > 0.5, balanced accuracy (mean recall of the two classes; 0.5 for a
+      constant predictor), AUC over all steps and ``first_error_auc`` over the steps whose earlier steps
+      are all good (there the label is this step's own correctness: the PRM must check the arithmetic,
+      not only notice an earlier mistake);
+    * solution level: the score after the last step (what ``collect score`` stores as ``reward``) and the
+      minimum over steps, as accuracy (> 0.5), balanced accuracy and AUC against the solution being
+      correct; ``within_question_auc``: the AUC of the last-step score among one question's solutions
+      (pairs of a correct and a wrong solution to the same question), which is what reward-weighted voting
+      and best-of-n use;
+    * ``best_of_group_correct``: mean correctness of the solution ranked first by the last-step score among
+      each question's solutions, against ``solution_correct_rate`` (random choice).
+    """
     scores = score_records(model, tok, records, device=device)
-    pred = np.concatenate([s > 0.5 for s in scores])
     lab = np.concatenate([np.asarray(r["labels"], bool) for r in records])
-    sol_pred = np.array([s.min() > 0.5 for s in scores])
+    flat = np.concatenate(scores)
+    first = np.concatenate([np.concatenate([[True], np.cumprod(r["labels"])[:-1].astype(bool)]) for r in records])
+    last = np.array([s[-1] for s in scores])
+    low = np.array([s.min() for s in scores])
     sol_lab = np.array([r["correct"] for r in records])
 
     def balanced(p, y):
         rec = [float((p[y == c] == c).mean()) for c in (True, False) if (y == c).any()]
         return float(np.mean(rec))
 
-    by_q: dict[str, list[tuple[float, bool]]] = {}
-    for s, r in zip(scores, records, strict=True):
-        by_q.setdefault(r["question"], []).append((float(s.min()), bool(r["correct"])))
-    best = [max(v, key=lambda x: x[0])[1] for v in by_q.values()]
-    return {"step_accuracy": float((pred == lab).mean()), "step_balanced_accuracy": balanced(pred, lab),
-            "step_good_rate": float(lab.mean()),
-            "solution_accuracy": float((sol_pred == sol_lab).mean()),
-            "solution_balanced_accuracy": balanced(sol_pred, sol_lab),
+    by_q: dict[str, list[int]] = {}
+    for i, r in enumerate(records):
+        by_q.setdefault(r["question"], []).append(i)
+    best = [sol_lab[max(ix, key=lambda i: last[i])] for ix in by_q.values()]
+    wins = ties = pairs = 0.0
+    for ix in by_q.values():
+        good, bad = last[ix][sol_lab[ix]], last[ix][~sol_lab[ix]]
+        if len(good) and len(bad):
+            wins += float((good[:, None] > bad[None, :]).sum())
+            ties += float((good[:, None] == bad[None, :]).sum())
+            pairs += len(good) * len(bad)
+    return {"step_accuracy": float(((flat > 0.5) == lab).mean()),
+            "step_balanced_accuracy": balanced(flat > 0.5, lab), "step_auc": auc(flat, lab),
+            "first_error_auc": auc(flat[first], lab[first]), "step_good_rate": float(lab.mean()),
+            "solution_accuracy": float(((last > 0.5) == sol_lab).mean()),
+            "solution_balanced_accuracy": balanced(last > 0.5, sol_lab), "solution_auc": auc(last, sol_lab),
+            "solution_auc_min": auc(low, sol_lab),
+            "within_question_auc": (wins + ties / 2) / pairs if pairs else float("nan"),
             "solution_correct_rate": float(sol_lab.mean()),
             "best_of_group_correct": float(np.mean(best)), "n_groups": len(by_q),
             "n_steps": int(lab.size), "n_solutions": len(records)}

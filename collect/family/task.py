@@ -219,3 +219,33 @@ def step_labels(question: str, steps: list[str]) -> list[bool]:
         m = _ANSWER_RE.match(step)
         labels.append(bool(m and int(m.group(1)) == prob.answer))
     return labels
+
+
+def digit_labels(question: str, steps: list[str]) -> list[list[tuple[int, bool]]]:
+    """Dense companions of :func:`step_labels` for PRM training: for every step, one ``(offset, label)`` per
+    character of the step's result (the number after ``=``, or the final answer), where ``offset`` is the
+    character's index in the stripped step and ``label`` says whether everything up to and including that
+    character is still consistent with the true solution (earlier steps good, this step's operation right,
+    result so far a prefix of the true value). Unparseable steps get no entries.
+
+    >>> digit_labels("Evaluate left to right: 2+3*4", ["Step 1: 2+3=5", "Step 2: 5*4=21"])
+    [[(12, True)], [(12, True), (13, False)]]
+    """
+    prob = parse_question(question)
+    vals = prob.values()
+    out: list[list[tuple[int, bool]]] = []
+    prev = True
+    for k, (step, good) in enumerate(zip(steps, step_labels(question, steps), strict=True)):
+        step = step.strip()
+        m = _STEP_RE.match(step)
+        if m:
+            ok = (prev and int(m.group(1)) == k + 1 and k < prob.difficulty
+                  and (m.group(3), int(m.group(4))) == prob.ops[k])
+            truth, start, digits = str(vals[k + 1]) if k < prob.difficulty else "", m.start(5), m.group(5)
+        else:
+            m = _ANSWER_RE.match(step)
+            ok, truth = prev, str(prob.answer)
+            start, digits = (m.start(1), m.group(1)) if m else (0, "")
+        out.append([(start + j, bool(ok and truth.startswith(digits[: j + 1]))) for j in range(len(digits))])
+        prev = prev and good
+    return out

@@ -1,0 +1,123 @@
+"""Collect the family's sample tables with the toolkit's own commands, then ship them as one file each.
+
+Stages (every one resumable: re-running skips the rows and runs already written in ``work``):
+
+1. ``python -m collect sample`` for every policy: ``n`` temperature-1 samples per test problem and one
+   greedy row per problem (``--template raw --max-tokens 128 --seed 0``);
+2. ``python -m collect score`` of those samples with the process reward model (``reward`` = score after the
+   last step, ``step_rewards`` = the score after every step);
+3. ``python -m collect search`` (REBASE, 2 runs per problem, and MCTS, 1 run) at budgets 4..64 for the
+   search policies on the ``arith-sub100`` subset (every fifth test problem: 20 per level);
+4. consolidation: the part files of each collected table become one Parquet file under
+   ``<out>/samples/``: ``arith/<model>.parquet`` (PRM-scored samples), ``arith/<model>-greedy.parquet``,
+   ``arith-sub100/<model>-{rebase,mcts}.parquet`` and ``arith-sub100/<model>-sample.parquet`` (the scored
+   samples of the subset's problems, relabelled to task ``arith-sub100`` so sampling and search compare
+   within one task).
+
+Texts (``texts/`` beside each part) and trees stay in ``work`` (too large to ship).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from scaling import read_samples, write_samples
+
+SAMPLES = 256
+SUB_TASK = "arith-sub100"
+SUB_EVERY = 5                       # every fifth test problem: 20 per level of 100
+SEARCH_POLICIES = ["arith-neox-160k", "arith-neox-460k"]
+BUDGETS = [4, 8, 16, 32, 64]
+REBASE_RUNS = 2
+MCTS_RUNS = 1
+SAMPLE_ARGS = ["--template", "raw", "--max-tokens", "128", "--seed", "0"]
+SEARCH_ARGS = ["--template", "raw", "--max-tokens", "160", "--step-tokens", "64", "--seed", "0"]
+
+
+def _collect(argv: list[str]) -> dict:
+    """Run ``python -m collect <argv>`` in this process; raise on a non-zero exit."""
+    from collect.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    t0 = time.time()
+    out = args.func(args)
+    print(f"collect {' '.join(argv[:1])} done in {time.time() - t0:.0f} s: {argv}", flush=True)
+    return out
+
+
+def write_subset_task(task_file: Path, dest: Path, every: int = SUB_EVERY, limit: int | None = None) -> Path:
+    """Every ``every``-th problem of ``task_file`` (of its first ``limit`` problems if given; ids, answers
+    and difficulties kept) as a new task file."""
+    lines = [ln for ln in Path(task_file).read_text().splitlines() if ln.strip()][:limit]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text("".join(ln + "\n" for ln in lines[::every]))
+    return dest
+
+
+def consolidate(src: Path, dest: Path, *, task: str | None = None,
+                problem_ids: set[str] | None = None) -> Path:
+    """One validated Parquet file from the part files under ``src`` (optionally only ``problem_ids``,
+    relabelled to ``task``); rows sorted by problem, method, run and sample."""
+    df = read_samples(src)
+    if problem_ids is not None:
+        df = df[df["problem_id"].astype(str).isin(problem_ids)].copy()
+    if task is not None:
+        df["task"] = task
+    keys = [c for c in ("problem_id", "method", "run_id", "sample_id") if c in df]
+    df = df.sort_values(keys, kind="stable").reset_index(drop=True)
+    return write_samples(df, dest)
+
+
+def collect_family(out: Path, work: Path, *, policies: list[str], prm: str, device: str = "cpu",
+                   threads: int | None = None, n: int = SAMPLES, search_policies: list[str] | None = None,
+                   budgets: list[int] | None = None, limit: int | None = None, progress: bool = True) -> dict:
+    """Run stages 1-4 of the module docstring; ``limit`` keeps the first problems only (smoke tests)."""
+    search_policies = SEARCH_POLICIES if search_policies is None else search_policies
+    budgets = BUDGETS if budgets is None else budgets
+    models, task_file = out / "models", out / "tasks" / "arith.jsonl"
+    common = ["--device", device] + (["--threads", str(threads)] if threads else []) \
+        + ([] if progress else ["--no-progress"]) + (["--limit", str(limit)] if limit else [])
+    report: dict = {"samples": {}, "search": {}}
+    t0 = time.time()
+    for m in policies:
+        table = work / "arith" / m
+        s = _collect(["sample", "--task", str(task_file), "--model", str(models / m), "--n", str(n),
+                      "--out", str(table), "--batch-size", "512", *SAMPLE_ARGS, *common])
+        g = _collect(["sample", "--task", str(task_file), "--model", str(models / m), "--greedy",
+                      "--out", str(work / "arith" / f"{m}-greedy"), "--batch-size", "512", *SAMPLE_ARGS, *common])
+        c = _collect(["score", "--samples", str(table), "--reward-model", str(models / prm), "--batch-size", "256",
+                      "--device", device, *(["--threads", str(threads)] if threads else []),
+                      *([] if progress else ["--no-progress"])])
+        report["samples"][m] = {"sample": s, "greedy": g, "score": c}
+    sub_file = write_subset_task(task_file, work / "tasks" / f"{SUB_TASK}.jsonl", limit=limit)
+    for m in search_policies:
+        for algo, runs in (("rebase", REBASE_RUNS), ("mcts", MCTS_RUNS)):
+            r = _collect(["search", "--algo", algo, "--budget", *map(str, budgets), "--runs", str(runs),
+                          "--task", str(sub_file), "--model", str(models / m), "--reward-model", str(models / prm),
+                          "--out", str(work / SUB_TASK / f"{m}-{algo}"), *SEARCH_ARGS, *common])
+            report["search"][f"{m}-{algo}"] = r
+    shipped = []
+    sub_ids = {json.loads(ln)["problem_id"] for ln in sub_file.read_text().splitlines() if ln.strip()}
+    for m in policies:
+        shipped.append(consolidate(work / "arith" / m, out / "samples" / "arith" / f"{m}.parquet"))
+        shipped.append(consolidate(work / "arith" / f"{m}-greedy", out / "samples" / "arith" / f"{m}-greedy.parquet"))
+    for m in search_policies:
+        shipped.append(consolidate(work / "arith" / m, out / "samples" / SUB_TASK / f"{m}-sample.parquet",
+                                   task=SUB_TASK, problem_ids=sub_ids))
+        for algo in ("rebase", "mcts"):
+            shipped.append(consolidate(work / SUB_TASK / f"{m}-{algo}", out / "samples" / SUB_TASK / f"{m}-{algo}.parquet"))
+    report["shipped"] = [str(p) for p in shipped]
+    report["seconds"] = round(time.time() - t0, 1)
+    return report
+
+
+def size_mb(paths: list[str | Path]) -> float:
+    """Total size of ``paths`` in MB."""
+    return sum(Path(p).stat().st_size for p in paths) / 1e6
+
+
+__all__ = ["collect_family", "consolidate", "write_subset_task", "SAMPLES", "SUB_TASK", "BUDGETS",
+           "SEARCH_POLICIES"]
+
