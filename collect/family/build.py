@@ -52,9 +52,9 @@ from collect.family.train import Recipe, generate, greedy_accuracy, train
 RECIPE = Recipe()
 PRM_BASE = "arith-neox-460k"
 PRM_NAME = "arith-prm-460k"
-# the PRM learns from the samples of the policies up to its own size (its base included)
-PRM_POLICIES = ["arith-neox-20k", "arith-neox-65k", "arith-neox-160k", "arith-neox-460k"]
-PRM_TRAIN_PROBLEMS = 800   # fresh training problems for PRM data
+# the PRM learns from the samples of every policy of the family (its base included)
+PRM_POLICIES = list(SIZES)
+PRM_TRAIN_PROBLEMS = 8000  # fresh training problems for PRM data (80,000 labelled solutions)
 PRM_SAMPLES = 2            # samples per problem per policy (temperature 1)
 PRM_EVAL_PROBLEMS = 100    # test problems whose policy samples measure the PRM
 PRM_EVAL_SAMPLES = 4       # samples per eval problem per policy
