@@ -7,7 +7,9 @@ part are scored once and share the scores):
 * PRM: ``step_rewards`` = the score after each step, ``reward`` = the score after the last step;
 * ORM: ``reward`` = the single outcome score, ``step_rewards`` null.
 
-``reward_model`` and ``reward_params`` record the verifier.  A solution with no steps gets null rewards.
+``reward_model`` and ``reward_params`` record the verifier.  A solution with no steps (an empty or
+unreadable generation, which has no answer either) has nothing a verifier can credit: ``reward`` 0 and
+null ``step_rewards``, so every row of a scored table has a reward and reward-based strategies apply.
 Each part is rewritten atomically once scored (or written to ``--out`` with its texts), so a killed run
 loses at most the part in flight and a re-run skips parts already scored by the same reward model.
 The reward model's folder and tokenizer (step tag, good/bad tokens) are checked before any scoring.
@@ -102,7 +104,7 @@ def run_score(samples: str, reward_model: str, *, kind: str | None = None, devic
             scores: list[list[float]] = [got[k] if k[1] else [] for k in keys]
             bar.update(len(keys))
             df = df.copy()
-            df["reward"] = [float(s[-1]) if s else None for s in scores]
+            df["reward"] = [float(s[-1]) if s else 0.0 for s in scores]  # nothing to credit: 0
             df["step_rewards"] = [list(map(float, s)) if (s and rm.kind == "prm") else None for s in scores]
             df["reward_model"] = rm.name
             df["reward_params"] = float(rm.params)

@@ -35,7 +35,7 @@ def default_ks(n: np.ndarray) -> list[int]:
 
 
 def _check_rewards(m: SampleMatrix, strategy: str) -> None:
-    missing = m.reward is None or m.meta.get("reward_rows_missing", 0) > 0
+    missing = not m.has_rewards
     if missing:
         what = "no row has" if m.reward is None else f"{m.meta['reward_rows_missing']} row(s) lack"
         raise SchemaError(f"strategy {strategy!r} needs rewards, but {what} a 'reward' (or 'step_rewards') "
@@ -47,9 +47,15 @@ def _strategies_for(m: SampleMatrix, strategies: Sequence[str] | None) -> list[s
     method = m.key["method"]
     if method in GREEDY_METHODS:
         return ["greedy"] if strategies is None or "greedy" in strategies else []
-    has_reward = m.reward is not None and m.meta.get("reward_rows_missing", 0) == 0
+    has_reward = m.has_rewards
     if strategies is None:
         chosen = ["majority", "pass_at_k"] + (list(REWARD_STRATEGIES) if has_reward else [])
+        if m.reward is not None and not has_reward:
+            import warnings
+
+            warnings.warn(f"task {m.key['task']!r}, model {m.key['model']!r}, method {method!r}: "
+                          f"{m.meta['reward_rows_missing']} row(s) lack a reward, so {list(REWARD_STRATEGIES)} "
+                          "are not evaluated for this group", stacklevel=3)
     else:
         chosen = [s for s in strategies if s != "greedy"]
         for s in chosen:
@@ -291,7 +297,7 @@ def limits(samples: pd.DataFrame, reward_agg: str | None = None, by: str | list[
         n_classes = m.class_value.shape[1]
         counts = class_mass(m.codes, None, n_classes)
         kinds = [("majority", counts)]
-        if m.reward is not None and m.meta.get("reward_rows_missing", 0) == 0:
+        if m.has_rewards:
             valid = m.codes >= 0
             if not (m.reward[valid] < 0).any():
                 kinds.append(("weighted_majority", class_mass(m.codes, m.reward, n_classes)))

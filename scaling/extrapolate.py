@@ -644,7 +644,7 @@ def extrapolated_table(samples: pd.DataFrame, strategies=None, multiples=(2, 4, 
     jobs = []
     for m in mats:
         strats = list(strategies or STRATEGIES)
-        if m.reward is None:
+        if not m.has_rewards:  # as scaling.evaluate: reward strategies need a reward on every row
             strats = [s for s in strats if s not in ("weighted_majority", "best_of_n")]
         strats = [s for s in strats if s in STRATEGIES]
         for s in strats:

@@ -64,6 +64,11 @@ class SampleMatrix:
         return self.codes.shape
 
     @property
+    def has_rewards(self) -> bool:
+        """Every solution of the group has a reward (what reward-based strategies need)."""
+        return self.reward is not None and self.meta.get("reward_rows_missing", 0) == 0
+
+    @property
     def is_tree(self) -> bool:
         return self.key["method"] in TREE_METHODS
 

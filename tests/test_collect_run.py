@@ -146,7 +146,7 @@ def test_score_command_fills_rewards_and_resumes(env, tmp_path, capsys):
         t = texts.loc[(row.problem_id, row.sample_id)]
         steps = split_steps(t["text"])
         if not steps:
-            assert row.step_rewards is None and pd.isna(row.reward)
+            assert row.step_rewards is None and row.reward == 0.0
             continue
         expect = rm.score([t["question"]], [steps])[0]
         assert list(row.step_rewards) == pytest.approx(expect, abs=1e-5)

@@ -32,8 +32,8 @@ def test_family_tables_have_256_scored_samples_and_greedy_rows():
         t = scaling.read_samples(DATA / "samples" / "arith" / f"arith-neox-{size}.parquet")
         counts = t.groupby("problem_id").size()
         assert set(counts.index) == ids and counts.min() >= 256, size
-        assert t["reward"].notna().mean() > 0.99 and t["reward_model"].nunique() == 1, size
-        assert t.loc[t["reward"].notna(), "step_rewards"].map(len).min() >= 1
+        assert t["reward"].notna().all() and t["reward_model"].nunique() == 1, size
+        assert t["step_rewards"].dropna().map(len).min() >= 1
         g = scaling.read_samples(DATA / "samples" / "arith" / f"arith-neox-{size}-greedy.parquet")
         assert set(g["method"]) == {"greedy"} and set(g["problem_id"]) == ids and len(g) == len(ids)
 

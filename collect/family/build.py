@@ -20,13 +20,12 @@ Steps (all deterministic in fixed seeds):
    PRM, ``collect search`` REBASE and MCTS at budgets 4..64 for two sizes); part files and solution texts
    in ``--work``, one consolidated Parquet file per table shipped.
 
-Measured cost (CPU, this repository's shipped models; 2 CPU cores shared with other jobs, one torch
-thread per process): policy training 1,148 CPU-seconds in total (20k: 62 s, 65k: 125 s, 160k: 172 s,
-460k: 322 s, 1m: 468 s), about 20 minutes of wall time when run one after the other on an idle core;
-the PRM (sampling 6,400 solutions from four policies, 300 fine-tuning steps, evaluation) about 5 more
-minutes. On one GPU the same command runs in a few minutes (``--device cuda``). Bitwise results depend on
-the torch version, the device and the thread count (floating-point reduction order); the data, the
-initialisation and the order of training examples are fixed by seeds.
+Measured cost (CPU, 2 cores shared between two jobs, one torch thread per job): policies 1,148 CPU-s
+(20k: 62 s, 65k: 125 s, 160k: 172 s, 460k: 322 s, 1m: 468 s); PRM 1,317 s (sampling 80,000 training
+solutions 608 s, 2,500 fine-tuning steps 688 s); collection COLLECTION_SECONDS (see data/README.md for the
+split). On one GPU the same command runs in minutes (``--device cuda``). Bitwise results depend on the
+torch version, the device and the thread count (floating-point reduction order); the data, the
+initialisation, the order of training examples and the sampling seeds are fixed.
 
 ``--quick`` trains for a handful of steps only (a smoke test in seconds; not the shipped models).
 ``--steps`` changes the number of policy training steps for every size (e.g. longer on a GPU).
