@@ -79,10 +79,11 @@ def _digit_targets(tok, text: str, record: dict) -> dict[int, int]:
     by_char = {a: i for i, (a, b) in enumerate(enc["offset_mapping"]) if b == a + 1}
     out, pos = {}, 0
     for step, marks in zip(record["steps"], digit_labels(record["question"], record["steps"]), strict=True):
-        start = text.find(step.strip(), pos)
+        clean = step.replace(STEP_TAG, "").strip()  # as reward_text writes it (steps with a tag get no marks)
+        start = text.find(clean, pos)
         if start < 0:
             raise ValueError(f"step {step!r} not found in the PRM text")
-        pos = start + len(step.strip())
+        pos = start + len(clean)
         for off, good in marks:
             if start + off in by_char:
                 out[by_char[start + off]] = int(good)
