@@ -22,8 +22,8 @@ Steps (all deterministic in fixed seeds):
 
 Measured cost (CPU, 2 cores shared between two jobs, one torch thread per job): policies 1,148 CPU-s
 (20k: 62 s, 65k: 125 s, 160k: 172 s, 460k: 322 s, 1m: 468 s); PRM 1,317 s (sampling 80,000 training
-solutions 608 s, 2,500 fine-tuning steps 688 s); collection COLLECTION_SECONDS (see data/README.md for the
-split). On one GPU the same command runs in minutes (``--device cuda``). Bitwise results depend on the
+solutions 608 s, 2,500 fine-tuning steps 688 s); collection about 6,900 CPU-s (see data/README.md for
+the split); about 9,300 CPU-s in all. On one GPU the same command runs in minutes (``--device cuda``). Bitwise results depend on the
 torch version, the device and the thread count (floating-point reduction order); the data, the
 initialisation, the order of training examples and the sampling seeds are fixed.
 
