@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -51,8 +52,6 @@ def _strategies_for(m: SampleMatrix, strategies: Sequence[str] | None) -> list[s
     if strategies is None:
         chosen = ["majority", "pass_at_k"] + (list(REWARD_STRATEGIES) if has_reward else [])
         if m.reward is not None and not has_reward:
-            import warnings
-
             warnings.warn(f"task {m.key['task']!r}, model {m.key['model']!r}, method {method!r}: "
                           f"{m.meta['reward_rows_missing']} row(s) lack a reward, so {list(REWARD_STRATEGIES)} "
                           "are not evaluated for this group", stacklevel=3)

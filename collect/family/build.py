@@ -22,8 +22,8 @@ Steps (all deterministic in fixed seeds):
 
 Measured cost (CPU, 2 cores shared between two jobs, one torch thread per job): policies 1,148 CPU-s
 (20k: 62 s, 65k: 125 s, 160k: 172 s, 460k: 322 s, 1m: 468 s); PRM 1,317 s (sampling 80,000 training
-solutions 608 s, 2,500 fine-tuning steps 688 s); collection about 6,900 CPU-s (see data/README.md for
-the split); about 9,300 CPU-s in all. On one GPU the same command runs in minutes (``--device cuda``). Bitwise results depend on the
+solutions 608 s, 2,500 fine-tuning steps 688 s); collection stages measured in data/README.md; an
+estimated 9,300 CPU-s in all. ``--device cuda`` runs it on a GPU (not timed yet). Bitwise results depend on the
 torch version, the device and the thread count (floating-point reduction order); the data, the
 initialisation, the order of training examples and the sampling seeds are fixed.
 
@@ -185,19 +185,17 @@ def main(argv: list[str] | None = None) -> int:
         write_task(split_test(), out / "tasks" / "arith.jsonl")
     if args.only in (None, "policies"):
         build_policies(out, device=args.device, recipe=recipe, names=names)
+    if PRM_BASE in names:
+        base, name, policies = PRM_BASE, PRM_NAME, PRM_POLICIES
+    else:  # a subset of sizes (e.g. a quick smoke test): PRM from the largest, on all of them
+        base, name, policies = names[-1], f"arith-prm-{names[-1].split('-')[-1]}", names
     if args.only in (None, "prm"):
-        if PRM_BASE in names:
-            base, name, policies = PRM_BASE, PRM_NAME, PRM_POLICIES
-        else:  # a subset of sizes (e.g. a quick smoke test): PRM from the largest, on all of them
-            base, name, policies = names[-1], f"arith-prm-{names[-1].split('-')[-1]}", names
         build_prm(out, device=args.device, recipe=prm_recipe, n_train=n_train, n_samples=n_samples,
                   n_eval=n_eval, base=base, name=name, policies=policies)
     if args.only in (None, "collect"):
-        prm_name = PRM_NAME if PRM_BASE in names else f"arith-prm-{names[-1].split('-')[-1]}"
-        quick = {"n": 4, "limit": 10, "budgets": [4], "search_policies": names[-1:]} if args.quick else {}
-        n = quick.pop("n", collection.SAMPLES)
-        n = args.samples or n
-        rep = collection.collect_family(out, Path(args.work), policies=names, prm=prm_name, device=args.device,
+        quick = {"limit": 10, "budgets": [4], "search_policies": names[-1:]} if args.quick else {}
+        n = args.samples or (4 if args.quick else collection.SAMPLES)
+        rep = collection.collect_family(out, Path(args.work), policies=names, prm=name, device=args.device,
                                         threads=args.threads, n=n, **quick)
         print(f"collection done in {rep['seconds']:.0f} s: {len(rep['shipped'])} tables, "
               f"{collection.size_mb(rep['shipped']):.1f} MB under {out / 'samples'}", flush=True)

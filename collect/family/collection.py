@@ -23,6 +23,8 @@ import json
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from scaling import read_samples, write_samples
 
 SAMPLES = 256
@@ -37,7 +39,7 @@ SEARCH_ARGS = ["--template", "raw", "--max-tokens", "160", "--step-tokens", "64"
 
 
 def _collect(argv: list[str]) -> dict:
-    """Run ``python -m collect <argv>`` in this process; raise on a non-zero exit."""
+    """Run ``python -m collect <argv>`` in this process (errors propagate as exceptions)."""
     from collect.cli import build_parser
 
     args = build_parser().parse_args(argv)
@@ -56,11 +58,11 @@ def write_subset_task(task_file: Path, dest: Path, every: int = SUB_EVERY, limit
     return dest
 
 
-def consolidate(src: Path, dest: Path, *, task: str | None = None,
+def consolidate(src: Path | pd.DataFrame, dest: Path, *, task: str | None = None,
                 problem_ids: set[str] | None = None) -> Path:
-    """One validated Parquet file from the part files under ``src`` (optionally only ``problem_ids``,
-    relabelled to ``task``); rows sorted by problem, method, run and sample."""
-    df = read_samples(src)
+    """One validated Parquet file from the part files under ``src`` (or a table already read from them;
+    optionally only ``problem_ids``, relabelled to ``task``); rows sorted by problem, method, run and sample."""
+    df = src if isinstance(src, pd.DataFrame) else read_samples(src)
     if problem_ids is not None:
         df = df[df["problem_id"].astype(str).isin(problem_ids)].copy()
     if task is not None:
@@ -77,8 +79,8 @@ def collect_family(out: Path, work: Path, *, policies: list[str], prm: str, devi
     search_policies = SEARCH_POLICIES if search_policies is None else search_policies
     budgets = BUDGETS if budgets is None else budgets
     models, task_file = out / "models", out / "tasks" / "arith.jsonl"
-    common = ["--device", device] + (["--threads", str(threads)] if threads else []) \
-        + ([] if progress else ["--no-progress"]) + (["--limit", str(limit)] if limit else [])
+    run = ["--device", device] + (["--threads", str(threads)] if threads else []) + ([] if progress else ["--no-progress"])
+    common = run + (["--limit", str(limit)] if limit else [])   # score takes no --limit
     report: dict = {"samples": {}, "search": {}}
     t0 = time.time()
     for m in policies:
@@ -88,8 +90,7 @@ def collect_family(out: Path, work: Path, *, policies: list[str], prm: str, devi
         g = _collect(["sample", "--task", str(task_file), "--model", str(models / m), "--greedy",
                       "--out", str(work / "arith" / f"{m}-greedy"), "--batch-size", "512", *SAMPLE_ARGS, *common])
         c = _collect(["score", "--samples", str(table), "--reward-model", str(models / prm), "--batch-size", "256",
-                      "--device", device, *(["--threads", str(threads)] if threads else []),
-                      *([] if progress else ["--no-progress"])])
+                      *run])
         report["samples"][m] = {"sample": s, "greedy": g, "score": c}
     sub_file = write_subset_task(task_file, work / "tasks" / f"{SUB_TASK}.jsonl", limit=limit)
     for m in search_policies:
@@ -101,11 +102,13 @@ def collect_family(out: Path, work: Path, *, policies: list[str], prm: str, devi
     shipped = []
     sub_ids = {json.loads(ln)["problem_id"] for ln in sub_file.read_text().splitlines() if ln.strip()}
     for m in policies:
-        shipped.append(consolidate(work / "arith" / m, out / "samples" / "arith" / f"{m}.parquet"))
+        table = read_samples(work / "arith" / m)   # read once: the full table and the subset's rows
+        shipped.append(consolidate(table, out / "samples" / "arith" / f"{m}.parquet"))
         shipped.append(consolidate(work / "arith" / f"{m}-greedy", out / "samples" / "arith" / f"{m}-greedy.parquet"))
+        if m in search_policies:
+            shipped.append(consolidate(table, out / "samples" / SUB_TASK / f"{m}-sample.parquet",
+                                       task=SUB_TASK, problem_ids=sub_ids))
     for m in search_policies:
-        shipped.append(consolidate(work / "arith" / m, out / "samples" / SUB_TASK / f"{m}-sample.parquet",
-                                   task=SUB_TASK, problem_ids=sub_ids))
         for algo in ("rebase", "mcts"):
             shipped.append(consolidate(work / SUB_TASK / f"{m}-{algo}", out / "samples" / SUB_TASK / f"{m}-{algo}.parquet"))
     report["shipped"] = [str(p) for p in shipped]

@@ -73,10 +73,10 @@ def _ids(tok):
     return ids
 
 
-def _digit_targets(tok, text: str, record: dict) -> dict[int, int]:
-    """Token position -> 0/1 dense target at the result digits of every step (:func:`digit_labels`)."""
-    enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
-    by_char = {a: i for i, (a, b) in enumerate(enc["offset_mapping"]) if b == a + 1}
+def _digit_targets(offsets: list[tuple[int, int]], text: str, record: dict) -> dict[int, int]:
+    """Token position -> 0/1 dense target at the result digits of every step (:func:`digit_labels`);
+    ``offsets`` is the tokenizer's character span of every token of ``text``."""
+    by_char = {a: i for i, (a, b) in enumerate(offsets) if b == a + 1}
     out, pos = {}, 0
     for step, marks in zip(record["steps"], digit_labels(record["question"], record["steps"]), strict=True):
         clean = step.replace(STEP_TAG, "").strip()  # as reward_text writes it (steps with a tag get no marks)
@@ -95,7 +95,8 @@ def encode_prm_batch(tok, records: list[dict], device: str = "cpu", dense: bool 
     ``dense`` also at every result digit (whether the solution is still consistent up to that digit)."""
     tag = _ids(tok)[0]
     texts = [prm_text(r["question"], r["steps"]) for r in records]
-    rows = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
+    encs = [tok(t, add_special_tokens=False, return_offsets_mapping=dense) for t in texts]
+    rows = [e["input_ids"] for e in encs]
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
     mask = torch.zeros_like(ids)
@@ -107,7 +108,7 @@ def encode_prm_batch(tok, records: list[dict], device: str = "cpu", dense: bool 
         if len(pos) != len(rec["labels"]):
             raise ValueError(f"record {i}: {len(pos)} step tags for {len(rec['labels'])} labels")
         if dense:
-            for j, y in _digit_targets(tok, texts[i], rec).items():
+            for j, y in _digit_targets(encs[i]["offset_mapping"], texts[i], rec).items():
                 target[i, j] = y
         target[i, pos] = torch.tensor([int(x) for x in rec["labels"]])
     return ids.to(device), mask.to(device), target.to(device)
