@@ -264,7 +264,7 @@ class Evaluation:
             if len(self.extrapolated) else {}
         for task in self.tasks:
             lines.append(f"\n== task {task} ==")
-            lines.append(f"{'model / method / strategy':<44} {'problems':>8} {'k':>9}  {'accuracy (95% CI)':<42}"
+            lines.append(f"{'model / method / strategy':<56} {'problems':>8} {'k':>9}  {'accuracy (95% CI)':<42}"
                          f" {'limit':>6} {'extrap. k':>9}")
             cur = self.curves[self.curves.task.astype(str) == task]
             for key, d in _groups(cur, ["model", "method", "strategy"] + self.by):
@@ -277,7 +277,7 @@ class Evaluation:
                 limit = f"{lim[tkey]:.3f}" if tkey in lim else "-"
                 ek = ex_k.get(tkey)
                 label = " / ".join(map(str, key))
-                lines.append(f"{label[:44]:<44} {int(b.n_problems):>8} {f'{a.k}-{b.k}':>9}  {ends:<42} {limit:>6} "
+                lines.append(f"{label[:56]:<56} {int(b.n_problems):>8} {f'{a.k}-{b.k}':>9}  {ends:<42} {limit:>6} "
                              f"{ek if ek is not None else '-':>9}")
         return "\n".join(lines)
 
