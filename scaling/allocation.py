@@ -18,7 +18,7 @@ Lagrangian on a log grid of budgets: for a price lambda every bin picks
 ``argmax_C acc_b(C) - lambda C``; lambda is bisected until the budget is spent.  This is exact on the
 concave hull of each bin's curve, which is the best a randomised allocation can do.
 
->>> laws = scaling.fit(scaling.evaluate(samples, by="difficulty"))   # doctest: +SKIP
+>>> laws = scaling.evaluate(samples, by="difficulty").fit()       # doctest: +SKIP
 >>> per_difficulty(laws, 1e14, by="difficulty")                     # doctest: +SKIP
 """
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,9 @@ from .flops import Compute
 from .matrix import to_matrices
 from .schema import CONTRACT_DOC, SAMPLING_METHODS, STRATEGIES, SchemaError, check_sample_table
 from .strategies import concat, extrapolated_frame, limits_frame, map_groups, values_frame
+
+if TYPE_CHECKING:
+    from .laws import Laws
 
 __all__ = ["evaluate", "limits", "Evaluation", "PER_PROBLEM_COLUMNS", "EXTRAPOLATED_COLUMNS", "LIMIT_COLUMNS",
            "EXTRAPOLATE", "config_columns", "aggregate_limits"]
@@ -244,7 +248,7 @@ class Evaluation:
                           limits_per_problem=_match(self.limits_per_problem, match), confidence=s["confidence"],
                           n_boot=s["n_boot"], seed=s["seed"], settings=s)
 
-    def fit(self, **options):
+    def fit(self, **options) -> Laws:
         """Fit the saturation laws: ``scaling.laws.fit(self, **options)`` (see there) -> :class:`scaling.Laws`."""
         from .laws import fit
 
