@@ -97,7 +97,7 @@ def large_case() -> None:
     samples = scaling.validate(pd.concat(tables, ignore_index=True))
     t_build = time.perf_counter() - t0
     t0 = time.perf_counter()
-    curves = scaling.evaluate(samples, strategies=STRATS, n_jobs=2)
+    curves = scaling.evaluate(samples, strategies=STRATS, n_jobs=2, extrapolate=()).curves
     t_eval = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"large: 5 models x 500 problems x 1024 solutions ({len(samples):,} rows): evaluate (2 processes) "
@@ -123,9 +123,10 @@ def main() -> None:
         return out, time.perf_counter() - w0, time.process_time() - c0
 
     # warm-up on a small table so one-time start-up costs (lazy imports, first-call caches) are not timed
-    scaling.evaluate(scaling.validate(synthetic_table(5, 16, seed=99)), strategies=STRATS, n_boot=10)
-    ours, t_ours, c_ours = timed(lambda: scaling.evaluate(samples, strategies=STRATS, ks=ks, n_boot=0))
-    _, t_ours_ci, c_ours_ci = timed(lambda: scaling.evaluate(samples, strategies=STRATS, ks=ks))
+    scaling.evaluate(scaling.validate(synthetic_table(5, 16, seed=99)), strategies=STRATS, n_boot=10, extrapolate=())
+    ours, t_ours, c_ours = timed(lambda: scaling.evaluate(samples, strategies=STRATS, ks=ks, n_boot=0,
+                                                              extrapolate=()).curves)
+    _, t_ours_ci, c_ours_ci = timed(lambda: scaling.evaluate(samples, strategies=STRATS, ks=ks, extrapolate=()))
     base, t_base, c_base = timed(lambda: baseline(samples, ks))
 
     # precision: exact values for majority / best-of-n / pass@k; a 4096-draw Monte Carlo for weighted

@@ -1,4 +1,7 @@
-"""Figures of fitted inference scaling laws (matplotlib/seaborn; files only, no display needed).
+"""Figures of fitted inference scaling laws (matplotlib/seaborn).
+
+Importing this module does not choose a matplotlib backend (``python -m scaling.fit`` selects the
+file-only Agg backend for itself; a notebook keeps its own).
 
 * :func:`error_vs_flops` -- test error (%) against inference FLOPs per problem on a log x axis, one colour
   per model size, measured points, the fitted curve with its bootstrap band, per-problem extrapolations
@@ -13,23 +16,15 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import seaborn as sns  # noqa: E402
+from .names import STRATEGY_NAMES, size_label, slug
 
 __all__ = ["error_vs_flops", "frontier_plot", "optimal_size_plot", "save_all"]
 
 PAPER_SLOPE, PAPER_INTERCEPT = 1.19, 2.03
-STRATEGY_NAMES = {"majority": "majority voting", "weighted_majority": "weighted majority voting",
-                  "best_of_n": "best-of-n", "pass_at_k": "coverage (pass@k)", "greedy": "greedy"}
-
-
-def _size_label(params) -> str:
-    p = float(params)
-    return f"{p / 1e9:.3g}B" if p >= 1e9 else f"{p / 1e6:.3g}M"
 
 
 def _palette(values):
@@ -57,7 +52,7 @@ def error_vs_flops(laws, task: str, strategy: str, method: str = "sample", ax=No
     for model, params in sorted(models.items(), key=lambda kv: kv[1]):
         col = pal[params]
         p = pts[pts.model.astype(str) == model]
-        lab = f"{model} ({_size_label(params)})" if np.isfinite(params) else model
+        lab = f"{model} ({size_label(params)})" if np.isfinite(params) else model
         if len(p):
             yerr = None
             if p.ci_low.notna().all():
@@ -73,7 +68,7 @@ def error_vs_flops(laws, task: str, strategy: str, method: str = "sample", ax=No
         acc = cf.predict(grid, warn=False)
         ls = "-" if cf.converged else ":"
         ax.plot(grid, 100 * (1 - acc), ls, color=col, lw=1.8, label=lab)
-        blo, bhi = cf.band(grid)
+        _, blo, bhi = cf.predict(grid, interval=True, warn=False)
         if np.isfinite(blo).all():
             ax.fill_between(grid, 100 * (1 - bhi), 100 * (1 - blo), color=col, alpha=0.18, lw=0)
         ex = cf.points[cf.points.source == "extrapolated"]
@@ -170,7 +165,7 @@ def save_all(laws, task: str, out_dir: str | Path, dpi: int = 130) -> list[Path]
     ``<task>-optimal-size.png`` (when a size law exists).  Returns the paths written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(task))
+    safe = slug(task)
     written = []
 
     def save(fig, name: str) -> None:

@@ -1,11 +1,48 @@
-"""The sample table: one row per finished solution.
+"""The sample table: one row per finished solution -- the contract between ``collect`` and ``scaling``.
 
 This module holds the column contract shared by the collection side (``collect``) and the analysis
-side (``scaling``), and the validation that turns a raw table into a trusted one.  Columns marked as
-*contract* must be present in every table; the others are optional and filled with nulls.
+side (``scaling``), and the validation that turns a raw table into a trusted one.  It is the one place
+the contract is written down; every :class:`SchemaError` points here (``help(scaling.schema)``).
+
+Columns (``*``: the contract, required in every table; the others are optional and filled with nulls)
+
+================  =====================  ===========================================================
+column            type                   meaning
+================  =====================  ===========================================================
+``task`` *        str                    benchmark, e.g. ``gsm8k``, ``math500``
+``problem_id`` *  str                    unique within the task
+``model`` *       str                    policy model name
+``params`` *      float > 0              policy parameter count N used for compute accounting
+``method`` *      str                    ``sample`` (i.i.d. sampling), ``greedy``, ``rebase``, ``mcts``
+``sample_id`` *   int >= 0               index of the solution within (task, problem, model, method, run)
+``answer`` *      str or null            canonical final answer; null when none could be extracted
+``correct`` *     bool                   graded against the reference answer (never true for a null answer)
+``gen_tokens`` *  int >= 0               tokens generated for this solution
+``prompt_tokens`` int or null            prompt length in tokens
+``logprob``       float or null          sum of the solution's token log-probabilities
+``reward``        float or null          solution-level verifier score (outcome RM, or aggregated process RM)
+``step_rewards``  list of float or null  process-RM score after each step
+``reward_model``  str or null            verifier name
+``reward_params`` float or null          verifier parameter count (for its compute)
+``run_id``        str                    tree search: the search run (required on rebase/mcts rows)
+``budget``        int                    tree search: the run's width n (required on rebase/mcts rows)
+``run_gen_tokens`` int                   tree search: every token the run generated, pruned branches included
+``temperature``   float or null          sampling temperature
+``difficulty``    str or null            difficulty label such as the MATH level
+================  =====================  ===========================================================
+
+Rules checked by :func:`validate`: the types above; no duplicate key (task, problem_id, model, method,
+run_id, sample_id); one ``params`` value per model; non-negative token counts.  Parquet is the storage
+format; JSONL with the same columns is accepted on input.  Extra columns are kept.
 
 Bad input raises :class:`SchemaError`, whose message names the file, the column, what was expected
 and one offending row, so a user can find and fix the problem without reading this code.
+
+>>> import pandas as pd
+>>> row = dict(task="t", problem_id="p1", model="m", params=1e9, method="sample", sample_id=0,
+...            answer="4", correct=True, gen_tokens=12)
+>>> validate(pd.DataFrame([row]))[["problem_id", "correct", "reward"]].to_dict("records")
+[{'problem_id': 'p1', 'correct': True, 'reward': nan}]
 """
 
 from __future__ import annotations
@@ -55,6 +92,16 @@ KNOWN_METHODS = SAMPLING_METHODS + GREEDY_METHODS + TREE_METHODS
 
 #: A row is identified by these columns.
 KEY = ["task", "problem_id", "model", "method", "run_id", "sample_id"]
+
+#: Strategies that turn a problem's solutions into one answer (``greedy``: the greedy rows themselves;
+#: ``pass_at_k``: oracle coverage).  The reward strategies need a ``reward`` (or ``step_rewards``) on every row.
+STRATEGIES = ("greedy", "majority", "weighted_majority", "best_of_n", "pass_at_k")
+REWARD_STRATEGIES = ("weighted_majority", "best_of_n")
+
+#: Where the contract is written (quoted by every error about a table's shape).
+CONTRACT_DOC = "the sample-table contract: help(scaling.schema)"
+#: ``DataFrame.attrs`` key set by :func:`validate`; row subsets and added columns keep it.
+VALIDATED = "scaling.schema"
 
 
 class SchemaError(ValueError):
@@ -202,7 +249,7 @@ def validate(df: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
     missing = [c for c in CONTRACT if c not in df.columns]
     if missing:
         raise SchemaError(f"{source}: missing contract column(s) {missing}; "
-                          f"a sample table needs {list(CONTRACT)} (see DESIGN.md)")
+                          f"a sample table needs {list(CONTRACT)} ({CONTRACT_DOC})")
     df = df.copy()
     for col, kind in COLUMNS.items():
         nullable = kind.endswith("?")
@@ -255,4 +302,49 @@ def validate(df: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
     dup = key.duplicated(keep=False).to_numpy()
     if dup.any():
         raise where.error(None, f"duplicate key {KEY}: every solution must appear once", df, dup)
-    return df.reset_index(drop=True)
+    df = df.reset_index(drop=True)
+    df.attrs[VALIDATED] = SCHEMA_VERSION
+    return df
+
+
+#: Columns by which a table of results (not of solutions) gives itself away, and what it is.
+_RESULT_TABLES = (({"strategy", "k", "accuracy", "ci_low"}, "a curves table (scaling.evaluate(...).curves)"),
+                  ({"strategy", "k", "accuracy", "problem_id"}, "a per-problem table (scaling.evaluate(...).per_problem)"),
+                  ({"strategy", "limit"}, "a limits table (scaling.evaluate(...).limits)"))
+#: dtype kinds :func:`validate` produces for the contract columns (object: strings).
+_TYPED = {"params": "f", "sample_id": "i", "correct": "b", "gen_tokens": "i"}
+
+
+def check_sample_table(samples: object, source: str = "samples") -> pd.DataFrame:
+    """The boundary of every analysis entry point: ``samples`` must be a sample table.
+
+    A table that :func:`validate` produced (or a row subset of one, with columns added) is returned as
+    it is; anything else is validated now.  A table of results passed by mistake (curves, per-problem
+    values, limits) and a table missing contract columns raise :class:`SchemaError` naming the columns
+    and what was expected.
+
+    >>> import pandas as pd
+    >>> curves = pd.DataFrame({"task": ["t"], "strategy": ["majority"], "k": [1], "accuracy": [0.5],
+    ...                        "ci_low": [0.4]})
+    >>> try:
+    ...     check_sample_table(curves)
+    ... except SchemaError as exc:
+    ...     print(str(exc)[:85])
+    samples: got a curves table (scaling.evaluate(...).curves), which has no 'problem_id'
+    """
+    if not isinstance(samples, pd.DataFrame):
+        raise SchemaError(f"{source}: expected a sample table (a pandas DataFrame, e.g. from "
+                          f"scaling.read_samples), got {type(samples).__name__} ({CONTRACT_DOC})")
+    cols = set(samples.columns)
+    missing = [c for c in CONTRACT if c not in cols]
+    for marks, what in _RESULT_TABLES:
+        if missing and marks <= cols:
+            raise SchemaError(f"{source}: got {what}, which has no {missing[0]!r} column; expected a sample "
+                              f"table, one row per solution with columns {list(CONTRACT)}: evaluate the "
+                              f"solutions, not their results ({CONTRACT_DOC})")
+    if missing:
+        raise SchemaError(f"{source}: missing column(s) {missing}: expected a sample table, one row per "
+                          f"solution with columns {list(CONTRACT)} ({CONTRACT_DOC})")
+    typed = samples.attrs.get(VALIDATED) == SCHEMA_VERSION and len(samples) > 0 and all(
+        samples[c].dtype.kind == kind for c, kind in _TYPED.items()) and all(c in cols for c in COLUMNS)
+    return samples if typed else validate(samples, source=source)

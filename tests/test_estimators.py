@@ -49,7 +49,7 @@ def test_exact_strategies_match_enumeration(df):
     samples = scaling.validate(df)
     n_max = int(samples.groupby("problem_id").size().max())
     ks = list(range(1, n_max + 1))
-    pp = scaling.evaluate(samples, strategies=EXACT, ks=ks, per_problem=True)
+    pp = scaling.evaluate(samples, strategies=EXACT, ks=ks, n_boot=0, extrapolate=()).per_problem
     for k in ks:
         brute = _brute_table(df, k)
         got = pp[pp.k == k]
@@ -62,8 +62,8 @@ def test_exact_strategies_match_enumeration(df):
 def test_weighted_majority_monte_carlo_is_unbiased(df):
     samples = scaling.validate(df)
     n_max = int(samples.groupby("problem_id").size().max())
-    pp = scaling.evaluate(samples, strategies=["weighted_majority"], ks=range(1, n_max + 1), per_problem=True,
-                          n_draws=2000)
+    pp = scaling.evaluate(samples, strategies=["weighted_majority"], ks=range(1, n_max + 1), n_boot=0,
+                          n_draws=2000, extrapolate=()).per_problem
     for row in pp.itertuples():
         exact = _brute_table(df, row.k)[row.problem_id]["weighted_majority"]
         se = np.sqrt(row.mc_var) if np.isfinite(row.mc_var) else 0.0
@@ -128,7 +128,7 @@ def test_null_answers_never_win():
     df = pd.DataFrame({"task": "t", "problem_id": "p", "model": "m", "params": 1.0, "method": "sample",
                        "sample_id": range(4), "answer": [None, None, None, "5"], "correct": [False] * 3 + [True],
                        "gen_tokens": 1})
-    pp = scaling.evaluate(scaling.validate(df), strategies=["majority"], ks=[1, 2, 4], per_problem=True)
+    pp = scaling.evaluate(scaling.validate(df), strategies=["majority"], ks=[1, 2, 4], extrapolate=()).per_problem
     # majority wins exactly when the one answered solution is in the subset
     assert pp.set_index("k").accuracy.to_dict() == pytest.approx({1: 0.25, 2: 0.5, 4: 1.0})
 
@@ -140,11 +140,11 @@ def test_k_beyond_a_problems_count_uses_all_its_solutions():
             rows.append({"task": "t", "problem_id": pid, "model": "m", "params": 1e9, "method": "sample",
                          "sample_id": i, "answer": str(i % 2), "correct": i % 2 == 0, "gen_tokens": 100})
     samples = scaling.validate(pd.DataFrame(rows))
-    curves = scaling.evaluate(samples, strategies=["pass_at_k"], ks=[4], n_boot=0)
+    curves = scaling.evaluate(samples, strategies=["pass_at_k"], ks=[4], n_boot=0, extrapolate=()).curves
     row = curves.iloc[0]
     assert row.n_capped == 1
     # problem a uses its 2 solutions (pass = 1, cost 2 solutions), b 4 of 8 (pass = 1 - C(4,4)/C(8,4))
     assert row.accuracy == pytest.approx((1.0 + (1 - 1 / 70)) / 2)
     assert row.flops == pytest.approx((2 * 2e11 + 4 * 2e11) / 2)
     # the default ks stop at the smallest problem's count
-    assert scaling.evaluate(samples, strategies=["pass_at_k"], n_boot=0).k.max() == 2
+    assert scaling.evaluate(samples, strategies=["pass_at_k"], n_boot=0, extrapolate=()).curves.k.max() == 2

@@ -93,7 +93,7 @@ def test_reward_strategy_without_rewards_names_it():
     with pytest.raises(scaling.SchemaError, match="'best_of_n' needs rewards"):
         scaling.evaluate(samples, strategies=["best_of_n"])
     # by default only the strategies the data supports are evaluated
-    assert set(scaling.evaluate(samples, n_boot=10).strategy) == {"majority", "pass_at_k"}
+    assert set(scaling.evaluate(samples, n_boot=10, extrapolate=()).curves.strategy) == {"majority", "pass_at_k"}
 
 
 def test_paper_table4_greedy_flops():
@@ -103,7 +103,7 @@ def test_paper_table4_greedy_flops():
     assert solution_flops(34e9, 279) == pytest.approx(19.0e12, rel=0.002)
     # sampling n costs exactly n times greedy (Table 4's convention)
     df = scaling.validate(table(n_problems=1, n=4).assign(gen_tokens=291, params=6.74e9))
-    curves = scaling.evaluate(df, strategies=["majority"], ks=[1, 4], n_boot=0)
+    curves = scaling.evaluate(df, strategies=["majority"], ks=[1, 4], n_boot=0, extrapolate=()).curves
     assert curves.set_index("k").flops.to_dict() == pytest.approx({1: 3.92268e12, 4: 4 * 3.92268e12})
 
 
@@ -121,7 +121,8 @@ def test_compute_switches():
     rw = row_flops(df, "reward")
     assert np.allclose(rw.flops, base.flops + 2 * 1e8 * (g + 50))
     # per-problem prompt is charged once per problem in evaluate
-    curves = scaling.evaluate(df, strategies=["pass_at_k"], ks=[1, 2], flops="prompt=per_problem", n_boot=0)
+    curves = scaling.evaluate(df, strategies=["pass_at_k"], ks=[1, 2], flops="prompt=per_problem", n_boot=0,
+                              extrapolate=()).curves
     assert curves.set_index("k").flops[2] == pytest.approx(2e9 * (g.sum() + 50))
     with pytest.raises(ValueError, match="unknown compute switch"):
         Compute.parse("bogus")
@@ -135,7 +136,7 @@ def test_tree_rows_use_run_tokens_and_budget():
                          "sample_id": i, "answer": "1" if i < 3 - run else "2", "correct": i < 3 - run,
                          "gen_tokens": 100, "run_id": f"r{run}", "budget": 4, "run_gen_tokens": 500 + 100 * run,
                          "reward": 0.5})
-    curves = scaling.evaluate(scaling.validate(pd.DataFrame(rows)), n_boot=0)
+    curves = scaling.evaluate(scaling.validate(pd.DataFrame(rows)), n_boot=0).curves
     maj = curves.query("strategy == 'majority'").iloc[0]
     assert maj.k == 4 and maj.flops == pytest.approx(2e9 * 550)
     # run 0: "1" x3 beats "2" -> 1; run 1: "1" x2 ties "2" x2 -> 0.5
@@ -164,6 +165,6 @@ def test_convert_list_per_problem_jsonl():
                                  model="Qwen2.5-Math-7B-Instruct", params=7.62e9, reward_transform="sigmoid")
     assert len(df) == 800 and df.problem_id.nunique() == 100
     assert df.reward.between(0, 1).all() and df.gen_tokens.min() > 0
-    curves = scaling.evaluate(df, n_boot=100)
+    curves = scaling.evaluate(df, n_boot=100).curves
     maj8 = curves.query("strategy == 'majority' and k == 8").accuracy.iloc[0]
     assert 0.85 < maj8 < 1.0
