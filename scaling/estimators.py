@@ -158,7 +158,7 @@ def majority_at_k(codes: np.ndarray, value: np.ndarray, n: np.ndarray, k: int,
     have a positive value (unmerged equivalent answers, inconsistent grading).  Example: classes of 3
     (right) and 2 (wrong) solutions, k = 3: the right class wins 7 of the C(5, 3) = 10 subsets.
 
-    >>> float(majority_at_k(np.array([[0, 0, 0, 1, 1]]), np.array([[1.0, 0.0]]), np.array([5]), 3)[0])
+    >>> round(float(majority_at_k(np.array([[0, 0, 0, 1, 1]]), np.array([[1.0, 0.0]]), np.array([5]), 3)[0]), 12)
     0.7
     """
     return majority_at_ks(codes, value, n, [k], max_elems=max_elems)[int(k)]

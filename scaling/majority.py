@@ -36,8 +36,13 @@ they need, all rows of a chunk of units at once.
   the plain binomial ``(q + p z)^m`` (exact for ``m_i < x``);
 * each table starts at ``y_lo``, the largest value with ``P(Y_g < y_lo) <= e^-43.7`` (Chernoff lower tail).
 
-Log-binomials come from exact integers (:mod:`scaling.binom`), so values agree with exact rational
-arithmetic to ~1e-15 (``gammaln`` alone gave ~5e-13 at n = 256).
+**Rounding.**  Log-binomials come from exact integers as double-doubles (:mod:`scaling.binom`), and
+the weights of an included / excluded solution are ``e^lp`` and ``e^lq`` with ``lp``, ``lq`` the logs of
+``k/n`` and ``1 - k/n`` rounded to multiples of 2^-20: every log-weight ``log C(m, y) + y lp + (m - y) lq``
+is then an exact float64 sum plus one small remainder, and the folded binomial uses the same measure
+(``(e^lq + e^lp z)^M = e^(M LS) ((1 - π) + π z)^M`` with ``LS``, ``π`` from 40-digit decimals).  Values
+agree with exact rational arithmetic to ~1e-15 (``gammaln`` and rounded ``log p`` gave ~5e-14 at n = 60,
+~5e-13 at n = 256).
 
 >>> counts = np.array([[3, 2]]); value = np.array([[1.0, 0.0]])    # classes of 3 (right) and 2, no nulls
 >>> round(float(majority_counts(counts, value, np.array([5]), np.array([3]))[0]), 12)   # 7 of 10 subsets
@@ -46,12 +51,13 @@ arithmetic to ~1e-15 (``gammaln`` alone gave ~5e-13 at n = 256).
 
 from __future__ import annotations
 
+import decimal
 from functools import lru_cache
 
 import numpy as np
 from scipy.special import xlogy
 
-from .binom import log_comb
+from .binom import grid_round, log_comb, log_comb_parts
 
 LOG_TINY = -41.5      # rows / classes whose bound is below e^-41.5 ~ 1e-18 are dropped / folded
 LOG_LOW_CUT = 43.7    # table entries below a lower tail of e^-43.7 ~ 1e-19 are cut
@@ -74,8 +80,29 @@ def _gauss01(nq: int) -> tuple[np.ndarray, np.ndarray]:
 @lru_cache(maxsize=64)
 def _twiddles(n_pts: int) -> np.ndarray:
     """``E[r, l] = exp(2 pi i r l / L)`` for r < L and the half circle l <= L / 2."""
-    ang = 2 * np.pi / n_pts * np.outer(np.arange(n_pts), np.arange(n_pts // 2 + 1))
-    return np.exp(1j * ang)
+    rl = np.outer(np.arange(n_pts), np.arange(n_pts // 2 + 1)) % n_pts      # exact reduction first
+    return np.exp(1j * (2 * np.pi / n_pts) * rl)
+
+
+@lru_cache(maxsize=64)
+def _circle(n_pts: int) -> tuple[np.ndarray, np.ndarray]:
+    """``2 sin²(θ/2) = 1 - cos θ`` and ``sin θ`` at the half-circle points ``θ_l = 2 pi l / L``."""
+    theta = 2 * np.pi / n_pts * np.arange(n_pts // 2 + 1)
+    return 2 * np.sin(theta / 2) ** 2, np.sin(theta)
+
+
+def _folded(m: np.ndarray, pi_w: np.ndarray, n_pts: int) -> np.ndarray:
+    """``((1 - π) + π w_l)^M`` at the half-circle points, for each (M, π) pair (rows).
+
+    ``log(1 - π + π w) = ½ log1p(-2π(1-π)(1 - cos θ)) + i atan2(π sin θ, 1 - π(1 - cos θ))`` keeps full
+    relative accuracy near ``θ = 0`` (numpy's complex ``log1p`` computes ``log(1 + z)`` and loses
+    ~1e-16 absolute there, which M then multiplies)."""
+    s2, sn = _circle(n_pts)
+    pw, mm = pi_w[:, None], m[:, None]
+    with np.errstate(divide="ignore"):
+        re = 0.5 * np.log1p(-2 * pw * (1 - pw) * s2)     # -inf where 1 - π + π w = 0 (π = ½, θ = π)
+    mag = np.exp(np.where(mm > 0, mm * re, 0.0))
+    return mag * np.exp(1j * (mm * np.arctan2(pw * sn, 1 - pw * s2)))
 
 
 def n_points(n: np.ndarray, k: np.ndarray) -> int:
@@ -97,6 +124,27 @@ def n_points(n: np.ndarray, k: np.ndarray) -> int:
     alias = np.maximum(logpmf(kk + cand), logpmf(kk - cand)) - logpmf(kk)
     ok = (alias < -39).all(axis=0)            # e^-39 ~ 1e-17, summed over the few aliases
     return int(cand[0, np.argmax(ok)]) if ok.any() else n_max + 1
+
+
+@lru_cache(maxsize=4096)
+def _measure(n: int, k: int) -> tuple[float, float, float, float]:
+    """Grid logs ``lp``, ``lq`` of ``k/n`` and ``1 - k/n``; ``LS = log(e^lp + e^lq)`` (~2^-21) and
+    ``π = e^lp / (e^lp + e^lq)``, from 40-digit decimal arithmetic."""
+    ctx = decimal.Context(prec=40)
+    p = ctx.divide(decimal.Decimal(k), decimal.Decimal(n))
+    lp = grid_round(ctx.ln(p))
+    lq = grid_round(ctx.ln(ctx.subtract(decimal.Decimal(1), p)))
+    ep, eq = ctx.exp(decimal.Decimal(lp)), ctx.exp(decimal.Decimal(lq))
+    tot = ctx.add(ep, eq)
+    return lp, lq, float(ctx.ln(tot)), float(ctx.divide(ep, tot))
+
+
+def _measures(n: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, ...]:
+    """:func:`_measure` per unit (computed once per distinct (n, k))."""
+    pairs, inv = np.unique(np.stack([n, k]), axis=1, return_inverse=True)
+    vals = np.array([_measure(int(a), int(b)) for a, b in pairs.T]).reshape(-1, 4)
+    inv = np.asarray(inv).reshape(-1)
+    return tuple(vals[inv, i] for i in range(4))
 
 
 def size_groups(counts: np.ndarray, value: np.ndarray):
@@ -219,7 +267,8 @@ def _tables(gsize, used, pi, x, p, lp, lq, twid):
     yv = y_lo[s_idx] + d_idx
     ms = m_seg[s_idx]
     u = sp[s_idx]
-    pmf = np.exp(log_comb(ms, yv) + yv * lp[u] + (ms - yv) * lq[u])
+    hi, lo_part = log_comb_parts(ms, yv)
+    pmf = np.exp((hi + yv * lp[u] + (ms - yv) * lq[u]) + lo_part)          # exact sum, one rounding
     t_tab = pmf[:, None] * twid[yv % twid.shape[0]]
     a_tab = np.empty_like(t_tab)
     a_tab[:cnt[0]] = 0.0
@@ -252,7 +301,7 @@ def _chunk(gsize, gmult, slot_size, slot_val, slot_group, n, k) -> np.ndarray:
     """Exact majority@k for one chunk of units (all with ``1 <= k < n`` and a correct class)."""
     p_units, g = gsize.shape
     p = k / n
-    lp, lq = np.log(p), np.log1p(-p)
+    lp, lq, ls, pi_w = _measures(n, k)
     pi, si, x, jg, act = _rows(gsize, gmult, slot_size, slot_val, slot_group, n, k)
     if not len(x):
         return np.zeros(p_units)
@@ -272,16 +321,19 @@ def _chunk(gsize, gmult, slot_size, slot_val, slot_group, n, k) -> np.ndarray:
     big = int(n.max()) + 1
     key = pi * big + (n[pi] - m_act)
     ukey, inv = np.unique(key, return_inverse=True)
-    phi = np.exp((ukey % big)[:, None] * np.log1p(p[ukey // big, None] * (twid[1] - 1)))
+    phi = _folded(ukey % big, pi_w[ukey // big], n_pts)
     h = acc * phi[inv]
     h *= twid[(x - k[pi]) % n_pts]
     cl = np.full(twid.shape[1], 2.0)
     cl[0] = 1.0
     if n_pts % 2 == 0:
         cl[-1] = 1.0
-    m_j = slot_size[pi, si]
-    lw = (log_comb(m_j, x) + x * lp[pi] + (m_j - x) * lq[pi]
-          - (log_comb(n[pi], k[pi]) + k[pi] * lp[pi] + (n[pi] - k[pi]) * lq[pi]))
+    # v_j pmf_j(x) e^(M LS) / P(Σ Y = k): grid parts summed exactly, remainders added once
+    m_j, nn, kk = slot_size[pi, si], n[pi], k[pi]
+    hj, lj = log_comb_parts(m_j, x)
+    hn, ln_ = log_comb_parts(nn, kk)
+    lw = ((hj - hn + (x - kk) * lp[pi] + ((m_j - x) - (nn - kk)) * lq[pi])
+          + ((lj - ln_) + (nn - m_act) * ls[pi]))
     val = (h.real @ cl) * slot_val[pi, si] * np.exp(lw) / n_pts
     return np.clip(np.bincount(pi, weights=val, minlength=p_units), 0.0, 1.0)
 
