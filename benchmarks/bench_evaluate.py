@@ -6,19 +6,30 @@ majority, weighted majority, best-of-n and pass@k at k = 1, 2, 4, ..., 256.
 Baseline: for each problem and k, draw 100 random size-k subsets and score every strategy on each
 (a Python loop per problem and per subset, as the paper's released evaluation does).
 
-Also times the large case, 5 models x 500 problems x 1024 solutions, and reports peak memory.
+Printed, all measured in this run, interleaved, minimum over ``--repeat`` runs (the machine is shared):
 
-    python benchmarks/bench_evaluate.py [--quick]
+* evaluate (100 draws for weighted majority: the loop's precision; and evaluate's default 128) vs the
+  loop, as a ratio, with the error of each task-level accuracy (exact strategies: |estimate - exact|;
+  weighted majority: the Monte-Carlo standard error of both);
+* the two kernels issue 14 rewrote, before (0.1.0, frozen in ``legacy_estimators.py``) and after:
+  exact majority at every k, and weighted-majority Monte Carlo at 100 and 128 draws, with the largest
+  difference between the old and new majority values;
+* with ``--large``, 5 models x 500 problems x 1024 solutions: evaluate's time and peak memory (in a
+  fresh process), one process and two worker processes.
+
+    python benchmarks/bench_evaluate.py [--quick] [--large] [--large-only] [--repeat N]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import subprocess
 import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,6 +37,9 @@ import pandas as pd
 import scaling
 from scaling import estimators as est
 from scaling.matrix import to_matrices
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import legacy_estimators as legacy  # noqa: E402  (0.1.0 kernels, for before/after)
 
 STRATS = ["majority", "weighted_majority", "best_of_n", "pass_at_k"]
 
@@ -91,70 +105,133 @@ def baseline(samples: pd.DataFrame, ks: list[int], n_subsets: int = 100, seed: i
                          for (s, k), v in out.items()])
 
 
-def large_case() -> None:
+def _load() -> str:
+    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+def interleaved(fns: dict, repeat: int) -> tuple[dict, dict]:
+    """Run every function ``repeat`` times, interleaved; minimum wall and CPU seconds, last output."""
+    wall = dict.fromkeys(fns, np.inf)
+    cpu = dict.fromkeys(fns, np.inf)
+    out = {}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            w0, c0 = time.perf_counter(), time.process_time()
+            out[name] = fn()
+            wall[name] = min(wall[name], time.perf_counter() - w0)
+            cpu[name] = min(cpu[name], time.process_time() - c0)
+    return {"wall": wall, "cpu": cpu}, out
+
+
+def large_case(n_jobs: int) -> None:
+    """5 models x 500 problems x 1024 solutions (in a fresh process, so peak RSS is this case's)."""
     t0 = time.perf_counter()
     tables = [synthetic_table(500, 1024, seed=i, model=f"m{i}", params=10 ** (8 + i / 2)) for i in range(5)]
     samples = scaling.validate(pd.concat(tables, ignore_index=True))
+    del tables
     t_build = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    curves = scaling.evaluate(samples, strategies=STRATS, n_jobs=2)
-    t_eval = time.perf_counter() - t0
+    t0, c0 = time.perf_counter(), time.process_time()
+    curves = scaling.evaluate(samples, strategies=STRATS, n_jobs=n_jobs)
+    t_eval, c_eval = time.perf_counter() - t0, time.process_time() - c0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"large: 5 models x 500 problems x 1024 solutions ({len(samples):,} rows): evaluate (2 processes) "
-          f"{t_eval:.2f} s "
-          f"({len(curves)} curve points; table build {t_build:.1f} s); peak RSS {rss:.0f} MiB")
+    rss_kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"large: 5 models x 500 problems x 1024 solutions ({len(samples):,} rows), n_jobs={n_jobs}: "
+          f"evaluate {t_eval:.2f} s wall ({c_eval:.2f} s CPU in the parent; {len(curves)} curve points; "
+          f"table build {t_build:.1f} s); peak RSS {rss:.0f} MiB (largest worker {rss_kids:.0f} MiB); {_load()}")
+
+
+def components(m, ks: list[int], repeat: int) -> None:
+    """The majority and weighted-majority kernels before (0.1.0) and after, interleaved."""
+    fns = {
+        "majority 0.1.0 (per k)": lambda: {k: legacy.majority_at_k(m.codes, m.class_value, m.n, k) for k in ks},
+        "majority now (per k, as evaluate calls it)":
+            lambda: {k: est.majority_at_k(m.codes, m.class_value, m.n, k) for k in ks},
+        "majority now (all k in one call)": lambda: est.majority_at_ks(m.codes, m.class_value, m.n, ks),
+        "weighted MC 0.1.0, 100 draws":
+            lambda: legacy.weighted_majority_mc(m.codes, m.reward, m.class_value, ks, n_draws=100),
+        "weighted MC now, 100 draws":
+            lambda: est.weighted_majority_mc(m.codes, m.reward, m.class_value, ks, n_draws=100),
+        "weighted MC 0.1.0, 128 draws":
+            lambda: legacy.weighted_majority_mc(m.codes, m.reward, m.class_value, ks, n_draws=128),
+        "weighted MC now, 128 draws":
+            lambda: est.weighted_majority_mc(m.codes, m.reward, m.class_value, ks, n_draws=128),
+    }
+    t, out = interleaved(fns, repeat)
+    dev = max(float(np.abs(out["majority 0.1.0 (per k)"][k] - out["majority now (per k, as evaluate calls it)"][k])
+                    .max()) for k in ks)
+    print("components (CPU s, minimum of interleaved runs):")
+    names = list(fns)
+    for before, after in ((names[0], names[1]), (names[0], names[2]), (names[3], names[4]), (names[5], names[6])):
+        print(f"  {after:44s} {t['cpu'][after]:7.3f}   vs {before:30s} {t['cpu'][before]:7.3f}   "
+              f"-> {t['cpu'][before] / t['cpu'][after]:5.1f}x")
+    print(f"  largest |majority now - majority 0.1.0| over problems and k: {dev:.1e} (0.1.0's gammaln error; "
+          "now ~1e-15 against exact rationals, tests/test_estimators.py)")
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true", help="50 problems instead of 200, no large case")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="50 problems instead of 200, one repeat")
+    ap.add_argument("--large", action="store_true", help="also time 5 models x 500 problems x 1024 solutions")
     ap.add_argument("--large-only", action="store_true")
+    ap.add_argument("--jobs", type=int, default=None, help="(large case) worker processes; default 1 and 2")
+    ap.add_argument("--repeat", type=int, default=None, help="timed runs of each contender (default 3)")
     args = ap.parse_args()
     if args.large_only:
-        large_case()
+        for j in ([args.jobs] if args.jobs else [1, 2]):
+            if args.jobs:
+                large_case(j)
+            else:
+                subprocess.run([sys.executable, __file__, "--large-only", "--jobs", str(j)], check=True)
         return
     n_prob = 50 if args.quick else 200
+    repeat = args.repeat or (1 if args.quick else 3)
     ks = [2 ** i for i in range(9)]
     samples = scaling.validate(synthetic_table(n_prob, 256))
-
-    def timed(fn):
-        w0, c0 = time.perf_counter(), time.process_time()
-        out = fn()
-        return out, time.perf_counter() - w0, time.process_time() - c0
+    print(f"{n_prob} problems x 256 solutions, strategies {STRATS}, k = {ks}; {_load()}")
 
     # warm-up on a small table so one-time start-up costs (lazy imports, first-call caches) are not timed
     scaling.evaluate(scaling.validate(synthetic_table(5, 16, seed=99)), strategies=STRATS, n_boot=10)
-    ours, t_ours, c_ours = timed(lambda: scaling.evaluate(samples, strategies=STRATS, ks=ks, n_boot=0))
-    _, t_ours_ci, c_ours_ci = timed(lambda: scaling.evaluate(samples, strategies=STRATS, ks=ks))
-    base, t_base, c_base = timed(lambda: baseline(samples, ks))
+    fns = {
+        "evaluate, 100 draws": lambda: scaling.evaluate(samples, strategies=STRATS, ks=ks, n_boot=0, n_draws=100),
+        "evaluate, 128 draws": lambda: scaling.evaluate(samples, strategies=STRATS, ks=ks, n_boot=0),
+        "evaluate, 128 draws, 1000 bootstrap CIs": lambda: scaling.evaluate(samples, strategies=STRATS, ks=ks),
+        "baseline loop, 100 subsets": lambda: baseline(samples, ks),
+    }
+    t, out = interleaved(fns, repeat)
+    base = out["baseline loop, 100 subsets"]
 
-    # precision: exact values for majority / best-of-n / pass@k; a 4096-draw Monte Carlo for weighted
+    # precision: exact values for majority / best-of-n / pass@k; Monte-Carlo SE for weighted majority
     m = to_matrices(samples)[0]
     rows = []
-    for k in ks:
-        exact = {"majority": est.majority_at_k(m.codes, m.class_value, m.n, k),
-                 "best_of_n": est.best_of_k(m.reward, m.correct, m.n, k),
-                 "pass_at_k": est.pass_at_k(m.n, m.correct.sum(axis=1), k)}
-        for s, v in exact.items():
-            b = base.query("strategy == @s and k == @k").iloc[0]
-            o = ours.query("strategy == @s and k == @k").iloc[0]
-            rows.append({"strategy": s, "k": k, "ours_err": abs(o.accuracy - v.mean()),
-                         "baseline_err": abs(b.accuracy - v.mean())})
-        o = ours.query("strategy == 'weighted_majority' and k == @k").iloc[0]
-        b = base.query("strategy == 'weighted_majority' and k == @k").iloc[0]
-        se_base = np.sqrt(np.sum(b.per_problem * (1 - b.per_problem)) / 100) / len(m.n)
-        rows.append({"strategy": "weighted_majority", "k": k, "ours_err": o.mc_se, "baseline_err": se_base})
+    for name in ("evaluate, 100 draws", "evaluate, 128 draws"):
+        ours = out[name]
+        for k in ks:
+            exact = {"majority": est.majority_at_k(m.codes, m.class_value, m.n, k),
+                     "best_of_n": est.best_of_k(m.reward, m.correct, m.n, k),
+                     "pass_at_k": est.pass_at_k(m.n, m.correct.sum(axis=1), k)}
+            for s, v in exact.items():
+                b = base.query("strategy == @s and k == @k").iloc[0]
+                o = ours.query("strategy == @s and k == @k").iloc[0]
+                rows.append({"run": name, "strategy": s, "k": k, "ours": abs(o.accuracy - v.mean()),
+                             "loop": abs(b.accuracy - v.mean())})
+            o = ours.query("strategy == 'weighted_majority' and k == @k").iloc[0]
+            b = base.query("strategy == 'weighted_majority' and k == @k").iloc[0]
+            se_base = np.sqrt(np.sum(b.per_problem * (1 - b.per_problem)) / 100) / len(m.n)
+            rows.append({"run": name, "strategy": "weighted_majority (SE)", "k": k, "ours": o.mc_se,
+                         "loop": se_base})
     prec = pd.DataFrame(rows)
-    print(f"{n_prob} problems x 256 solutions, strategies {STRATS}, k = {ks}")
-    print("                                           wall s    CPU s")
-    print(f"  scaling.evaluate (no bootstrap):        {t_ours:7.3f}  {c_ours:7.3f}")
-    print(f"  scaling.evaluate (1000 bootstrap CIs):  {t_ours_ci:7.3f}  {c_ours_ci:7.3f}")
-    print(f"  baseline per-problem loop, 100 subsets: {t_base:7.3f}  {c_base:7.3f}")
-    print(f"  speed-up: {t_base / t_ours:.1f}x wall, {c_base / c_ours:.1f}x CPU "
-          f"(with CIs {t_base / t_ours_ci:.1f}x wall, {c_base / c_ours_ci:.1f}x CPU)")
-    print("  error of the task-level accuracy (exact strategies: |estimate - exact|; weighted: Monte-Carlo SE):")
-    print(prec.groupby("strategy")[["ours_err", "baseline_err"]].max().to_string(float_format="%.2e"))
-    if not args.quick:
+    print("                                            wall s    CPU s   loop / this (wall, CPU)")
+    tb_w, tb_c = t["wall"]["baseline loop, 100 subsets"], t["cpu"]["baseline loop, 100 subsets"]
+    for name in fns:
+        w, c = t["wall"][name], t["cpu"][name]
+        ratio = "" if name.startswith("baseline") else f"   {tb_w / w:6.1f}x  {tb_c / c:6.1f}x"
+        print(f"  {name:40s} {w:7.3f}  {c:7.3f}{ratio}")
+    print("  largest error of a task-level accuracy (exact strategies: |estimate - exact|; weighted: MC SE):")
+    table = prec.groupby(["run", "strategy"])[["ours", "loop"]].max()
+    print("    " + table.to_string(float_format="%.2e").replace("\n", "\n    "))
+    components(m, ks, repeat)
+    print(_load())
+    if args.large:
         subprocess.run([sys.executable, __file__, "--large-only"], check=True)
 
 

@@ -171,7 +171,7 @@ def majority_at_ks(codes: np.ndarray, value: np.ndarray, n: np.ndarray, ks: Iter
     Closed forms first: k >= n (the vote over every solution), one class holding more than
     ``n - k/2`` solutions (it wins every subset), a single answer class (``v · pass@k`` of the
     answered solutions), k = 1 (``Σ_i v_i m_i / n``), no positive value (0).  The rest goes to the
-    exact kernel in chunks of units (``max_elems`` caps a chunk at ``max_elems / (64 n)`` units)."""
+    exact kernel in chunks of ``max_elems / (16 n)`` units (~1,000 at n = 256: bounded memory)."""
     codes = np.asarray(codes)
     value = np.asarray(value, dtype=float)
     n = np.asarray(n, dtype=np.int64)
@@ -186,7 +186,7 @@ def majority_at_ks(codes: np.ndarray, value: np.ndarray, n: np.ndarray, ks: Iter
     full_vote = vote(counts.astype(float), counts > 0, value)
     mean_val = (value * counts).sum(axis=1) / np.maximum(n, 1)
     single_val = (value * (counts > 0)).sum(axis=1)
-    chunk = max(1, min(64, int(max_elems) // max(64 * int(n.max(initial=1)), 1)))
+    chunk = max(1, int(max_elems) // max(16 * int(n.max(initial=1)), 1))
     out = {}
     for k in ks:
         kk = _cap(int(k), n)

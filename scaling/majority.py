@@ -61,7 +61,7 @@ from .binom import grid_round, log_comb, log_comb_parts
 
 LOG_TINY = -41.5      # rows / classes whose bound is below e^-41.5 ~ 1e-18 are dropped / folded
 LOG_LOW_CUT = 43.7    # table entries below a lower tail of e^-43.7 ~ 1e-19 are cut
-CHUNK = 64            # units per chunk: keeps the per-chunk tables in cache (64 was best at n = 256, 1024)
+CHUNK = 256           # units per chunk by default (larger chunks amortise numpy's per-call overhead)
 
 
 def _kl(a: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -105,25 +105,37 @@ def _folded(m: np.ndarray, pi_w: np.ndarray, n_pts: int) -> np.ndarray:
     return mag * np.exp(1j * (mm * np.arctan2(pw * sn, 1 - pw * s2)))
 
 
+def _pairs(n: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct (n, k) pairs of the units and the pair index of each unit."""
+    n = np.asarray(n, dtype=np.int64)
+    k = np.asarray(k, dtype=np.int64)
+    base = int(k.max(initial=0)) + 1
+    key, inv = np.unique(n * base + k, return_inverse=True)
+    return key // base, key % base, np.asarray(inv).reshape(-1)
+
+
+@lru_cache(maxsize=4096)
+def _points_for(n: int, k: int) -> int:
+    if n + 1 <= 24:
+        return n + 1
+    cand = np.arange(16, n + 2, 4)
+    lp, lq = np.log(k / n), np.log1p(-k / n)
+
+    def logpmf(d: np.ndarray) -> np.ndarray:
+        return log_comb(n, d) + d * lp + (n - d) * lq
+
+    ok = np.maximum(logpmf(k + cand), logpmf(k - cand)) - logpmf(k) < -39   # e^-39 ~ 1e-17
+    return int(cand[np.argmax(ok)]) if ok.any() else n + 1
+
+
 def n_points(n: np.ndarray, k: np.ndarray) -> int:
     """Fewest trapezoid points L for which aliasing stays below 1e-17 for every (n, k) pair.
 
     Coefficients of the normalised generating function are bounded by the ``Bin(n, k/n)`` pmf, so the
-    coefficient aliased onto ``z^k`` from ``z^(k ± jL)`` is at most ``pmf(k ± jL) / pmf(k)``."""
-    pairs = np.unique(np.stack([np.asarray(n), np.asarray(k)]), axis=1)
-    nn, kk = pairs[0][:, None], pairs[1][:, None]
-    n_max = int(nn.max())
-    if n_max + 1 <= 24:
-        return n_max + 1
-    cand = np.arange(16, n_max + 2, 4)[None, :]
-    lp, lq = np.log(kk / nn), np.log1p(-kk / nn)
-
-    def logpmf(d: np.ndarray) -> np.ndarray:
-        return log_comb(nn, d) + d * lp + (nn - d) * lq
-
-    alias = np.maximum(logpmf(kk + cand), logpmf(kk - cand)) - logpmf(kk)
-    ok = (alias < -39).all(axis=0)            # e^-39 ~ 1e-17, summed over the few aliases
-    return int(cand[0, np.argmax(ok)]) if ok.any() else n_max + 1
+    coefficient aliased onto ``z^k`` from ``z^(k ± jL)`` is at most ``pmf(k ± jL) / pmf(k)`` (decreasing
+    in L); with ``L > n`` there is no aliasing at all."""
+    nn, kk, _ = _pairs(n, k)
+    return max(_points_for(int(a), int(b)) for a, b in zip(nn, kk, strict=True))
 
 
 @lru_cache(maxsize=4096)
@@ -141,9 +153,8 @@ def _measure(n: int, k: int) -> tuple[float, float, float, float]:
 
 def _measures(n: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, ...]:
     """:func:`_measure` per unit (computed once per distinct (n, k))."""
-    pairs, inv = np.unique(np.stack([n, k]), axis=1, return_inverse=True)
-    vals = np.array([_measure(int(a), int(b)) for a, b in pairs.T]).reshape(-1, 4)
-    inv = np.asarray(inv).reshape(-1)
+    nn, kk, inv = _pairs(n, k)
+    vals = np.array([_measure(int(a), int(b)) for a, b in zip(nn, kk, strict=True)]).reshape(-1, 4)
     return tuple(vals[inv, i] for i in range(4))
 
 
@@ -209,24 +220,30 @@ def _rows(gsize, gmult, slot_size, slot_val, slot_group, n, k):
         a, b = np.nonzero((lpx > LOG_TINY) & (slot_val[:, s:s + 1] > 0))
         parts.append((a, np.full(len(a), s), b + 1, lpx[a, b]))
     pi, si, x, lpx = (np.concatenate(z) for z in zip(*parts, strict=True))
+    # exact capacity: the others (nulls included) must hold the k - x remaining draws, at most x each
     jg = slot_group[pi, si]
-    m_j = slot_size[pi, si]
-    gs = gsize[pi]
     others = gmult[pi] - (np.arange(g)[None, :] == jg[:, None])          # other classes of each size
+    gs = gsize[pi]
     draws = k[pi] - x
+    nulls = n[pi] - (gs * gmult[pi]).sum(axis=1)
+    ok = nulls + (np.minimum(gs, x[:, None]) * others).sum(axis=1) >= draws
+    pi, si, x, lpx, jg, others, gs, draws = (a[ok] for a in (pi, si, x, lpx, jg, others, gs, draws))
     # P(X_i <= x | X_j = x) <= exp(-draws KL(x / draws || m_i / (n - m_j))), multiplied over the others
-    frac = np.where(draws > 0, x / np.maximum(draws, 1), 2.0)[:, None]
-    share = gs / np.maximum(n[pi] - m_j, 1)[:, None]
+    frac = np.broadcast_to(np.where(draws > 0, x / np.maximum(draws, 1), 2.0)[:, None], gs.shape)
+    share = gs / np.maximum(n[pi] - slot_size[pi, si], 1)[:, None]
     below = (frac < share) & (others > 0)
-    bound = -draws * (np.where(below, _kl(frac, share), 0.0) * others).sum(axis=1)
-    nulls = n[pi] - (gsize[pi] * gmult[pi]).sum(axis=1)
-    capacity = nulls + (np.minimum(gs, x[:, None]) * others).sum(axis=1)
+    expo = np.zeros(gs.shape)
+    expo[below] = _kl(frac[below], share[below]) * others[below]
+    ok = lpx - draws * expo.sum(axis=1) > LOG_TINY
+    pi, si, x, jg, gs = (a[ok] for a in (pi, si, x, jg, gs))
     # size groups that can reach x: Chernoff upper tail of X_i (k draws from n)
     share_n = gs / n[pi, None]
-    fx = (x / k[pi])[:, None]
-    act = (gs >= x[:, None]) & ((fx <= share_n) | (-k[pi, None] * _kl(fx, share_n) > LOG_TINY))
-    keep = (lpx + bound > LOG_TINY) & (capacity >= draws) & act[np.arange(len(x)), jg]
-    return pi[keep], si[keep], x[keep], jg[keep], act[keep]
+    fx = np.broadcast_to((x / k[pi])[:, None], gs.shape)
+    act = gs >= x[:, None]
+    tail = act & (fx > share_n)
+    act[tail] = (-np.broadcast_to(k[pi, None], gs.shape)[tail] * _kl(fx[tail], share_n[tail])) > LOG_TINY
+    ok = act[np.arange(len(x)), jg]
+    return pi[ok], si[ok], x[ok], jg[ok], act[ok]
 
 
 def _tables(gsize, used, pi, x, p, lp, lq, twid):
@@ -276,25 +293,6 @@ def _tables(gsize, used, pi, x, p, lp, lq, twid):
         c, a0 = cnt[d], off[d - 1]
         np.add(a_tab[a0:a0 + c], t_tab[a0:a0 + c], out=a_tab[off[d]:off[d] + c])
     return seg_id, y_lo, off, wmax, a_tab, t_tab
-
-
-def _ipow(f: np.ndarray, e: np.ndarray) -> np.ndarray:
-    """``f ** e`` row-wise for integer ``e >= 1`` by repeated squaring (exact exponent, no complex log)."""
-    out = f.copy()
-    rows = np.flatnonzero(e > 1)
-    if not len(rows):
-        return out
-    base, ee = f[rows], e[rows].copy()
-    acc = np.ones_like(base)
-    while True:
-        odd = (ee & 1).astype(bool)
-        acc[odd] *= base[odd]
-        ee >>= 1
-        if not ee.any():
-            break
-        base *= base
-    out[rows] = acc
-    return out
 
 
 def _chunk(gsize, gmult, slot_size, slot_val, slot_group, n, k) -> np.ndarray:
@@ -360,23 +358,25 @@ def _products(seg_id, y_lo, off, wmax, a_tab, t_tab, used, e, pi, x, nq):
     prod = np.empty((len(rq), a_tab.shape[1]), dtype=complex)
     prod[:] = ww[:, None]
     buf = np.empty_like(prod)
+    buf2 = np.empty_like(prod)
+    nodes_of = np.searchsorted(rq, np.arange(len(x) + 1))              # first (row, node) of each row
     for gi in range(int(n_used.max(initial=0))):
         nr = int(np.count_nonzero(n_used > gi))               # rows with more than gi factors (a prefix)
-        nrq = int(first[nr]) if nr < len(x) else len(rq)
-        rows = rq[:nrq]
-        gcol = gidx[rows, gi]
-        seg = seg_id[pi[rows], gcol]
-        dd = x[rows] - y_lo[seg]
+        nrq = int(nodes_of[nr])
+        seg = seg_id[pi[:nr], gidx[:nr, gi]]
+        dd = x[:nr] - y_lo[seg]
         # the factor A(x) + u t(x); a window starting above x means P(Y_g <= x) <= e^-43.7: factor 0
-        idx = off[np.clip(dd, 0, wmax - 1)] + seg
+        idx = (off[np.clip(dd, 0, wmax - 1)] + seg)[rq[:nrq]]
         f = np.take(t_tab, idx, axis=0, out=buf[:nrq])
         f *= uu[:nrq, None]
-        f += a_tab[idx]
-        f[dd < 0] = 0.0
-        ex = ecomp[rows, gi]
-        if ex.max() > 1:
-            f = _ipow(f, ex)
+        f += np.take(a_tab, idx, axis=0, out=buf2[:nrq])
+        if (dd < 0).any():
+            f[(dd < 0)[rq[:nrq]]] = 0.0
         prod[:nrq] *= f
+        ex = ecomp[:nr, gi]
+        for t in range(2, int(ex.max()) + 1):              # equal-size classes: the factor again
+            sel = np.flatnonzero((ex >= t)[rq[:nrq]])
+            prod[sel] *= f[sel]
     return prod, ro
 
 
