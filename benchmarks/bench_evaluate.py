@@ -14,15 +14,18 @@ Printed, all measured in this run, interleaved, minimum over ``--repeat`` runs (
 * the two kernels issue 14 rewrote, before (0.1.0, frozen in ``legacy_estimators.py``) and after:
   exact majority at every k, and weighted-majority Monte Carlo at 100 and 128 draws, with the largest
   difference between the old and new majority values;
+* evaluate itself with the 0.1.0 kernels patched in ("before", same run);
 * with ``--large``, 5 models x 500 problems x 1024 solutions: evaluate's time and peak memory (in a
-  fresh process), one process and two worker processes.
+  fresh process), one process and two worker processes (``--before``: also with the 0.1.0 kernels).
+  Peak RSS includes building the table; forked workers report the parent's pages too.
 
-    python benchmarks/bench_evaluate.py [--quick] [--large] [--large-only] [--repeat N]
+    python benchmarks/bench_evaluate.py [--quick] [--large] [--large-only] [--before] [--repeat N]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import resource
 import subprocess
@@ -123,7 +126,22 @@ def interleaved(fns: dict, repeat: int) -> tuple[dict, dict]:
     return {"wall": wall, "cpu": cpu}, out
 
 
-def large_case(n_jobs: int) -> None:
+_EVAL_MODULE = importlib.import_module("scaling.evaluate")
+
+
+def with_legacy_kernels(fn):
+    """Run ``fn`` with evaluate calling the 0.1.0 estimators (``legacy_estimators.py``): 'before'."""
+    def run():
+        saved = _EVAL_MODULE.est
+        _EVAL_MODULE.est = legacy
+        try:
+            return fn()
+        finally:
+            _EVAL_MODULE.est = saved
+    return run
+
+
+def large_case(n_jobs: int, before: bool = False) -> None:
     """5 models x 500 problems x 1024 solutions (in a fresh process, so peak RSS is this case's)."""
     t0 = time.perf_counter()
     tables = [synthetic_table(500, 1024, seed=i, model=f"m{i}", params=10 ** (8 + i / 2)) for i in range(5)]
@@ -131,11 +149,13 @@ def large_case(n_jobs: int) -> None:
     del tables
     t_build = time.perf_counter() - t0
     t0, c0 = time.perf_counter(), time.process_time()
-    curves = scaling.evaluate(samples, strategies=STRATS, n_jobs=n_jobs)
+    run = lambda: scaling.evaluate(samples, strategies=STRATS, n_jobs=n_jobs)  # noqa: E731
+    curves = (with_legacy_kernels(run) if before else run)()
     t_eval, c_eval = time.perf_counter() - t0, time.process_time() - c0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rss_kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"large: 5 models x 500 problems x 1024 solutions ({len(samples):,} rows), n_jobs={n_jobs}: "
+    print(f"large{' with the 0.1.0 kernels' if before else ''}: 5 models x 500 problems x 1024 solutions "
+          f"({len(samples):,} rows), n_jobs={n_jobs}: "
           f"evaluate {t_eval:.2f} s wall ({c_eval:.2f} s CPU in the parent; {len(curves)} curve points; "
           f"table build {t_build:.1f} s); peak RSS {rss:.0f} MiB (largest worker {rss_kids:.0f} MiB); {_load()}")
 
@@ -174,14 +194,17 @@ def main() -> None:
     ap.add_argument("--large", action="store_true", help="also time 5 models x 500 problems x 1024 solutions")
     ap.add_argument("--large-only", action="store_true")
     ap.add_argument("--jobs", type=int, default=None, help="(large case) worker processes; default 1 and 2")
+    ap.add_argument("--before", action="store_true", help="(large case) also time it with the 0.1.0 kernels")
     ap.add_argument("--repeat", type=int, default=None, help="timed runs of each contender (default 3)")
     args = ap.parse_args()
     if args.large_only:
-        for j in ([args.jobs] if args.jobs else [1, 2]):
-            if args.jobs:
-                large_case(j)
-            else:
-                subprocess.run([sys.executable, __file__, "--large-only", "--jobs", str(j)], check=True)
+        if args.jobs:                       # one configuration, in this process
+            large_case(args.jobs, before=args.before)
+            return
+        for j in (1, 2):                    # each configuration in a fresh process (clean peak RSS)
+            for before in ((False, True) if args.before else (False,)):
+                subprocess.run([sys.executable, __file__, "--large-only", "--jobs", str(j)]
+                               + (["--before"] if before else []), check=True)
         return
     n_prob = 50 if args.quick else 200
     repeat = args.repeat or (1 if args.quick else 3)
@@ -195,6 +218,8 @@ def main() -> None:
         "evaluate, 100 draws": lambda: scaling.evaluate(samples, strategies=STRATS, ks=ks, n_boot=0, n_draws=100),
         "evaluate, 128 draws": lambda: scaling.evaluate(samples, strategies=STRATS, ks=ks, n_boot=0),
         "evaluate, 128 draws, 1000 bootstrap CIs": lambda: scaling.evaluate(samples, strategies=STRATS, ks=ks),
+        "evaluate, 128 draws, 0.1.0 kernels": with_legacy_kernels(
+            lambda: scaling.evaluate(samples, strategies=STRATS, ks=ks, n_boot=0)),
         "baseline loop, 100 subsets": lambda: baseline(samples, ks),
     }
     t, out = interleaved(fns, repeat)
@@ -232,7 +257,8 @@ def main() -> None:
     components(m, ks, repeat)
     print(_load())
     if args.large:
-        subprocess.run([sys.executable, __file__, "--large-only"], check=True)
+        subprocess.run([sys.executable, __file__, "--large-only"] + (["--before"] if args.before else []),
+                       check=True)
 
 
 if __name__ == "__main__":
