@@ -296,7 +296,7 @@ def weighted_majority_mc(codes: np.ndarray, reward: np.ndarray, value: np.ndarra
     Returns ``{k: (mean, var)}`` per unit; the Monte-Carlo variance of a unit's mean is ``var / n_draws``.
     k = 1 and k >= n are exact (variance 0).  Rewards must be non-negative (a sum of negative scores is
     not a vote).  Example: one unit, answers a (reward 1), b (reward 3), a (reward 1), a right: the vote
-    of all three is a tie 2 vs 3 -> b wins -> 0.
+    of all three gives a 2.0 against b 3.0, so b wins and the vote scores 0.
 
     >>> float(weighted_majority_mc(np.array([[0, 1, 0]]), np.array([[1.0, 3.0, 1.0]]),
     ...                            np.array([[1.0, 0.0]]), [3])[3][0][0])

@@ -19,12 +19,15 @@ and is integrated exactly by Gauss-Legendre; ``[z^k]`` is the trapezoidal rule o
 points, L chosen so that aliasing from ``z^(k ± L)`` is below 1e-17 (coefficients are bounded by the
 ``Bin(n, p)`` pmf).  Real coefficients give conjugate symmetry, so only ``l = 0 .. L/2`` is evaluated.
 
-**Layout.**  Classes of equal size share one factor, raised to their multiplicity ("size groups").  For
+**Layout.**  Classes of equal size share one factor ("size groups"), multiplied in once per class.  For
 each (unit, size group) one table of ``t(y)`` and the running sums ``A(y)`` over a window ``[y_lo, x_top]``
 at the trapezoid points serves every x; rows ``(unit, correct class j, x)`` then multiply the factors
-they need, all rows of a chunk of units at once.
+they need, all rows of a chunk of units at once (a loop over factor rank, not over x).  Any number of
+classes may be correct (unmerged equivalent answers, inconsistent grading): each is a row set of its own.
 
-**Pruning** (each cut is bounded rigorously; the total effect stays below ~1e-15 of a unit's value):
+**Pruning.**  Each cut below changes a unit's value by less than its bound (e^-41.5 ~ 1e-18 per dropped
+row or folded class, e^-43.7 per cut table tail); measured against far tighter cuts (e^-80) the values
+move by at most 3e-16 at n = 256 and 1024.
 
 * a row is dropped when ``P(X_j = x) · Π_i B_i < e^-41.5`` where ``B_i`` is the Chernoff bound
   ``exp(-d · KL(x/d || m_i/(n - m_j)))`` (``d = k - x``) on ``P(X_i <= x | X_j = x)``: given ``X_j`` the
@@ -99,9 +102,9 @@ def _folded(m: np.ndarray, pi_w: np.ndarray, n_pts: int) -> np.ndarray:
     ~1e-16 absolute there, which M then multiplies)."""
     s2, sn = _circle(n_pts)
     pw, mm = pi_w[:, None], m[:, None]
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         re = 0.5 * np.log1p(-2 * pw * (1 - pw) * s2)     # -inf where 1 - π + π w = 0 (π = ½, θ = π)
-    mag = np.exp(np.where(mm > 0, mm * re, 0.0))
+        mag = np.exp(np.where(mm > 0, mm * re, 0.0))     # M = 0: factor 1 (0 · -inf is not evaluated)
     return mag * np.exp(1j * (mm * np.arctan2(pw * sn, 1 - pw * s2)))
 
 

@@ -279,3 +279,13 @@ def test_weighted_monte_carlo_edge_cases():
     assert one[5][0].tolist() == [0.0, 0.0]
     # k = 1 exact: mean value of the solutions
     assert one[1][0] == pytest.approx([0.5, 0.4])
+
+
+def test_random_prefix_masses_count_every_solution_at_k_equal_n():
+    codes = np.array([[0, 1, 1, -1, -2], [2, 2, 0, 1, 1]])
+    weights = np.array([[0.5, 1.0, 2.0, 9.0, np.nan], [1.0, 1.0, 1.0, 1.0, 1.0]])
+    for k, mass, count in est.random_prefix_masses(codes, weights, 3, [2, 5], 7, np.random.default_rng(0)):
+        assert count.sum(axis=2).max() <= k
+        if k == 5:   # every solution: the unit's class counts and reward sums in every draw
+            assert (count == np.array([[1, 2, 0], [1, 2, 2]])[:, None, :]).all()
+            assert np.allclose(mass, np.array([[0.5, 3.0, 0.0], [1.0, 2.0, 2.0]])[:, None, :])
