@@ -366,9 +366,10 @@ def _mc_means(codes, value, n, weights, mc_ks, n_draws, rng, max_elems):
         b = min(p, a + step)
         qr = (b - a) * r
         perm = _unit_prefixes(n[a:b], s, r, depth, rng)
-        src = perm + np.repeat(np.arange(b - a, dtype=np.int32) * s, r)[:, None]
-        src = np.ascontiguousarray(src.T)                                      # (depth, QR)
-        bins = slot[a:b].ravel()[src] * qr + np.arange(qr)[None, :]
+        src = np.empty((depth, qr), dtype=np.int32)                           # position-major (depth, QR)
+        np.add(perm.T, np.repeat(np.arange(b - a, dtype=np.int32) * s, r)[None, :], out=src)
+        bins = (slot[a:b] * qr).ravel()[src]                                    # flat bin: slot * QR + column
+        bins += np.arange(qr)[None, :]
         wf = None if sol_w is None else sol_w[a:b].ravel()[src]
         size = (n_classes + 2) * qr
         mass = np.zeros(size)
