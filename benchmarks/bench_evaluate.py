@@ -16,8 +16,8 @@ Printed, all measured in this run, interleaved, minimum over ``--repeat`` runs (
   difference between the old and new majority values;
 * evaluate itself with the 0.1.0 kernels patched in ("before", same run);
 * with ``--large``, 5 models x 500 problems x 1024 solutions: evaluate's time and peak memory (in a
-  fresh process), one process and two worker processes (``--before``: also with the 0.1.0 kernels).
-  Peak RSS includes building the table; forked workers report the parent's pages too.
+  fresh process), one process and two worker processes (``--before``: also with the 0.1.0 kernels);
+  memory is the process's RSS with the table loaded and its peak during evaluate (Linux).
 
     python benchmarks/bench_evaluate.py [--quick] [--large] [--large-only] [--before] [--repeat N]
 """
@@ -141,6 +141,25 @@ def with_legacy_kernels(fn):
     return run
 
 
+def _status_mib(field: str) -> float:
+    """A ``/proc/self/status`` memory field (VmRSS, VmHWM) in MiB; NaN where there is none."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _reset_peak_rss() -> None:
+    """Reset the peak RSS to the current RSS (Linux ``clear_refs``), so evaluate's own peak can be read."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
 def large_case(n_jobs: int, before: bool = False) -> None:
     """5 models x 500 problems x 1024 solutions (in a fresh process, so peak RSS is this case's)."""
     t0 = time.perf_counter()
@@ -148,16 +167,21 @@ def large_case(n_jobs: int, before: bool = False) -> None:
     samples = scaling.validate(pd.concat(tables, ignore_index=True))
     del tables
     t_build = time.perf_counter() - t0
+    rss_before = _status_mib("VmRSS")
+    _reset_peak_rss()
     t0, c0 = time.perf_counter(), time.process_time()
     run = lambda: scaling.evaluate(samples, strategies=STRATS, n_jobs=n_jobs)  # noqa: E731
     curves = (with_legacy_kernels(run) if before else run)()
     t_eval, c_eval = time.perf_counter() - t0, time.process_time() - c0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _status_mib("VmHWM")
     rss_kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"large{' with the 0.1.0 kernels' if before else ''}: 5 models x 500 problems x 1024 solutions "
           f"({len(samples):,} rows), n_jobs={n_jobs}: "
           f"evaluate {t_eval:.2f} s wall ({c_eval:.2f} s CPU in the parent; {len(curves)} curve points; "
-          f"table build {t_build:.1f} s); peak RSS {rss:.0f} MiB (largest worker {rss_kids:.0f} MiB); {_load()}")
+          f"table build {t_build:.1f} s); RSS with the table loaded {rss_before:.0f} MiB, peak during evaluate "
+          f"{peak:.0f} MiB (+{peak - rss_before:.0f})"
+          + (f", largest worker {rss_kids:.0f} MiB (forked: counts pages shared with the parent)"
+             if n_jobs > 1 else "") + f"; {_load()}")
 
 
 def components(m, ks: list[int], repeat: int) -> None:
