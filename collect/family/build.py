@@ -55,7 +55,7 @@ from collect.family.verifier import MIN_P, evaluate_verifier
 
 RECIPE = Recipe()
 VERIFIER = next(iter(VERIFIER_SIZES))
-VERIFIER_RECIPE = Recipe(seed=4242, max_steps=8000)   # the policies' recipe; capped for CPU time
+VERIFIER_RECIPE = Recipe(steps=5000, seed=4242)   # a fixed cosine schedule (CPU time), longer than the policies' plateaus
 VERIFIER_EVAL_PROBLEMS = 100   # test problems (10 per level) whose policy samples measure the verifier
 VERIFIER_EVAL_SAMPLES = 16     # samples per eval problem and policy (temperature 1)
 PRM_BASE = "arith-neox-330k"
@@ -89,7 +89,7 @@ def train_one(name: str, out: Path, *, device: str, recipe: Recipe, progress: bo
     size = {**SIZES, **VERIFIER_SIZES}[name]
     info = {"name": name, "params": n_params(model), "size": dict(zip(("d", "layers", "heads"), size, strict=True)),
             "recipe": asdict(recipe), "steps": log["steps"], "plateau_step": log["plateau_step"],
-            "validation_loss": log["val"], "train_seconds": round(log["seconds"], 1),
+            "validation_loss_above_floor": log["val"], "validation_floor": log["floor"], "train_seconds": round(log["seconds"], 1),
             "train_cpu_seconds": round(log["cpu_seconds"], 1), "device": device, "threads": torch.get_num_threads(),
             "final_loss": float(np.mean(log["losses"][-50:])),
             "greedy_accuracy": acc["accuracy"], "greedy_by_difficulty": acc["by_difficulty"],

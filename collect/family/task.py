@@ -98,6 +98,29 @@ class ArithProblem:
         return self.solution(list(1 + rng.permutation(self.difficulty)))
 
 
+def path_nll(problem: ArithProblem, solution: str) -> float:
+    """-log P(the order of terms taken by ``solution``) under the uniformly random path of the training
+    data: at each step, a term of value v is chosen with probability (copies of v left) / (terms left).
+    Summed over a solution's tokens this is the part of a perfect model's loss that no model can remove
+    (the entropy floor that :mod:`collect.family.train` subtracts before judging a plateau).
+
+    >>> round(path_nll(ArithProblem((10, 1, 2, 2)), "10+2=12\\n\\n12+1=13\\n\\n13+2=15\\n\\nThe answer is 15"), 4)
+    1.0986
+    """
+    pool = Counter(problem.terms[1:])
+    out = 0.0
+    for step in split_steps(solution):
+        m = _STEP_RE.match(step)
+        if not m:
+            continue
+        b = int(m.group(3)) * (1 if m.group(2) == "+" else -1)
+        if pool[b] <= 0:
+            raise ValueError(f"{solution!r}: term {b:+d} is not available in {problem.question!r}")
+        out += float(np.log(sum(pool.values()) / pool[b]))
+        pool[b] -= 1
+    return out
+
+
 def prompt(question: str) -> str:
     """The exact prompt the bundled models were trained on: the question, then a newline."""
     return question + "\n"

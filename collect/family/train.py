@@ -7,9 +7,11 @@ gradient clipping 1.0, fp32 on CPU, bf16 autocast on CUDA.
 
 Schedule: train to the plateau (warm-up, stable, decay). Linear warm-up over ``warmup`` steps to the
 peak learning rate ``lr``, then constant; every ``eval_every`` steps the loss on a fixed validation set
-(``val_problems`` fresh problems, one random path each) is measured, and training is on its plateau when
-the best validation loss has not improved by more than ``plateau_tol`` (relative) over the last
-``patience`` steps, or ``max_steps`` is reached (never before ``min_steps``). It then cools down: the
+(``val_problems`` fresh problems, one random path each) is measured, less its entropy floor (the loss a
+perfect model still pays for not knowing which path the example took, :func:`collect.family.task.path_nll`;
+0.12 nats per token), and training is on its plateau when the best of this excess loss has not improved
+by more than ``plateau_tol`` (relative) over the last ``patience`` steps, or ``max_steps`` is reached
+(never before ``min_steps``). It then cools down: the
 learning rate falls linearly to ``lr * min_lr_ratio`` over ``cooldown`` x (steps so far) more steps. So
 small models, which learn slowly, train for many cheap steps and large ones stop early; every size ends
 at its own plateau. ``steps`` > 0 instead fixes the run to ``steps`` steps with a cosine schedule (the
@@ -26,7 +28,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from collect.family.task import ArithProblem, extract_answer, generate_problems, prompt, train_batches
+from collect.family.task import (
+    ArithProblem,
+    extract_answer,
+    generate_problems,
+    path_nll,
+    prompt,
+    train_batches,
+)
 
 
 @dataclass
@@ -41,10 +50,10 @@ class Recipe:
     eval_every: int = 250
     val_problems: int = 512
     patience: int = 1000
-    plateau_tol: float = 0.02
+    plateau_tol: float = 0.05
     min_steps: int = 2000
     max_steps: int = 16000
-    cooldown: float = 0.2
+    cooldown: float = 0.3
 
 
 def encode_batch(tok, examples: list[tuple[ArithProblem, str]], device: str = "cpu") -> dict[str, torch.Tensor]:
@@ -97,6 +106,14 @@ def validation_loss(model, tok, examples: list[tuple[ArithProblem, str]], device
     return total / count
 
 
+def entropy_floor(tok, examples: list[tuple[ArithProblem, str]]) -> float:
+    """The validation loss per solution token of a perfect model: the path entropy of the examples
+    (:func:`collect.family.task.path_nll`) over their solution tokens (end-of-text included)."""
+    nll = sum(path_nll(p, s) for p, s in examples)
+    tokens = sum(len(tok(s, add_special_tokens=False)["input_ids"]) + 1 for _, s in examples)
+    return nll / tokens
+
+
 def validation_set(recipe: Recipe, exclude: set[str]) -> list[tuple[ArithProblem, str]]:
     """The fixed validation examples of the plateau schedule (a seed of their own, test questions excluded)."""
     rng = np.random.default_rng(recipe.seed + 1)
@@ -107,7 +124,8 @@ def validation_set(recipe: Recipe, exclude: set[str]) -> list[tuple[ArithProblem
 def train(model, tok, recipe: Recipe, *, exclude: set[str], device: str = "cpu", progress: bool = True,
           desc: str = "train") -> dict:
     """Train ``model`` in place with ``recipe`` (module docstring); returns {"losses": [...], "val": [(step,
-    loss), ...], "steps": n, "plateau_step": s, "seconds": wall, "cpu_seconds": ...}."""
+    validation loss above the floor), ...], "floor": f, "steps": n, "plateau_step": s, "seconds": wall,
+    "cpu_seconds": ...}."""
     torch.manual_seed(recipe.seed)
     model.to(device).train()
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
@@ -117,6 +135,7 @@ def train(model, tok, recipe: Recipe, *, exclude: set[str], device: str = "cpu",
     stream = train_batches(recipe.seed, recipe.batch_size, exclude)
     fixed = recipe.steps > 0
     val = [] if fixed else validation_set(recipe, exclude)
+    floor = entropy_floor(tok, val) if val else 0.0
     losses: list[float] = []
     curve: list[tuple[int, float]] = []
     t0, c0 = time.time(), time.process_time()
@@ -139,25 +158,26 @@ def train(model, tok, recipe: Recipe, *, exclude: set[str], device: str = "cpu",
         step += 1
         bar.update(1)
         if not fixed and end is None and step % recipe.eval_every == 0:
-            curve.append((step, validation_loss(model, tok, val, device)))
+            curve.append((step, validation_loss(model, tok, val, device) - floor))
             bar.set_postfix(val=f"{curve[-1][1]:.4f}")
             if not progress and step % (4 * recipe.eval_every) == 0:   # a line now and then for logs
-                print(f"{desc}: step {step}, validation loss {curve[-1][1]:.4f}, {time.process_time() - c0:.0f} CPU-s",
+                print(f"{desc}: step {step}, validation loss {curve[-1][1]:.4f} above the floor, "
+                      f"{time.process_time() - c0:.0f} CPU-s",
                       flush=True)
             if _on_plateau(curve, step, recipe):
                 end = step + max(recipe.eval_every, int(recipe.cooldown * step))
                 cool = (step, end)
     bar.close()
     if not fixed:
-        curve.append((step, validation_loss(model, tok, val, device)))
+        curve.append((step, validation_loss(model, tok, val, device) - floor))
     model.eval()
-    return {"losses": losses, "val": curve, "steps": step,
+    return {"losses": losses, "val": curve, "floor": floor, "steps": step,
             "plateau_step": None if cool is None else cool[0],
             "seconds": time.time() - t0, "cpu_seconds": time.process_time() - c0}
 
 
 def _on_plateau(curve: list[tuple[int, float]], step: int, r: Recipe) -> bool:
-    """Best validation loss not improved by more than ``plateau_tol`` (relative) over the last
+    """Best excess validation loss not improved by more than ``plateau_tol`` (relative) over the last
     ``patience`` steps, or ``max_steps`` reached; never before ``min_steps``."""
     if step >= r.max_steps:
         return True
