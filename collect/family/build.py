@@ -53,7 +53,7 @@ from collect.family.tokenizer import build_tokenizer
 from collect.family.train import Recipe, generate, greedy_accuracy, train
 from collect.family.verifier import MIN_P, evaluate_verifier
 
-RECIPE = Recipe()
+RECIPE = Recipe(lr_width=80)        # peak rate 3e-3 at width 80, 1/width around it
 VERIFIER = next(iter(VERIFIER_SIZES))
 VERIFIER_RECIPE = Recipe(steps=5000, seed=4242)   # a fixed cosine schedule (CPU time), longer than the policies' plateaus
 VERIFIER_EVAL_PROBLEMS = 100   # test problems (10 per level) whose policy samples measure the verifier
@@ -88,7 +88,7 @@ def train_one(name: str, out: Path, *, device: str, recipe: Recipe, progress: bo
     folder = save_model(model, tok, out / "models" / name)
     size = {**SIZES, **VERIFIER_SIZES}[name]
     info = {"name": name, "params": n_params(model), "size": dict(zip(("d", "layers", "heads"), size, strict=True)),
-            "recipe": asdict(recipe), "steps": log["steps"], "plateau_step": log["plateau_step"],
+            "recipe": asdict(recipe), "peak_lr": log["peak_lr"], "steps": log["steps"], "plateau_step": log["plateau_step"],
             "validation_loss_above_floor": log["val"], "validation_floor": log["floor"], "train_seconds": round(log["seconds"], 1),
             "train_cpu_seconds": round(log["cpu_seconds"], 1), "device": device, "threads": torch.get_num_threads(),
             "final_loss": float(np.mean(log["losses"][-50:])),
@@ -107,12 +107,19 @@ def build_models(out: Path, *, device: str, recipe: Recipe, names: list[str], ve
     the verifier on the policies' samples."""
     plan = ([(verifier, verifier_recipe)] if verifier else []) + [(n, recipe) for n in reversed(names)]
     report: dict = {}
+    for n, r in list(plan):   # a model already trained with the same recipe is kept (the stage resumes)
+        done = out / "models" / n / "training.json"
+        old = json.loads(done.read_text()).get("recipe") if done.exists() else None
+        if old is not None and Recipe(**old).key() == r.key():
+            report[n] = json.loads(done.read_text())
+            plan.remove((n, r))
+            print(f"{n}: already trained with this recipe, kept", flush=True)
     if jobs > 1:
         with _pool(jobs) as pool:
             futures = {n: pool.submit(train_one, n, out, device=device, recipe=r, progress=False) for n, r in plan}
-            report = {n: f.result() for n, f in futures.items()}
+            report |= {n: f.result() for n, f in futures.items()}
     else:
-        report = {n: train_one(n, out, device=device, recipe=r, progress=progress) for n, r in plan}
+        report |= {n: train_one(n, out, device=device, recipe=r, progress=progress) for n, r in plan}
     if verifier:
         report[verifier]["evaluation"] = finish_verifier(out, verifier, names, device=device, n_eval=n_eval,
                                                          n_samples=n_eval_samples)

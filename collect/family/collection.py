@@ -38,6 +38,8 @@ BUDGETS = [4, 8, 16, 32, 64]
 REBASE_RUNS = 2
 MCTS_RUNS = 1
 SAMPLE_ARGS = ["--template", "raw", "--max-tokens", "160", "--seed", "0"]
+# the verifier reads in bfloat16 (its saved precision; 2x the fp32 throughput on CPUs with AVX512-BF16)
+VERIFIER_DTYPE = "bfloat16"
 SEARCH_ARGS = ["--template", "raw", "--max-tokens", "160", "--step-tokens", "64", "--seed", "0"]
 
 
@@ -83,7 +85,7 @@ def _policy_job(m: str, out: Path, work: Path, verifier: str, n: int, run: list[
     g = _collect(["sample", "--task", str(task_file), "--model", str(models / m), "--greedy",
                   "--out", str(work / "arith" / f"{m}-greedy"), "--batch-size", "512", *SAMPLE_ARGS, *common])
     c = _collect(["score", "--samples", str(table), "--reward-model", str(models / verifier), "--batch-size", "256",
-                  *run])
+                  "--dtype", VERIFIER_DTYPE, *run])
     return {"sample": s, "greedy": g, "score": c}
 
 
@@ -93,7 +95,8 @@ def _search_job(m: str, algo: str, runs: int, out: Path, work: Path, verifier: s
     models = out / "models"
     return _collect(["search", "--algo", algo, "--budget", *map(str, budgets), "--runs", str(runs),
                      "--task", str(sub_file), "--model", str(models / m), "--reward-model", str(models / verifier),
-                     "--out", str(work / SUB_TASK / f"{m}-{algo}"), *SEARCH_ARGS, *common])
+                     "--reward-dtype", VERIFIER_DTYPE, "--out", str(work / SUB_TASK / f"{m}-{algo}"),
+                     *SEARCH_ARGS, *common])
 
 
 def _run_all(jobs: int, calls: list[tuple]) -> list:

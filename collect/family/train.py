@@ -5,6 +5,10 @@ training problems (test questions excluded), each with a uniformly random soluti
 + solution + end-of-text, loss on the solution tokens only; AdamW (betas 0.9/0.95, weight decay 0.1),
 gradient clipping 1.0, fp32 on CPU, bf16 autocast on CUDA.
 
+Peak learning rate: ``lr``, or with ``lr_width`` set, ``lr * lr_width / d`` for a model of width ``d`` (Adam's
+learning rate falls as 1/width in maximal-update parametrisation: wider models take smaller steps, so one
+recipe stays stable from the smallest to the largest size).
+
 Schedule: train to the plateau (warm-up, stable, decay). Linear warm-up over ``warmup`` steps to the
 peak learning rate ``lr``, then constant; every ``eval_every`` steps the loss on a fixed validation set
 (``val_problems`` fresh problems, one random path each) is measured, less its entropy floor (the loss a
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -43,17 +47,26 @@ class Recipe:
     steps: int = 0               # 0: train to the plateau (module docstring); > 0: fixed cosine schedule
     batch_size: int = 32
     lr: float = 3e-3
+    lr_width: int | None = None  # peak rate lr * lr_width / width (Adam's 1/width rule); None: lr for all
     warmup: int = 200
     weight_decay: float = 0.1
     min_lr_ratio: float = 0.1
     seed: int = 1234
     eval_every: int = 250
     val_problems: int = 512
-    patience: int = 1000
+    patience: int = 2000
     plateau_tol: float = 0.05
     min_steps: int = 2000
     max_steps: int = 16000
     cooldown: float = 0.3
+
+    def key(self) -> dict:
+        """The settings that shape training (the plateau settings only matter when ``steps`` is 0): two
+        recipes with equal keys train the same model."""
+        from dataclasses import asdict
+
+        plateau = ("eval_every", "val_problems", "patience", "plateau_tol", "min_steps", "max_steps", "cooldown")
+        return {k: v for k, v in asdict(self).items() if not (self.steps > 0 and k in plateau)}
 
 
 def encode_batch(tok, examples: list[tuple[ArithProblem, str]], device: str = "cpu") -> dict[str, torch.Tensor]:
@@ -127,6 +140,8 @@ def train(model, tok, recipe: Recipe, *, exclude: set[str], device: str = "cpu",
     validation loss above the floor), ...], "floor": f, "steps": n, "plateau_step": s, "seconds": wall,
     "cpu_seconds": ...}."""
     torch.manual_seed(recipe.seed)
+    if recipe.lr_width:
+        recipe = replace(recipe, lr=recipe.lr * recipe.lr_width / model.config.hidden_size, lr_width=None)
     model.to(device).train()
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
@@ -171,7 +186,7 @@ def train(model, tok, recipe: Recipe, *, exclude: set[str], device: str = "cpu",
     if not fixed:
         curve.append((step, validation_loss(model, tok, val, device) - floor))
     model.eval()
-    return {"losses": losses, "val": curve, "floor": floor, "steps": step,
+    return {"losses": losses, "val": curve, "floor": floor, "steps": step, "peak_lr": recipe.lr,
             "plateau_step": None if cool is None else cool[0],
             "seconds": time.time() - t0, "cpu_seconds": time.process_time() - c0}
 
