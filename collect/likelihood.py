@@ -36,6 +36,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
+
 from .engines.base import resolve_model_path
 from .reward import RewardConfig, _load_lm
 
@@ -66,7 +68,6 @@ class LikelihoodVerifier:
         if self.eos_id is None:
             raise ValueError(f"{folder}: the tokenizer has no end-of-text token")
         _load_lm(self, folder, device, dtype, batch_size, name)
-        self.log_min_p = math.log(self.config.min_p)
 
     @classmethod
     def from_model(cls, model, tokenizer, *, min_p: float = 0.05, question_template: str = "{question}\n",
@@ -81,7 +82,6 @@ class LikelihoodVerifier:
         self.max_len = getattr(model.config, "max_position_embeddings", None)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id
         self.stats = {"sequences": 0, "tokens": 0}
-        self.log_min_p = math.log(min_p)
         return self
 
     def encode(self, question: str, steps: list[str]) -> tuple[list[int], list[tuple[int, int]]]:
@@ -99,8 +99,10 @@ class LikelihoodVerifier:
             spans.append((start, len(ids)))
         return ids, spans
 
-    def score(self, questions: list[str], solutions: list[list[str]]) -> list[list[float]]:
-        """Running-product score after each step (see the module docstring); ``[]`` for no steps."""
+    def margins(self, questions: list[str], solutions: list[list[str]]) -> list[list[np.ndarray]]:
+        """For every solution and step, ``log p(t) - log max_v p(v)`` (<= 0) of each token the step's score
+        reads (its tokens, the separator after it; for the last step, last the better of separator and
+        end-of-text): everything :meth:`score` needs, for any ``min_p``. ``[]`` for no steps."""
         import torch
 
         if len(questions) != len(solutions):
@@ -117,7 +119,7 @@ class LikelihoodVerifier:
                 raise ValueError(f"solutions[{i}]: verifier input of {len(ids)} tokens exceeds the model's "
                                  f"max_position_embeddings={self.max_len}")
             encoded.append((ids, spans))
-        out: list[list[float]] = [[] for _ in questions]
+        out: list[list[np.ndarray]] = [[] for _ in questions]
         order = sorted((i for i, e in enumerate(encoded) if e is not None), key=lambda i: -len(encoded[i][0]))
         end_ids = torch.tensor([self.sep_ids[0], self.eos_id], device=self.device)
         with torch.inference_mode():
@@ -133,20 +135,36 @@ class LikelihoodVerifier:
                 ids, attn = ids.to(self.device), attn.to(self.device)
                 logp = torch.log_softmax(self.model(input_ids=ids, attention_mask=attn).logits.float(), dim=-1)
                 top = logp.max(dim=-1).values                               # (B, W): log max_v p(v)
-                # log s at position t (token t read from the distribution at t - 1), capped at 0
-                tok = logp[:, :-1].gather(-1, ids[:, 1:, None])[..., 0]
-                tok_score = torch.clamp(tok - top[:, :-1] - self.log_min_p, max=0.0)
+                # token t is read from the distribution at t - 1
+                tok = (logp[:, :-1].gather(-1, ids[:, 1:, None])[..., 0] - top[:, :-1]).cpu().numpy()
+                last = torch.tensor([len(encoded[i][0]) - 1 for i in idx], device=self.device)
+                rows = torch.arange(len(idx), device=self.device)
+                end = (logp[rows, last][:, end_ids].max(dim=-1).values - top[rows, last]).cpu().numpy()
                 for r, i in enumerate(idx):
-                    seq, spans = encoded[i]
-                    row = tok_score[r]
-                    steps = [float(row[a - 1:e - 1].sum()) for a, e in spans]
-                    last = len(seq) - 1                                     # how well the last step ends
-                    end = logp[r, last, end_ids].max() - top[r, last] - self.log_min_p
-                    steps[-1] += float(torch.clamp(end, max=0.0))
-                    out[i] = torch.tensor(steps).cumsum(0).exp().tolist()
+                    spans = encoded[i][1]
+                    steps = [tok[r, a - 1:e - 1] for a, e in spans]
+                    steps[-1] = np.append(steps[-1], end[r])               # how well the last step ends
+                    out[i] = steps
                 self.stats["sequences"] += len(idx)
                 self.stats["tokens"] += int(attn.sum())
         return out
+
+    def score(self, questions: list[str], solutions: list[list[str]]) -> list[list[float]]:
+        """Running-product score after each step (see the module docstring); ``[]`` for no steps."""
+        return [aggregate(m, self.config.min_p) for m in self.margins(questions, solutions)]
+
+
+def aggregate(step_margins: list[np.ndarray], min_p: float) -> list[float]:
+    """Running-product scores from one solution's token margins (:meth:`LikelihoodVerifier.margins`):
+    ``exp(cumsum_k sum_t min(0, margin_t - log min_p))``.
+
+    >>> [round(x, 6) for x in aggregate([np.log([1.0, 0.5]), np.log([0.01])], min_p=0.2)]
+    [1.0, 0.05]
+    """
+    if not step_margins:
+        return []
+    logs = [float(np.minimum(0.0, m - math.log(min_p)).sum()) for m in step_margins]
+    return [float(x) for x in np.exp(np.cumsum(logs))]
 
 
 def write_reward_config(folder: str | Path, *, min_p: float = 0.05, question_template: str = "{question}\n",
@@ -160,4 +178,4 @@ def write_reward_config(folder: str | Path, *, min_p: float = 0.05, question_tem
     return path
 
 
-__all__ = ["LikelihoodVerifier", "write_reward_config"]
+__all__ = ["LikelihoodVerifier", "aggregate", "write_reward_config"]

@@ -51,13 +51,14 @@ from collect.family.model import SIZES, VERIFIER_SIZES, build_model, n_params, s
 from collect.family.task import generate_problems, split_test, write_task
 from collect.family.tokenizer import build_tokenizer
 from collect.family.train import Recipe, generate, greedy_accuracy, train
-from collect.family.verifier import MIN_P, evaluate_verifier
+from collect.family.verifier import choose_min_p, evaluate_verifier
 
 RECIPE = Recipe(lr_width=80)        # peak rate 3e-3 at width 80, 1/width around it
 VERIFIER = next(iter(VERIFIER_SIZES))
 VERIFIER_RECIPE = Recipe(steps=5000, seed=4242)   # a fixed cosine schedule (CPU time), longer than the policies' plateaus
 VERIFIER_EVAL_PROBLEMS = 100   # test problems (10 per level) whose policy samples measure the verifier
 VERIFIER_EVAL_SAMPLES = 16     # samples per eval problem and policy (temperature 1)
+VERIFIER_TUNE_PROBLEMS = 100   # fresh training problems whose policy samples choose the verifier's min_p
 PRM_BASE = "arith-neox-330k"
 PRM_TRAIN_PROBLEMS = 4000      # fresh training problems for PRM data
 PRM_SAMPLES = 2                # samples per problem per policy (temperature 1)
@@ -148,24 +149,37 @@ def eval_questions(n: int) -> list[str]:
     return [p.question for p in test[:: max(1, len(test) // n)]][:n]
 
 
+def fresh_questions(n: int, seed: int) -> list[str]:
+    """``n`` training-distribution questions (levels cycling), none of them in the test split."""
+    exclude = {p.question for p in split_test()}
+    return [p.question for p in generate_problems(3 * n, seed=seed) if p.question not in exclude][:n]
+
+
 def finish_verifier(out: Path, name: str, policies: list[str], *, device: str,
                     n_eval: int = VERIFIER_EVAL_PROBLEMS, n_samples: int = VERIFIER_EVAL_SAMPLES) -> dict:
-    """Make ``<out>/models/<name>`` a likelihood verifier (``reward_config.json``) and measure it on the
-    policies' samples of test problems; the metrics go into its ``training.json``."""
+    """Make ``<out>/models/<name>`` a likelihood verifier: choose its ``min_p`` on the policies' samples of
+    fresh training problems, write ``reward_config.json``, then measure it on their samples of test
+    problems; the choice and the metrics go into its ``training.json``."""
     from collect.likelihood import LikelihoodVerifier, write_reward_config
 
     folder = out / "models" / name
-    write_reward_config(folder, min_p=MIN_P)
     t0 = time.process_time()
+    tune = sample_records(policies, out, fresh_questions(VERIFIER_TUNE_PROBLEMS if n_eval >= 50 else n_eval, 555),
+                          n_samples // 2 or 1, 400, device)
+    write_reward_config(folder)
+    min_p, grid = choose_min_p(LikelihoodVerifier(str(folder), device=device, batch_size=256), tune)
+    write_reward_config(folder, min_p=min_p)
     records = sample_records(policies, out, eval_questions(n_eval), n_samples, 300, device)
     ev = evaluate_verifier(LikelihoodVerifier(str(folder), device=device, batch_size=256), records)
+    ev["min_p"], ev["min_p_within_question_auc_on_training_problems"] = min_p, grid
     ev["cpu_seconds"] = round(time.process_time() - t0, 1)
     info = json.loads((folder / "training.json").read_text())
     info["evaluation"] = ev
     _dump(folder / "training.json", info)
     p = ev["pooled"]
     by_step = list(p["first_error_auc_by_step"].values()) or [float("nan")]
-    print(f"{name}: first-error AUC {p['first_error_auc']:.3f} (by step index {min(by_step):.3f}..{max(by_step):.3f}), "
+    print(f"{name}: min_p {min_p} (grid {grid}); first-error AUC {p['first_error_auc']:.3f} (by step index "
+          f"{min(by_step):.3f}..{max(by_step):.3f}), "
           f"within-question AUC {p['within_question_auc']:.3f} (median over policies "
           f"{p['within_question_auc_median_over_policies']:.3f}), best of group {p['best_of_group_correct']:.3f} "
           f"vs random {p['solution_correct_rate']:.3f}", flush=True)
@@ -182,8 +196,7 @@ def build_prm(out: Path, *, device: str, recipe: prm_mod.PRMRecipe, n_train: int
     if missing:
         raise FileNotFoundError(f"PRM data needs the trained policies {missing} under {out / 'models'}")
     name = "arith-prm-" + base.split("-")[-1]
-    exclude = {p.question for p in split_test()}
-    train_qs = [p.question for p in generate_problems(3 * n_train, seed=777) if p.question not in exclude][:n_train]
+    train_qs = fresh_questions(n_train, 777)
     t0, c0 = time.time(), time.process_time()
     train_recs = sample_records(policies, out, train_qs, n_samples, 100, device)
     eval_recs = sample_records(policies, out, eval_questions(n_eval), PRM_EVAL_SAMPLES, 200, device)

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from collect.family.metrics import verifier_metrics
+from collect.family.metrics import verifier_metrics, within_question_auc
 from collect.family.train import Recipe
 
 VERIFIER_NAME = "arith-verifier"
-MIN_P = 0.05
+#: candidate min-p thresholds; the build keeps the one with the best within-question AUC on the policies'
+#: samples of fresh training problems (never the test split), see :func:`choose_min_p`
+MIN_P_GRID = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
 
 
 def verifier_scores(verifier, records: list[dict], batch_size: int = 256) -> list[np.ndarray]:
@@ -33,6 +35,23 @@ def verifier_scores(verifier, records: list[dict], batch_size: int = 256) -> lis
         scores = verifier.score([r["question"] for r in chunk], [r["steps"] for r in chunk])
         out += [np.asarray(s, float) for s in scores]
     return out
+
+
+def choose_min_p(verifier, records: list[dict], grid=MIN_P_GRID) -> tuple[float, dict]:
+    """The ``min_p`` of ``grid`` whose scores rank one question's correct solutions above its wrong ones
+    best (within-question AUC on ``records``; ties to the smaller), and the AUC of every candidate.
+    One forward pass serves the whole grid (:meth:`collect.likelihood.LikelihoodVerifier.margins`)."""
+    from collect.likelihood import aggregate
+
+    margins = verifier.margins([r["question"] for r in records], [r["steps"] for r in records])
+    correct = [r["correct"] for r in records]
+    questions = [r["question"] for r in records]
+    aucs = {}
+    for mp in grid:
+        last = [aggregate(m, mp)[-1] for m in margins]
+        aucs[mp] = within_question_auc(last, correct, questions)
+    best = max(grid, key=lambda mp: (round(aucs[mp], 4), -mp))
+    return best, aucs
 
 
 def evaluate_verifier(verifier, records: list[dict]) -> dict:
@@ -49,4 +68,4 @@ def evaluate_verifier(verifier, records: list[dict]) -> dict:
     return {"pooled": pooled, "by_policy": per}
 
 
-__all__ = ["VERIFIER_NAME", "MIN_P", "Recipe", "evaluate_verifier", "verifier_scores"]
+__all__ = ["VERIFIER_NAME", "MIN_P_GRID", "Recipe", "choose_min_p", "evaluate_verifier", "verifier_scores"]
