@@ -300,17 +300,22 @@ def validate(df: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
     return _check_rules(df, where)
 
 
+def _nulls(base: str, n: int, index: pd.Index) -> pd.Series:
+    """An absent optional column: nulls of its type (Int64 NA, float NaN, else None)."""
+    if base == "int":
+        return pd.Series(pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)), index=index)
+    if base == "float":
+        return pd.Series(np.full(n, np.nan), index=index)
+    return pd.Series(np.full(n, None, dtype=object), index=index, dtype=object)
+
+
 def _coerce_columns(df: pd.DataFrame, where: _Where) -> None:
     """Give every contract and optional column its type (in place); absent optional columns become nulls."""
     for col, kind in COLUMNS.items():
         nullable = kind.endswith("?")
         base = kind.rstrip("?")
         if col not in df.columns:
-            df[col] = pd.Series([None] * len(df), index=df.index, dtype=object)
-            if base in ("int",):
-                df[col] = df[col].astype("Int64")
-            elif base == "float":
-                df[col] = df[col].astype(float)
+            df[col] = _nulls(base, len(df), df.index)
             continue
         if base == "str":
             _coerce_str(df, col, nullable, where)
