@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
                         "gain over one configuration for all bins; writes <task>-by-COLUMN.json")
     p.add_argument("--no-extrapolate", action="store_true", help="do not add per-problem extrapolations")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=-1,
+                   help="worker processes for the per-problem values and extrapolations (-1: one per core); "
+                        "the results do not depend on it")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -77,7 +80,7 @@ def _evaluate(args, samples, by: str | None = None):
     try:
         return scaling.evaluate(samples, strategies=args.strategies, flops=args.compute, reward_agg=args.reward_agg,
                                 by=by, seed=args.seed, n_boot=args.n_boot, progress=not args.quiet,
-                                extrapolate=() if args.no_extrapolate else EXTRAPOLATE)
+                                extrapolate=() if args.no_extrapolate else EXTRAPOLATE, n_jobs=args.jobs)
     except (scaling.SchemaError, ValueError) as exc:
         raise InputError(f"{args.data_dir}: cannot evaluate{f' by {by!r}' if by else ''}: {exc}") from None
 

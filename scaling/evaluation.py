@@ -44,8 +44,8 @@ import pandas as pd
 
 from .flops import Compute
 from .matrix import to_matrices
-from .schema import CONTRACT_DOC, SAMPLING_METHODS, STRATEGIES, SchemaError, check_sample_table
-from .strategies import concat, extrapolated_frame, limits_frame, map_groups, values_frame
+from .schema import CONTRACT_DOC, STRATEGIES, SchemaError, check_sample_table
+from .strategies import concat, evaluate_groups, limits_frame, values_frame
 
 if TYPE_CHECKING:
     from .laws import Laws
@@ -334,9 +334,9 @@ def evaluate(samples: pd.DataFrame, strategies: Sequence[str] | None = None, ks:
     n_draws : random subsets per problem and k for the Monte-Carlo strategy (weighted majority).
     extrapolate : multiples m of the cached solution count n at which each sampling group is
         extrapolated per problem (k = n·m; groups with n < 4 are not); ``()`` for none.
-    n_jobs : worker processes over groups for the per-problem values; -1 for every core.  Results do
-        not depend on it.
-    progress : show a progress bar over the extrapolated curves.
+    n_jobs : worker processes for the per-problem values (shards of problems, :mod:`scaling.workers`) and
+        the extrapolations; -1 for every core.  Results do not depend on it (bit for bit).
+    progress : show a progress bar over the shards and extrapolations.
 
     Returns
     -------
@@ -356,18 +356,14 @@ def evaluate(samples: pd.DataFrame, strategies: Sequence[str] | None = None, ks:
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     mats = to_matrices(samples, compute=flops, reward_agg=reward_agg, by=by_cols)
-    all_recs = map_groups(mats, strategies, ks, n_draws, seed, n_jobs)
+    all_recs, extra = evaluate_groups(mats, strategies, ks, n_draws, seed, n_jobs, extrapolate, by_cols, reward_agg,
+                                      progress)
     values = concat(values_frame(m, recs, by_cols, reward_agg) for m, recs in zip(mats, all_recs, strict=True)
-                     if recs)
+                    if recs)
     if values is None:
         raise SchemaError("samples: no (task, model, method) group has a strategy to evaluate; greedy rows need "
                           "'greedy' among the strategies, the others need method sample, rebase or mcts")
-    jobs = [(m, [r["strategy"] for r in recs if r["k"] == recs[0]["k"]]) for m, recs in zip(mats, all_recs, strict=True)
-            if recs and m.key["method"] in SAMPLING_METHODS]
-    if progress and extrapolate:
-        from tqdm.auto import tqdm
-        jobs = tqdm(jobs, desc="extrapolating per problem", unit="group")
-    extrapolated = concat(extrapolated_frame(m, st, extrapolate, by_cols, reward_agg, seed) for m, st in jobs)
+    extrapolated = concat(extra)
     compute = Compute.parse(flops)
     settings = {"strategies": strategies, "ks": None if ks is None else [int(k) for k in ks],
                 "compute": compute.describe() + (" (paper)" if compute == Compute() else ""),

@@ -12,7 +12,6 @@ tables of :class:`scaling.evaluation.Evaluation`.
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Iterable, Sequence
 
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import estimators as est
+from . import workers
 from .extrapolate import fit_beta_mixture
 from .extrapolate import per_problem as extrapolate_per_problem
 from .matrix import SampleMatrix, class_mass
@@ -159,19 +159,44 @@ def evaluate_matrix(m: SampleMatrix, strategies: Sequence[str] | None = None, ks
     return recs
 
 
-def map_groups(mats: list[SampleMatrix], strategies, ks, n_draws: int, seed: int, n_jobs: int) -> list[list[dict]]:
-    """evaluate_matrix over every group, in worker processes when ``n_jobs != 1``."""
-    ks = None if ks is None else [int(k) for k in ks]
-    jobs = (os.cpu_count() or 1) if n_jobs in (-1, None) else int(n_jobs)
-    jobs = min(jobs, len(mats))
-    if jobs <= 1:
-        return [evaluate_matrix(m, strategies, ks, n_draws=n_draws, seed=seed + gi) for gi, m in enumerate(mats)]
-    from concurrent.futures import ProcessPoolExecutor
+def group_plan(m: SampleMatrix, strategies: Sequence[str] | None, ks: Iterable[int] | None
+               ) -> tuple[list[str], list[int] | None]:
+    """The strategies a group is evaluated with (a warning when some rows lack rewards) and, for a
+    sampling group, its ks (default: :func:`default_ks` of the whole group), fixed before it is sharded."""
+    chosen = _strategies_for(m, strategies)
+    if m.key["method"] in SAMPLING_METHODS:
+        ks = sorted({int(k) for k in (default_ks(m.n) if ks is None else ks)})
+    return chosen, ks
 
-    order = sorted(range(len(mats)), key=lambda i: -mats[i].codes.size)   # largest first
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futs = {i: pool.submit(evaluate_matrix, mats[i], strategies, ks, n_draws, seed + i) for i in order}
-        return [futs[i].result() for i in range(len(mats))]
+
+def evaluate_groups(mats: list[SampleMatrix], strategies: Sequence[str] | None, ks: Iterable[int] | None,
+                    n_draws: int, seed: int, n_jobs: int = 1, extrapolate: Sequence[int] = (),
+                    by: list[str] | None = None, reward_agg: str | None = None, progress: bool = False
+                    ) -> tuple[list[list[dict]], list[pd.DataFrame | None]]:
+    """:func:`evaluate_matrix` of every group, shard by shard, and :func:`extrapolated_frame` of every
+    sampling group that has values, here or in ``n_jobs`` worker processes (:mod:`scaling.workers`; the
+    results do not depend on ``n_jobs``).  Returns each group's records and each extrapolated frame."""
+    ks = None if ks is None else [int(k) for k in ks]
+    plans = [group_plan(m, strategies, ks) for m in mats]
+    calls: list[workers.Call] = []
+    owner: list[int] = []
+    for gi, (m, (chosen, gks)) in enumerate(zip(mats, plans, strict=True)):
+        parts = workers.shards(m)
+        for j, rows in enumerate(parts):
+            sub = m if len(parts) == 1 else m.take(rows)
+            seed_j = workers.shard_seed(seed, gi, j, len(parts))
+            calls.append((sub.codes.size * len(chosen), evaluate_matrix, (sub, chosen, gks, n_draws, seed_j)))
+            owner.append(gi)
+    n_values = len(calls)
+    for m, (chosen, gks) in zip(mats, plans, strict=True):
+        if extrapolate and chosen and gks and m.key["method"] in SAMPLING_METHODS:
+            calls.append((2 * m.codes.size * len(chosen), extrapolated_frame,
+                          (m, chosen, extrapolate, list(by or []), reward_agg, seed)))
+    results = workers.run(calls, n_jobs, progress="evaluating per problem" if progress else None)
+    parts_of: list[list[list[dict]]] = [[] for _ in mats]
+    for gi, recs in zip(owner, results[:n_values], strict=True):
+        parts_of[gi].append(recs)
+    return [workers.merge_records(p) for p in parts_of], results[n_values:]
 
 
 def _nonneg(m: SampleMatrix) -> None:
@@ -261,5 +286,5 @@ def concat(frames: Iterable[pd.DataFrame | None]) -> pd.DataFrame | None:
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
-__all__ = ["evaluate_matrix", "default_ks", "values_frame", "limits_frame", "extrapolated_frame", "map_groups",
-           "concat"]
+__all__ = ["evaluate_matrix", "default_ks", "group_plan", "evaluate_groups", "values_frame", "limits_frame",
+           "extrapolated_frame", "concat"]
