@@ -138,6 +138,35 @@ def _codes(column: pd.Series) -> np.ndarray:
 
 
 @dataclass
+class _Factor:
+    """A column as integer codes in the sort order of its values, nulls last, and the value of each code
+    (Python scalars; the null is NaN for object and float columns, else ``pd.NA``, as groupby names it)."""
+
+    codes: np.ndarray
+    values: list
+
+    @classmethod
+    def of(cls, column: pd.Series) -> _Factor:
+        codes, uniq = pd.factorize(column, sort=True)
+        null = np.nan if column.dtype.kind in "Of" else pd.NA
+        return cls(np.where(codes < 0, len(uniq), codes).astype(np.int64), list(uniq.tolist()) + [null])
+
+
+def _split(rows: np.ndarray, factors: list[_Factor]):
+    """``(key, rows)`` of each distinct combination of the factors' values among ``rows``, sorted by key."""
+    codes = [f.codes[rows] for f in factors]
+    order = np.lexsort(codes[::-1])
+    rows, codes = rows[order], [c[order] for c in codes]
+    new = np.zeros(len(rows), dtype=bool)
+    new[:1] = True
+    for c in codes:
+        new[1:] |= c[1:] != c[:-1]
+    starts = np.flatnonzero(new)
+    for a, b in zip(starts, np.append(starts[1:], len(rows)), strict=True):
+        yield tuple(f.values[c[a]] for f, c in zip(factors, codes, strict=True)), rows[a:b]
+
+
+@dataclass
 class _Columns:
     """The sample table's columns a matrix build reads, as numpy arrays over every row: the string
     columns as order-preserving integer codes (each factorised once for the whole table)."""
@@ -155,12 +184,11 @@ class _Columns:
     objects: dict                # problem_id, run_id, difficulty as object arrays (the units' labels)
 
     @classmethod
-    def of(cls, samples: pd.DataFrame, compute, reward_agg: str | None) -> _Columns:
+    def of(cls, samples: pd.DataFrame, compute, reward_agg: str | None, tree: bool) -> _Columns:
         costs = row_flops(samples, compute)
-        tree = samples["method"].isin(TREE_METHODS).to_numpy()
         answer = _codes(samples["answer"])
         labels = [c for c in ("problem_id", "run_id", "difficulty") if c in samples]
-        return cls(problem=_codes(samples["problem_id"]), run=_codes(samples["run_id"]) if tree.any() else None,
+        return cls(problem=_codes(samples["problem_id"]), run=_codes(samples["run_id"]) if tree else None,
                    sample_id=samples["sample_id"].to_numpy(dtype=np.int64), answer=answer,
                    n_answers=int(answer.max(initial=-1)) + 1, correct=samples["correct"].to_numpy(dtype=bool),
                    flops=costs["flops"].to_numpy(dtype=float), prompt_flops=costs["prompt_flops"].to_numpy(dtype=float),
@@ -190,16 +218,21 @@ def to_matrices(samples: pd.DataFrame, compute: Compute | dict | str | None = No
     for col in by:
         if col not in samples:
             raise SchemaError(f"by={col!r}: no such column in the sample table")
-    cols = _Columns.of(samples, compute, reward_agg)
-    key_cols = list(dict.fromkeys(["task", "model", "method", "budget", "problem_id"] + by))
-    keys = samples[[c for c in key_cols if c in samples]].reset_index(drop=True)     # index: row positions
+    methods = _Factor.of(samples["method"])
+    tree = [i for i, v in enumerate(methods.values) if v in TREE_METHODS]
+    cols = _Columns.of(samples, compute, reward_agg, tree=bool(np.isin(methods.codes, tree).any()))
+    factors: dict[str, _Factor] = {"method": methods}
     out: list[SampleMatrix] = []
-    for method, dm in keys.groupby("method", sort=True):
+    for code, method in enumerate(methods.values[:-1]):
+        rows = np.flatnonzero(methods.codes == code)
         group_keys = _group_keys(str(method), by)
-        _check_by_constant(dm, by)
-        for gkey, g in dm.groupby(group_keys, sort=True, dropna=False):
-            gkey = gkey if isinstance(gkey, tuple) else (gkey,)
-            out.append(_one_matrix(cols, g.index.to_numpy(), dict(zip(group_keys, gkey, strict=True))))
+        if by:
+            _check_by_constant(samples.iloc[rows][["task", "problem_id"] + by], by)
+        for c in group_keys:
+            if c not in factors:
+                factors[c] = _Factor.of(samples[c])
+        for gkey, grows in _split(rows, [factors[c] for c in group_keys]):
+            out.append(_one_matrix(cols, grows, dict(zip(group_keys, gkey, strict=True))))
     return out
 
 
