@@ -13,6 +13,7 @@ code; ``-1`` is a null answer, ``-2`` is padding past the unit's last solution).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -212,8 +213,15 @@ def to_matrices(samples: pd.DataFrame, compute: Compute | dict | str | None = No
     Units are problems for ``sample``/``greedy`` rows and (problem, run_id) for tree search, whose
     groups are further split by ``budget``.  ``by`` names columns (e.g. ``difficulty``) that must be
     constant within a problem; each value gets its own group.  Groups come sorted by method, then by
-    their key; units by problem (and run); solutions by ``sample_id``.
+    their key; units by problem (and run); solutions by ``sample_id``.  :func:`iter_matrices` gives them
+    one at a time.
     """
+    return list(iter_matrices(samples, compute, reward_agg, by))
+
+
+def iter_matrices(samples: pd.DataFrame, compute: Compute | dict | str | None = None,
+                  reward_agg: str | None = None, by: str | list[str] | None = None) -> Iterator[SampleMatrix]:
+    """The groups of :func:`to_matrices`, each built when it is asked for."""
     by = [by] if isinstance(by, str) else list(by or [])
     for col in by:
         if col not in samples:
@@ -222,7 +230,6 @@ def to_matrices(samples: pd.DataFrame, compute: Compute | dict | str | None = No
     tree = [i for i, v in enumerate(methods.values) if v in TREE_METHODS]
     cols = _Columns.of(samples, compute, reward_agg, tree=bool(np.isin(methods.codes, tree).any()))
     factors: dict[str, _Factor] = {"method": methods}
-    out: list[SampleMatrix] = []
     for code, method in enumerate(methods.values[:-1]):
         rows = np.flatnonzero(methods.codes == code)
         group_keys = _group_keys(str(method), by)
@@ -232,8 +239,7 @@ def to_matrices(samples: pd.DataFrame, compute: Compute | dict | str | None = No
             if c not in factors:
                 factors[c] = _Factor.of(samples[c])
         for gkey, grows in _split(rows, [factors[c] for c in group_keys]):
-            out.append(_one_matrix(cols, grows, dict(zip(group_keys, gkey, strict=True))))
-    return out
+            yield _one_matrix(cols, grows, dict(zip(group_keys, gkey, strict=True)))
 
 
 def _units(cols: _Columns, rows: np.ndarray, tree: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -315,5 +321,5 @@ def _one_matrix(cols: _Columns, rows: np.ndarray, key: dict) -> SampleMatrix:
                         meta={"reward_rows_missing": int(np.isnan(reward_vals).sum())})
 
 
-__all__ = ["SampleMatrix", "to_matrices", "class_mass", "aggregate_steps", "solution_rewards", "NULL", "PAD",
+__all__ = ["SampleMatrix", "to_matrices", "iter_matrices", "class_mass", "aggregate_steps", "solution_rewards", "NULL", "PAD",
            "REWARD_AGGS"]

@@ -130,7 +130,9 @@ def evaluate_matrix(m: SampleMatrix, strategies: Sequence[str] | None = None, ks
         raise ValueError(f"ks must be positive integers, got {ks}")
     per_sol = m.unit_flops / m.n
     n_correct = m.correct.sum(axis=1)
-    wm = bon = None
+    wm = bon = maj = None
+    if "majority" in chosen:
+        maj = est.majority_at_ks(m.codes, m.class_value, m.n, ks)
     if "best_of_n" in chosen:
         bon = est.best_of_ks(m.reward, m.correct, m.n, ks)
     if "weighted_majority" in chosen:
@@ -145,7 +147,7 @@ def evaluate_matrix(m: SampleMatrix, strategies: Sequence[str] | None = None, ks
             if s == "pass_at_k":
                 acc = est.pass_at_k(m.n, n_correct, k)
             elif s == "majority":
-                acc = est.majority_at_k(m.codes, m.class_value, m.n, k)
+                acc = maj[k]
             elif s == "best_of_n":
                 acc = bon[k]
             elif s == "weighted_majority":
@@ -169,34 +171,36 @@ def group_plan(m: SampleMatrix, strategies: Sequence[str] | None, ks: Iterable[i
     return chosen, ks
 
 
-def evaluate_groups(mats: list[SampleMatrix], strategies: Sequence[str] | None, ks: Iterable[int] | None,
+def evaluate_groups(matrices: Iterable[SampleMatrix], strategies: Sequence[str] | None, ks: Iterable[int] | None,
                     n_draws: int, seed: int, n_jobs: int = 1, extrapolate: Sequence[int] = (),
                     by: list[str] | None = None, reward_agg: str | None = None, progress: bool = False
-                    ) -> tuple[list[list[dict]], list[pd.DataFrame | None]]:
+                    ) -> tuple[list[SampleMatrix], list[list[dict]], list[pd.DataFrame | None]]:
     """:func:`evaluate_matrix` of every group, shard by shard, and :func:`extrapolated_frame` of every
     sampling group that has values, here or in ``n_jobs`` worker processes (:mod:`scaling.workers`; the
-    results do not depend on ``n_jobs``).  Returns each group's records and each extrapolated frame."""
+    results do not depend on ``n_jobs``).  A group's shards start as soon as its matrix is built, while
+    the next one is built.  Returns the groups, their records and the extrapolated frames."""
     ks = None if ks is None else [int(k) for k in ks]
-    plans = [group_plan(m, strategies, ks) for m in mats]
-    calls: list[workers.Call] = []
+    mats: list[SampleMatrix] = []
+    plans: list[tuple[list[str], list[int] | None]] = []
     owner: list[int] = []
-    for gi, (m, (chosen, gks)) in enumerate(zip(mats, plans, strict=True)):
-        parts = workers.shards(m)
-        for j, rows in enumerate(parts):
-            sub = m if len(parts) == 1 else m.take(rows)
-            seed_j = workers.shard_seed(seed, gi, j, len(parts))
-            calls.append((sub.codes.size * len(chosen), evaluate_matrix, (sub, chosen, gks, n_draws, seed_j)))
-            owner.append(gi)
-    n_values = len(calls)
-    for m, (chosen, gks) in zip(mats, plans, strict=True):
-        if extrapolate and chosen and gks and m.key["method"] in SAMPLING_METHODS:
-            calls.append((2 * m.codes.size * len(chosen), extrapolated_frame,
-                          (m, chosen, extrapolate, list(by or []), reward_agg, seed)))
-    results = workers.run(calls, n_jobs, progress="evaluating per problem" if progress else None)
+    with workers.Pool(n_jobs, "evaluating per problem" if progress else None) as pool:
+        for gi, m in enumerate(matrices):
+            chosen, gks = group_plan(m, strategies, ks)
+            mats.append(m)
+            plans.append((chosen, gks))
+            parts = workers.shards(m)
+            for j, rows in enumerate(parts):
+                sub = m if len(parts) == 1 else m.take(rows)
+                pool.submit(evaluate_matrix, sub, chosen, gks, n_draws, workers.shard_seed(seed, gi, j, len(parts)))
+                owner.append(gi)
+        for m, (chosen, gks) in zip(mats, plans, strict=True):
+            if extrapolate and chosen and gks and m.key["method"] in SAMPLING_METHODS:
+                pool.submit(extrapolated_frame, m, chosen, extrapolate, list(by or []), reward_agg, seed)
+        results = pool.results()
     parts_of: list[list[list[dict]]] = [[] for _ in mats]
-    for gi, recs in zip(owner, results[:n_values], strict=True):
+    for gi, recs in zip(owner, results, strict=False):
         parts_of[gi].append(recs)
-    return [workers.merge_records(p) for p in parts_of], results[n_values:]
+    return mats, [workers.merge_records(p) for p in parts_of], results[len(owner):]
 
 
 def _nonneg(m: SampleMatrix) -> None:

@@ -1,6 +1,7 @@
 """Running :func:`scaling.evaluate`'s per-group work here or in worker processes, with equal results.
 
-The work is a list of calls (:func:`run`).  Per-problem values are computed per *shard*, a block of whole
+The work is a list of calls (:func:`run`), or calls submitted as they are prepared (:class:`Pool`).
+Per-problem values are computed per *shard*, a block of whole
 problems of one group (:func:`shards`): a sampling group is cut into shards of about :data:`SHARD_CELLS`
 units x solution slots, a size that depends on the group only, never on the number of workers; other
 groups are one shard.  Each shard draws its Monte-Carlo subsets from its own stream (:func:`shard_seed`),
@@ -60,41 +61,75 @@ def merge_records(parts: Sequence[list[dict]]) -> list[dict]:
     return merged
 
 
-def n_workers(n_jobs: int | None, n_calls: int) -> int:
-    """Worker processes for ``n_calls`` calls: ``n_jobs`` (-1 or None: one per core), at most one per call."""
+def n_workers(n_jobs: int | None, n_calls: int | None = None) -> int:
+    """Worker processes: ``n_jobs`` (-1 or None: one per core), at most one per call when that is known."""
     jobs = (os.cpu_count() or 1) if n_jobs in (-1, None) else int(n_jobs)
-    return max(1, min(jobs, n_calls))
+    return max(1, jobs if n_calls is None else min(jobs, n_calls))
+
+
+class Pool:
+    """Calls made here or in worker processes, results in the order submitted; a context manager.
+
+    With one worker a call runs when :meth:`results` asks for it (in order, in this process); otherwise
+    it starts in a worker process as soon as it is submitted, so work submitted early (the first group's
+    shards) runs while this process prepares the rest (the next group's matrix).  An error is the one
+    the first failing call (in submission order) raised, as in one process."""
+
+    def __init__(self, n_jobs: int | None = 1, progress: str | None = None, n_calls: int | None = None):
+        self.jobs = n_workers(n_jobs, n_calls)
+        self.executor = ProcessPoolExecutor(max_workers=self.jobs) if self.jobs > 1 else None
+        self.calls: list = []
+        self.bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(desc=progress, unit="task")
+
+    def submit(self, fn: Callable, *args) -> None:
+        if self.bar is not None:
+            self.bar.total = len(self.calls) + 1
+            self.bar.refresh()
+        if self.executor is None:
+            self.calls.append((fn, args))
+            return
+        future = self.executor.submit(fn, *args)
+        if self.bar is not None:
+            future.add_done_callback(lambda _: self.bar.update())
+        self.calls.append(future)
+
+    def results(self) -> list:
+        if self.executor is not None:
+            wait(self.calls)
+            return [f.result() for f in self.calls]
+        out = []
+        for fn, args in self.calls:
+            out.append(fn(*args))
+            if self.bar is not None:
+                self.bar.update()
+        return out
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=exc[0] is not None)
+        if self.bar is not None:
+            self.bar.close()
 
 
 def run(calls: Sequence[Call], n_jobs: int | None = 1, progress: str | None = None) -> list:
-    """``fn(*args)`` of every call, in the order given: in this process (``n_jobs == 1``) or in a pool of
-    worker processes, started largest first.  An error is the one the first failing call (in the order
-    given) raised, as in one process.  ``progress``: the description of a progress bar over the calls."""
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=len(calls), desc=progress, unit="task")
-    jobs = n_workers(n_jobs, len(calls))
-    try:
-        if jobs == 1:
-            out = []
-            for _, fn, args in calls:
-                out.append(fn(*args))
-                if bar is not None:
-                    bar.update()
-            return out
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            order = sorted(range(len(calls)), key=lambda i: -calls[i][0])
-            futures = [None] * len(calls)
-            for i in order:
-                futures[i] = pool.submit(calls[i][1], *calls[i][2])
-                if bar is not None:
-                    futures[i].add_done_callback(lambda _: bar.update())
-            wait(futures)
-            return [f.result() for f in futures]
-    finally:
-        if bar is not None:
-            bar.close()
+    """``fn(*args)`` of every call, in the order given: in this process (``n_jobs == 1``) or in a
+    :class:`Pool` of worker processes, started largest first."""
+    order = sorted(range(len(calls)), key=lambda i: -calls[i][0]) if n_workers(n_jobs, len(calls)) > 1 \
+        else range(len(calls))
+    with Pool(n_jobs, progress, len(calls)) as pool:
+        for i in order:
+            pool.submit(calls[i][1], *calls[i][2])
+        done = pool.results()
+    out = [None] * len(calls)
+    for i, result in zip(order, done, strict=True):
+        out[i] = result
+    return out
 
 
-__all__ = ["SHARD_CELLS", "Call", "shards", "shard_seed", "merge_records", "n_workers", "run"]
+__all__ = ["SHARD_CELLS", "Call", "shards", "shard_seed", "merge_records", "n_workers", "Pool", "run"]

@@ -60,21 +60,21 @@ def test_a_raw_table_is_validated_at_the_boundary(samples):
 
 # ------------------------------------------------------------------ built once, one bootstrap
 def test_the_matrices_are_built_once(samples, monkeypatch):
-    calls = {"to_matrices": 0, "groups": 0}
-    to_matrices, one = matrix_module.to_matrices, matrix_module._one_matrix
+    calls = {"iter_matrices": 0, "groups": 0}
+    iter_matrices, one = matrix_module.iter_matrices, matrix_module._one_matrix
 
-    def counting_to_matrices(*a, **k):
-        calls["to_matrices"] += 1
-        return to_matrices(*a, **k)
+    def counting_iter_matrices(*a, **k):
+        calls["iter_matrices"] += 1
+        return iter_matrices(*a, **k)
 
     def counting_one(*a, **k):
         calls["groups"] += 1
         return one(*a, **k)
 
-    monkeypatch.setattr(evaluation_module, "to_matrices", counting_to_matrices)
+    monkeypatch.setattr(evaluation_module, "iter_matrices", counting_iter_matrices)
     monkeypatch.setattr(matrix_module, "_one_matrix", counting_one)
     ev = scaling.evaluate(samples, n_boot=10)
-    assert calls == {"to_matrices": 1, "groups": 2}
+    assert calls == {"iter_matrices": 1, "groups": 2}
     assert len(ev.per_problem) and len(ev.limits_per_problem) and len(ev.extrapolated)
 
 
