@@ -17,7 +17,9 @@ Printed, all measured in this run, interleaved, minimum over ``--repeat`` runs (
 * evaluate itself with the 0.1.0 kernels patched in ("before", same run);
 * with ``--large``, 5 models x 500 problems x 1024 solutions: evaluate's time and peak memory (in a
   fresh process), one process and two worker processes (``--before``: also with the 0.1.0 kernels);
-  memory is the process's RSS with the table loaded and its peak during evaluate (Linux).
+  the CPU seconds of the process and of its workers and the wall time they imply on free cores; the
+  time of ``scaling.validate`` on the table; memory is the process's RSS with the table loaded and its
+  peak during evaluate (Linux).
 
     python benchmarks/bench_evaluate.py [--quick] [--large] [--large-only] [--before] [--repeat N]
 """
@@ -163,26 +165,39 @@ def _reset_peak_rss() -> None:
         pass
 
 
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def large_case(n_jobs: int, before: bool = False) -> None:
-    """5 models x 500 problems x 1024 solutions (in a fresh process, so peak RSS is this case's)."""
+    """5 models x 500 problems x 1024 solutions (in a fresh process, so peak RSS is this case's).
+
+    Besides wall time (inflated when other jobs share the cores), prints the CPU seconds of this process
+    and of its workers, and from them the wall time on ``n_jobs`` free cores: the parent's CPU (the serial
+    part: matrices, shards, tables, bootstrap) plus the workers' CPU shared out evenly."""
     t0 = time.perf_counter()
-    tables = [synthetic_table(500, 1024, seed=i, model=f"m{i}", params=10 ** (8 + i / 2)) for i in range(5)]
-    samples = scaling.validate(pd.concat(tables, ignore_index=True))
-    del tables
+    raw = pd.concat([synthetic_table(500, 1024, seed=i, model=f"m{i}", params=10 ** (8 + i / 2)) for i in range(5)],
+                    ignore_index=True)
     t_build = time.perf_counter() - t0
+    t0, c0 = time.perf_counter(), time.process_time()
+    samples = scaling.validate(raw)
+    t_val, c_val = time.perf_counter() - t0, time.process_time() - c0
+    del raw
     rss_before = _status_mib("VmRSS")
     _reset_peak_rss()
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0, c0, k0 = time.perf_counter(), time.process_time(), _children_cpu()
     run = lambda: scaling.evaluate(samples, strategies=STRATS, n_jobs=n_jobs, extrapolate=()).curves  # noqa: E731
     curves = (with_legacy_kernels(run) if before else run)()
-    t_eval, c_eval = time.perf_counter() - t0, time.process_time() - c0
+    t_eval, c_eval, k_eval = time.perf_counter() - t0, time.process_time() - c0, _children_cpu() - k0
     peak = _status_mib("VmHWM")
     rss_kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    free = c_eval + k_eval / max(n_jobs, 1)
     print(f"large{' with the 0.1.0 kernels' if before else ''}: 5 models x 500 problems x 1024 solutions "
-          f"({len(samples):,} rows), n_jobs={n_jobs}: "
-          f"evaluate {t_eval:.2f} s wall ({c_eval:.2f} s CPU in the parent; {len(curves)} curve points; "
-          f"table build {t_build:.1f} s); RSS with the table loaded {rss_before:.0f} MiB, peak during evaluate "
-          f"{peak:.0f} MiB (+{peak - rss_before:.0f})"
+          f"({len(samples):,} rows), n_jobs={n_jobs}: evaluate {t_eval:.2f} s wall, CPU {c_eval:.2f} s here + "
+          f"{k_eval:.2f} s in workers -> {free:.1f} s on {n_jobs} free core(s); {len(curves)} curve points; "
+          f"validate {t_val:.2f} s wall, {c_val:.2f} s CPU (table build {t_build:.1f} s); RSS with the table loaded "
+          f"{rss_before:.0f} MiB, peak during evaluate {peak:.0f} MiB (+{peak - rss_before:.0f})"
           + (f", largest worker {rss_kids:.0f} MiB (forked: counts pages shared with the parent)"
              if n_jobs > 1 else "") + f"; {_load()}")
 

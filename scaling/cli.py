@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
                         "gain over one configuration for all bins; writes <task>-by-COLUMN.json")
     p.add_argument("--no-extrapolate", action="store_true", help="do not add per-problem extrapolations")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=-1,
+                   help="worker processes for the per-problem values, extrapolations and figures (-1: one per "
+                        "core); the results do not depend on it")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -77,7 +80,7 @@ def _evaluate(args, samples, by: str | None = None):
     try:
         return scaling.evaluate(samples, strategies=args.strategies, flops=args.compute, reward_agg=args.reward_agg,
                                 by=by, seed=args.seed, n_boot=args.n_boot, progress=not args.quiet,
-                                extrapolate=() if args.no_extrapolate else EXTRAPOLATE)
+                                extrapolate=() if args.no_extrapolate else EXTRAPOLATE, n_jobs=args.jobs)
     except (scaling.SchemaError, ValueError) as exc:
         raise InputError(f"{args.data_dir}: cannot evaluate{f' by {by!r}' if by else ''}: {exc}") from None
 
@@ -89,8 +92,30 @@ def _no_curve(ev, task: str) -> InputError:
                       "(k = 1, 2, 4, ... needs n >= 4) or run several tree-search budgets")
 
 
+def _figure_calls(laws, task: str, folder: str) -> list:
+    """One call per figure of ``task`` (:func:`scaling.plots.save_figure`); none without a figures folder."""
+    if not folder:
+        return []
+    from scaling.plots import figure_names, save_figure
+
+    return [(1.0, save_figure, (laws, task, name, folder)) for name in figure_names(laws, task)]
+
+
+def _draw(outputs: list, n_jobs: int) -> list[Path]:
+    """Draw every task's figures (in ``n_jobs`` worker processes; the files do not depend on it) and list
+    the files written, task by task: the laws file, its figures, the per-bin laws file."""
+    from scaling.workers import run as run_calls
+
+    drawn = iter(run_calls([call for _, calls, _ in outputs for call in calls], n_jobs))
+    written = []
+    for saved, calls, after in outputs:
+        figures = [next(drawn) for _ in calls]
+        written += saved + [p for p in figures if p is not None] + after
+    return written
+
+
 def run(args) -> int:
-    """read -> evaluate -> fit per task -> save -> plots (and, with --by, the per-bin fits)."""
+    """read -> evaluate -> fit per task -> save (and, with --by, the per-bin fits) -> plots."""
     from scaling.allocation import per_bin_report
     from scaling.laws import file_hashes
     from scaling.names import slug
@@ -105,21 +130,21 @@ def run(args) -> int:
         raise InputError(f"--by {args.by}: the sample tables have no values in column {args.by!r}")
     ev_by = _evaluate(args, samples, by=args.by) if args.by else None
     fit_options = {"n_boot": args.n_boot, "seed": args.seed, "sources": file_hashes(files), "progress": not args.quiet}
-    out_dir, written, n_fitted = Path(args.out), [], 0
+    out_dir, outputs, n_fitted = Path(args.out), [], 0
     for task in ev.tasks:
         laws = ev.select(task=task).fit(**fit_options)
         if not laws.curves:
             raise _no_curve(ev.select(task=task), task)
         n_fitted += len(laws.curves)
         print(laws.summary(), end="\n\n")
-        written.append(laws.save(out_dir / f"{slug(task)}.json"))
-        if args.figures:
-            from scaling.plots import save_all
-            written += save_all(laws, task, args.figures)
+        saved = [laws.save(out_dir / f"{slug(task)}.json")]
+        after = []
         if ev_by is not None:
             laws_by = ev_by.select(task=task).fit(**fit_options)
             print(f"task {task}: " + per_bin_report(laws_by, args.by), end="\n\n")
-            written.append(laws_by.save(out_dir / f"{slug(f'{task}-by-{args.by}')}.json"))
+            after.append(laws_by.save(out_dir / f"{slug(f'{task}-by-{args.by}')}.json"))
+        outputs.append((saved, _figure_calls(laws, task, args.figures), after))
+    written = _draw(outputs, args.jobs)
     print(f"wrote {len(written)} file(s): {', '.join(str(p) for p in written)}")
     print(f"{n_fitted} curves fitted in {time.time() - t0:.1f}s")
     return 0

@@ -43,9 +43,9 @@ import numpy as np
 import pandas as pd
 
 from .flops import Compute
-from .matrix import to_matrices
-from .schema import CONTRACT_DOC, SAMPLING_METHODS, STRATEGIES, SchemaError, check_sample_table
-from .strategies import concat, extrapolated_frame, limits_frame, map_groups, values_frame
+from .matrix import iter_matrices, to_matrices
+from .schema import CONTRACT_DOC, STRATEGIES, SchemaError, check_sample_table
+from .strategies import concat, evaluate_groups, limits_frame, values_frame
 
 if TYPE_CHECKING:
     from .laws import Laws
@@ -86,17 +86,22 @@ def _by_columns(table: pd.DataFrame) -> list[str]:
 
 class _Weights:
     """Bootstrap weights over the problems of a group: (n_boot, P) multinomial counts / P, seeded by
-    (seed, the group's key), so the same group always gets the same draws."""
+    (seed, the group's key), so the same group always gets the same draws.  Drawn once per group and
+    kept, for the curves and the limits of an Evaluation share them."""
 
     def __init__(self, n_boot: int, seed: int):
         self.n_boot, self.seed = int(n_boot), int(seed)
+        self._drawn: dict[tuple, np.ndarray] = {}
 
     def __call__(self, key: tuple, n_problems: int) -> np.ndarray:
         if self.n_boot <= 0:
             return np.zeros((0, n_problems))
         tag = zlib.crc32("\x1f".join(map(str, key)).encode())
-        rng = np.random.default_rng([self.seed, tag])
-        return rng.multinomial(n_problems, np.full(n_problems, 1.0 / n_problems), size=self.n_boot) / n_problems
+        if (tag, n_problems) not in self._drawn:
+            rng = np.random.default_rng([self.seed, tag])
+            self._drawn[tag, n_problems] = rng.multinomial(n_problems, np.full(n_problems, 1.0 / n_problems),
+                                                           size=self.n_boot) / n_problems
+        return self._drawn[tag, n_problems]
 
 
 def _bootstrap(wide: pd.DataFrame, weights: np.ndarray, confidence: float) -> tuple[np.ndarray, ...]:
@@ -144,9 +149,10 @@ def _curves(pp: pd.DataFrame, by: list[str], weights: _Weights, confidence: floa
 
 
 def aggregate_limits(lpp: pd.DataFrame, by: list[str], *, confidence: float = 0.95, n_boot: int = 1000,
-                     seed: int = 0) -> pd.DataFrame:
-    """Aggregate per-problem plug-in limits over problems (the bootstrap draws of the group's curves)."""
-    weights = _Weights(n_boot, seed)
+                     seed: int = 0, weights: _Weights | None = None) -> pd.DataFrame:
+    """Aggregate per-problem plug-in limits over problems (the bootstrap draws of the group's curves;
+    ``weights``: those already drawn for the curves)."""
+    weights = weights or _Weights(n_boot, seed)
     group_cols = ["task", "model", "method"] + by
     rows = []
     for gkey, d in _groups(lpp, group_cols):
@@ -217,7 +223,7 @@ class Evaluation:
         self.curves = _curves(pp, self.by, weights, confidence) if len(pp) else pd.DataFrame(
             columns=BASE_KEYS + _CURVE_VALUES + self.by + ["reward_agg"])
         self.limits = aggregate_limits(self.limits_per_problem, [b for b in self.by if b in self.limits_per_problem],
-                                       confidence=confidence, n_boot=n_boot, seed=seed)
+                                       confidence=confidence, weights=weights)
 
     # ------------------------------------------------------------------ views
     @property
@@ -309,7 +315,8 @@ def evaluate(samples: pd.DataFrame, strategies: Sequence[str] | None = None, ks:
              progress: bool = False) -> Evaluation:
     """Evaluate every strategy at every k for every (task, model, method) of a sample table.
 
-    The table's (problems x solutions) matrices are built once; from them come the per-problem values,
+    The table's (problems x solutions) matrices are built once (each group's values start, in worker
+    processes with ``n_jobs``, while the next group's matrix is built); from them come the per-problem values,
     the plug-in voting limits and the per-problem extrapolations, aggregated with one bootstrap over
     problems (see :mod:`scaling.evaluation`).
 
@@ -334,9 +341,9 @@ def evaluate(samples: pd.DataFrame, strategies: Sequence[str] | None = None, ks:
     n_draws : random subsets per problem and k for the Monte-Carlo strategy (weighted majority).
     extrapolate : multiples m of the cached solution count n at which each sampling group is
         extrapolated per problem (k = n·m; groups with n < 4 are not); ``()`` for none.
-    n_jobs : worker processes over groups for the per-problem values; -1 for every core.  Results do
-        not depend on it.
-    progress : show a progress bar over the extrapolated curves.
+    n_jobs : worker processes for the per-problem values (shards of problems, :mod:`scaling.workers`) and
+        the extrapolations; -1 for every core.  Results do not depend on it (bit for bit).
+    progress : show a progress bar over the shards and extrapolations.
 
     Returns
     -------
@@ -355,19 +362,15 @@ def evaluate(samples: pd.DataFrame, strategies: Sequence[str] | None = None, ks:
     samples = check_sample_table(samples)
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    mats = to_matrices(samples, compute=flops, reward_agg=reward_agg, by=by_cols)
-    all_recs = map_groups(mats, strategies, ks, n_draws, seed, n_jobs)
+    mats, all_recs, extra = evaluate_groups(iter_matrices(samples, compute=flops, reward_agg=reward_agg, by=by_cols),
+                                            strategies, ks, n_draws, seed, n_jobs, extrapolate, by_cols, reward_agg,
+                                            progress)
     values = concat(values_frame(m, recs, by_cols, reward_agg) for m, recs in zip(mats, all_recs, strict=True)
-                     if recs)
+                    if recs)
     if values is None:
         raise SchemaError("samples: no (task, model, method) group has a strategy to evaluate; greedy rows need "
                           "'greedy' among the strategies, the others need method sample, rebase or mcts")
-    jobs = [(m, [r["strategy"] for r in recs if r["k"] == recs[0]["k"]]) for m, recs in zip(mats, all_recs, strict=True)
-            if recs and m.key["method"] in SAMPLING_METHODS]
-    if progress and extrapolate:
-        from tqdm.auto import tqdm
-        jobs = tqdm(jobs, desc="extrapolating per problem", unit="group")
-    extrapolated = concat(extrapolated_frame(m, st, extrapolate, by_cols, reward_agg, seed) for m, st in jobs)
+    extrapolated = concat(extra)
     compute = Compute.parse(flops)
     settings = {"strategies": strategies, "ks": None if ks is None else [int(k) for k in ks],
                 "compute": compute.describe() + (" (paper)" if compute == Compute() else ""),

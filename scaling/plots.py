@@ -22,7 +22,7 @@ import seaborn as sns
 
 from .names import STRATEGY_NAMES, size_label, slug
 
-__all__ = ["error_vs_flops", "frontier_plot", "optimal_size_plot", "save_all"]
+__all__ = ["error_vs_flops", "frontier_plot", "optimal_size_plot", "figure_names", "save_figure", "save_all"]
 
 PAPER_SLOPE, PAPER_INTERCEPT = 1.19, 2.03
 
@@ -160,44 +160,54 @@ def optimal_size_plot(laws, task: str, ax=None):
     return ax
 
 
+def figure_names(laws, task: str) -> list[str]:
+    """The figures :func:`save_all` writes for ``task``: one per strategy (greedy points are drawn in
+    every strategy's panels), then ``frontier`` and ``optimal-size``."""
+    pts = laws.points[laws.points.task.astype(str) == str(task)]
+    combos = sorted({(m, s) for m, s in zip(pts.method, pts.strategy, strict=True)})
+    return [*dict.fromkeys(s for _, s in combos if s != "greedy"), "frontier", "optimal-size"]
+
+
+def _strategy_figure(laws, task: str, strategy: str):
+    """Error vs FLOPs of one strategy, a panel per method (two columns)."""
+    pts = laws.points[laws.points.task.astype(str) == str(task)]
+    methods = sorted({m for m, s in zip(pts.method, pts.strategy, strict=True) if s == strategy})
+    methods = [m for m in methods if m != "greedy"] or methods
+    n = len(methods)
+    cols = min(n, 2)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(7 * cols, 4.8 * rows), squeeze=False)
+    for ax, m in zip(axes.ravel(), methods, strict=False):
+        error_vs_flops(laws, task, strategy, method=m, ax=ax)
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    return fig
+
+
+def save_figure(laws, task: str, name: str, out_dir: str | Path, dpi: int = 130) -> Path | None:
+    """Draw and write ``<out_dir>/<task>-<name>.png``, one of :func:`figure_names`; returns its path, or None
+    when there is nothing to draw (no size law for ``optimal-size``)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if name == "frontier":
+        fig, ax = plt.subplots(figsize=(7, 4.8))
+        frontier_plot(laws, task, ax=ax)
+    elif name == "optimal-size":
+        fig, ax = plt.subplots(figsize=(6.5, 4.8))
+        if optimal_size_plot(laws, task, ax=ax) is None:
+            plt.close(fig)
+            return None
+    else:
+        fig = _strategy_figure(laws, task, name)
+    path = out_dir / f"{slug(task)}-{name}.png"
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
 def save_all(laws, task: str, out_dir: str | Path, dpi: int = 130) -> list[Path]:
     """Write ``<task>-<strategy>.png`` per strategy (error vs FLOPs), ``<task>-frontier.png`` and
     ``<task>-optimal-size.png`` (when a size law exists).  Returns the paths written."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    safe = slug(task)
-    written = []
-
-    def save(fig, name: str) -> None:
-        fig.tight_layout()
-        written.append(out_dir / f"{safe}-{name}.png")
-        fig.savefig(written[-1], dpi=dpi)
-
-    pts = laws.points[laws.points.task.astype(str) == str(task)]
-    combos = sorted({(m, s) for m, s in zip(pts.method, pts.strategy, strict=True)})
-    by_strategy: dict[str, list[str]] = {}
-    for m, s in combos:
-        if s == "greedy":
-            continue  # greedy points are drawn in every strategy's panels
-        by_strategy.setdefault(s, []).append(m)
-    for s, methods in by_strategy.items():
-        methods = [m for m in methods if m != "greedy"] or methods
-        n = len(methods)
-        cols = min(n, 2)
-        rows = math.ceil(n / cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(7 * cols, 4.8 * rows), squeeze=False)
-        for ax, m in zip(axes.ravel(), methods, strict=False):
-            error_vs_flops(laws, task, s, method=m, ax=ax)
-        for ax in axes.ravel()[n:]:
-            ax.set_visible(False)
-        save(fig, s)
-        plt.close(fig)
-    fig, ax = plt.subplots(figsize=(7, 4.8))
-    frontier_plot(laws, task, ax=ax)
-    save(fig, "frontier")
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(6.5, 4.8))
-    if optimal_size_plot(laws, task, ax=ax) is not None:
-        save(fig, "optimal-size")
-    plt.close(fig)
-    return written
+    paths = (save_figure(laws, task, name, out_dir, dpi) for name in figure_names(laws, task))
+    return [p for p in paths if p is not None]

@@ -48,6 +48,7 @@ and one offending row, so a user can find and fix the problem without reading th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 
 import numpy as np
 import pandas as pd
@@ -136,25 +137,33 @@ def _is_null(s: pd.Series) -> np.ndarray:
     return s.isna().to_numpy()
 
 
+def _as_strings(s: pd.Series, where: _Where, df: pd.DataFrame, col: str) -> pd.Series:
+    """A column that is not all strings: integers become their decimal strings; anything else is an error."""
+    ok = s.map(lambda v: v is None or (isinstance(v, float) and np.isnan(v))
+               or isinstance(v, (str, int, np.integer)) and not isinstance(v, (bool, np.bool_)))
+    if not ok.all():
+        raise where.error(col, "expected a string", df, ~ok.to_numpy())
+    return s.map(lambda v: v if isinstance(v, str) or v is None else (None if isinstance(v, float) else str(v)))
+
+
 def _coerce_str(df: pd.DataFrame, col: str, nullable: bool, where: _Where) -> None:
+    """Strings as an object column (None for null).  The column is factorised once: the checks look at
+    its distinct values only, and equal strings become one shared object (a table's ``task``, ``model``,
+    ``problem_id`` ... take a pointer per row, not a string per row)."""
     s = df[col]
-    null = _is_null(s)
-    if not nullable and null.any():
-        raise where.error(col, "expected a non-empty string, found null", df, null)
-    kind = pd.api.types.infer_dtype(s, skipna=True)
-    if kind not in ("string", "empty"):
-        # integers are accepted as identifiers / answers and turned into their decimal strings
-        ok = s.map(lambda v: v is None or (isinstance(v, float) and np.isnan(v))
-                   or isinstance(v, (str, int, np.integer)) and not isinstance(v, (bool, np.bool_)))
-        if not ok.all():
-            raise where.error(col, "expected a string", df, ~ok.to_numpy())
-        s = s.map(lambda v: v if isinstance(v, str) or v is None else (None if isinstance(v, float) else str(v)))
-    out = s.astype(object).where(~null, None)
     if not nullable:
-        empty = (out == "").to_numpy()
-        if empty.any():
-            raise where.error(col, "expected a non-empty string, found ''", df, empty)
-    df[col] = out
+        null = _is_null(s)
+        if null.any():
+            raise where.error(col, "expected a non-empty string, found null", df, null)
+    if pd.api.types.infer_dtype(s, skipna=True) not in ("string", "empty"):
+        s = _as_strings(s, where, df, col)
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    uniq = np.asarray(uniq, dtype=object)
+    if not nullable:
+        empty = np.flatnonzero(uniq == "")
+        if len(empty):
+            raise where.error(col, "expected a non-empty string, found ''", df, codes == empty[0])
+    df[col] = pd.Series(np.append(uniq, None)[codes], index=df.index, dtype=object)
 
 
 def _coerce_num(df: pd.DataFrame, col: str, kind: str, nullable: bool, where: _Where) -> None:
@@ -206,7 +215,29 @@ def _coerce_bool(df: pd.DataFrame, col: str, where: _Where) -> None:
     df[col] = out.astype(bool)
 
 
+def _float_arrays(values: np.ndarray) -> np.ndarray | None:
+    """``values`` with nulls as None when every other entry already is a finite 1-D float64 array (what
+    Parquet gives, and what :func:`validate` returns); None otherwise (then each entry is converted)."""
+    null = pd.isna(values)
+    if not set(map(type, values[null])) <= {type(None), float}:
+        return None
+    arrays = values[~null]
+    if len(arrays) == 0:
+        return np.full(len(values), None, dtype=object)
+    if (set(map(type, arrays)) != {np.ndarray} or set(map(attrgetter("dtype"), arrays)) != {np.dtype(float)}
+            or set(map(attrgetter("ndim"), arrays)) != {1} or not np.isfinite(np.concatenate(arrays)).all()):
+        return None
+    out = values.copy()
+    out[null] = None
+    return out
+
+
 def _coerce_list(df: pd.DataFrame, col: str, where: _Where) -> None:
+    fast = _float_arrays(df[col].to_numpy(dtype=object))
+    if fast is not None:
+        df[col] = pd.Series(fast, index=df.index, dtype=object)
+        return
+
     def conv(v: object) -> object:
         if v is None or (isinstance(v, float) and np.isnan(v)):
             return None
@@ -225,6 +256,20 @@ def _coerce_list(df: pd.DataFrame, col: str, where: _Where) -> None:
     if bad.any():
         raise where.error(col, "expected a list of finite numbers or null", df, bad)
     df[col] = out
+
+
+def _duplicated(df: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    """Rows whose values in ``cols`` equal another row's (null equals ''), every copy marked.
+
+    Each column is factorised; the codes are combined pairwise into one integer per row."""
+    key = np.zeros(len(df), dtype=np.int64)
+    for col in cols:
+        codes, uniq = pd.factorize(df[col], use_na_sentinel=True)
+        blank = np.flatnonzero(np.asarray(uniq, dtype=object) == "")
+        codes = np.where(codes < 0, blank[0] if len(blank) else len(uniq), codes)
+        key, _ = pd.factorize(key * (len(uniq) + 1) + codes)     # < len(df) * (len(uniq) + 1): no overflow
+    counts = np.bincount(key)
+    return counts[key] > 1
 
 
 def validate(df: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
@@ -251,15 +296,26 @@ def validate(df: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
         raise SchemaError(f"{source}: missing contract column(s) {missing}; "
                           f"a sample table needs {list(CONTRACT)} ({CONTRACT_DOC})")
     df = df.copy()
+    _coerce_columns(df, where)
+    return _check_rules(df, where)
+
+
+def _nulls(base: str, n: int, index: pd.Index) -> pd.Series:
+    """An absent optional column: nulls of its type (Int64 NA, float NaN, else None)."""
+    if base == "int":
+        return pd.Series(pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)), index=index)
+    if base == "float":
+        return pd.Series(np.full(n, np.nan), index=index)
+    return pd.Series(np.full(n, None, dtype=object), index=index, dtype=object)
+
+
+def _coerce_columns(df: pd.DataFrame, where: _Where) -> None:
+    """Give every contract and optional column its type (in place); absent optional columns become nulls."""
     for col, kind in COLUMNS.items():
         nullable = kind.endswith("?")
         base = kind.rstrip("?")
         if col not in df.columns:
-            df[col] = pd.Series([None] * len(df), index=df.index, dtype=object)
-            if base in ("int",):
-                df[col] = df[col].astype("Int64")
-            elif base == "float":
-                df[col] = df[col].astype(float)
+            df[col] = _nulls(base, len(df), df.index)
             continue
         if base == "str":
             _coerce_str(df, col, nullable, where)
@@ -270,6 +326,10 @@ def validate(df: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
         elif base == "list":
             _coerce_list(df, col, where)
 
+
+def _check_rules(df: pd.DataFrame, where: _Where) -> pd.DataFrame:
+    """The rules over typed columns (signs, null answers, one params per model, tree-search columns, no
+    duplicate key); returns the table re-indexed and marked validated."""
     for col in ("gen_tokens", "prompt_tokens", "run_gen_tokens", "sample_id", "budget"):
         v = df[col]
         neg = (v.fillna(0) < 0).to_numpy() if hasattr(v, "fillna") else (v < 0)
@@ -298,13 +358,24 @@ def validate(df: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
             if miss.any():
                 raise where.error(col, "is required on tree-search rows (method rebase/mcts)", df, miss)
 
-    key = df[KEY].astype(object).where(df[KEY].notna(), "")
-    dup = key.duplicated(keep=False).to_numpy()
+    dup = _duplicated(df, KEY)
     if dup.any():
         raise where.error(None, f"duplicate key {KEY}: every solution must appear once", df, dup)
     df = df.reset_index(drop=True)
     df.attrs[VALIDATED] = SCHEMA_VERSION
     return df
+
+
+def concat_validated(frames: list[pd.DataFrame], source: str = "<table>") -> pd.DataFrame:
+    """Tables :func:`validate` returned, as one validated table: concatenated (their column types agree,
+    so they are kept) and the rules checked again over all rows, since a duplicate key or a model's two
+    ``params`` can span tables.  Frames whose types disagree are validated in full."""
+    df = pd.concat(frames, ignore_index=True)
+    typed = all(all(f[c].dtype == df[c].dtype for c in COLUMNS) for f in frames)
+    if not typed:
+        return validate(df, source=source)
+    df.attrs.pop(VALIDATED, None)
+    return _check_rules(df, _Where(source))
 
 
 #: Columns by which a table of results (not of solutions) gives itself away, and what it is.

@@ -12,7 +12,6 @@ tables of :class:`scaling.evaluation.Evaluation`.
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Iterable, Sequence
 
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import estimators as est
+from . import workers
 from .extrapolate import fit_beta_mixture
 from .extrapolate import per_problem as extrapolate_per_problem
 from .matrix import SampleMatrix, class_mass
@@ -130,7 +130,9 @@ def evaluate_matrix(m: SampleMatrix, strategies: Sequence[str] | None = None, ks
         raise ValueError(f"ks must be positive integers, got {ks}")
     per_sol = m.unit_flops / m.n
     n_correct = m.correct.sum(axis=1)
-    wm = bon = None
+    wm = bon = maj = None
+    if "majority" in chosen:
+        maj = est.majority_at_ks(m.codes, m.class_value, m.n, ks)
     if "best_of_n" in chosen:
         bon = est.best_of_ks(m.reward, m.correct, m.n, ks)
     if "weighted_majority" in chosen:
@@ -145,7 +147,7 @@ def evaluate_matrix(m: SampleMatrix, strategies: Sequence[str] | None = None, ks
             if s == "pass_at_k":
                 acc = est.pass_at_k(m.n, n_correct, k)
             elif s == "majority":
-                acc = est.majority_at_k(m.codes, m.class_value, m.n, k)
+                acc = maj[k]
             elif s == "best_of_n":
                 acc = bon[k]
             elif s == "weighted_majority":
@@ -159,19 +161,46 @@ def evaluate_matrix(m: SampleMatrix, strategies: Sequence[str] | None = None, ks
     return recs
 
 
-def map_groups(mats: list[SampleMatrix], strategies, ks, n_draws: int, seed: int, n_jobs: int) -> list[list[dict]]:
-    """evaluate_matrix over every group, in worker processes when ``n_jobs != 1``."""
-    ks = None if ks is None else [int(k) for k in ks]
-    jobs = (os.cpu_count() or 1) if n_jobs in (-1, None) else int(n_jobs)
-    jobs = min(jobs, len(mats))
-    if jobs <= 1:
-        return [evaluate_matrix(m, strategies, ks, n_draws=n_draws, seed=seed + gi) for gi, m in enumerate(mats)]
-    from concurrent.futures import ProcessPoolExecutor
+def group_plan(m: SampleMatrix, strategies: Sequence[str] | None, ks: Iterable[int] | None
+               ) -> tuple[list[str], list[int] | None]:
+    """The strategies a group is evaluated with (a warning when some rows lack rewards) and, for a
+    sampling group, its ks (default: :func:`default_ks` of the whole group), fixed before it is sharded."""
+    chosen = _strategies_for(m, strategies)
+    if m.key["method"] in SAMPLING_METHODS:
+        ks = sorted({int(k) for k in (default_ks(m.n) if ks is None else ks)})
+    return chosen, ks
 
-    order = sorted(range(len(mats)), key=lambda i: -mats[i].codes.size)   # largest first
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futs = {i: pool.submit(evaluate_matrix, mats[i], strategies, ks, n_draws, seed + i) for i in order}
-        return [futs[i].result() for i in range(len(mats))]
+
+def evaluate_groups(matrices: Iterable[SampleMatrix], strategies: Sequence[str] | None, ks: Iterable[int] | None,
+                    n_draws: int, seed: int, n_jobs: int = 1, extrapolate: Sequence[int] = (),
+                    by: list[str] | None = None, reward_agg: str | None = None, progress: bool = False
+                    ) -> tuple[list[SampleMatrix], list[list[dict]], list[pd.DataFrame | None]]:
+    """:func:`evaluate_matrix` of every group, shard by shard, and :func:`extrapolated_frame` of every
+    sampling group that has values, here or in ``n_jobs`` worker processes (:mod:`scaling.workers`; the
+    results do not depend on ``n_jobs``).  A group's shards start as soon as its matrix is built, while
+    the next one is built.  Returns the groups, their records and the extrapolated frames."""
+    ks = None if ks is None else [int(k) for k in ks]
+    mats: list[SampleMatrix] = []
+    plans: list[tuple[list[str], list[int] | None]] = []
+    owner: list[int] = []
+    with workers.Pool(n_jobs, "evaluating per problem" if progress else None) as pool:
+        for gi, m in enumerate(matrices):
+            chosen, gks = group_plan(m, strategies, ks)
+            mats.append(m)
+            plans.append((chosen, gks))
+            parts = workers.shards(m)
+            for j, rows in enumerate(parts):
+                sub = m if len(parts) == 1 else m.take(rows)
+                pool.submit(evaluate_matrix, sub, chosen, gks, n_draws, workers.shard_seed(seed, gi, j, len(parts)))
+                owner.append(gi)
+        for m, (chosen, gks) in zip(mats, plans, strict=True):
+            if extrapolate and chosen and gks and m.key["method"] in SAMPLING_METHODS:
+                pool.submit(extrapolated_frame, m, chosen, extrapolate, list(by or []), reward_agg, seed)
+        results = pool.results()
+    parts_of: list[list[list[dict]]] = [[] for _ in mats]
+    for gi, recs in zip(owner, results, strict=False):
+        parts_of[gi].append(recs)
+    return mats, [workers.merge_records(p) for p in parts_of], results[len(owner):]
 
 
 def _nonneg(m: SampleMatrix) -> None:
@@ -261,5 +290,5 @@ def concat(frames: Iterable[pd.DataFrame | None]) -> pd.DataFrame | None:
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
-__all__ = ["evaluate_matrix", "default_ks", "values_frame", "limits_frame", "extrapolated_frame", "map_groups",
-           "concat"]
+__all__ = ["evaluate_matrix", "default_ks", "group_plan", "evaluate_groups", "values_frame", "limits_frame",
+           "extrapolated_frame", "concat"]

@@ -9,6 +9,7 @@ import pytest
 import scaling
 import scaling.evaluation as evaluation_module
 import scaling.matrix as matrix_module
+import scaling.workers as workers_module
 from scaling.evaluation import Evaluation
 from scaling.synthetic import family_table
 
@@ -59,22 +60,48 @@ def test_a_raw_table_is_validated_at_the_boundary(samples):
 
 # ------------------------------------------------------------------ built once, one bootstrap
 def test_the_matrices_are_built_once(samples, monkeypatch):
-    calls = {"to_matrices": 0, "groups": 0}
-    to_matrices, one = matrix_module.to_matrices, matrix_module._one_matrix
+    calls = {"iter_matrices": 0, "groups": 0}
+    iter_matrices, one = matrix_module.iter_matrices, matrix_module._one_matrix
 
-    def counting_to_matrices(*a, **k):
-        calls["to_matrices"] += 1
-        return to_matrices(*a, **k)
+    def counting_iter_matrices(*a, **k):
+        calls["iter_matrices"] += 1
+        return iter_matrices(*a, **k)
 
     def counting_one(*a, **k):
         calls["groups"] += 1
         return one(*a, **k)
 
-    monkeypatch.setattr(evaluation_module, "to_matrices", counting_to_matrices)
+    monkeypatch.setattr(evaluation_module, "iter_matrices", counting_iter_matrices)
     monkeypatch.setattr(matrix_module, "_one_matrix", counting_one)
     ev = scaling.evaluate(samples, n_boot=10)
-    assert calls == {"to_matrices": 1, "groups": 2}
+    assert calls == {"iter_matrices": 1, "groups": 2}
     assert len(ev.per_problem) and len(ev.limits_per_problem) and len(ev.extrapolated)
+
+
+def _tables(ev) -> dict:
+    return {k: getattr(ev, k) for k in ("per_problem", "extrapolated", "curves", "limits", "limits_per_problem")}
+
+
+def test_results_do_not_depend_on_the_workers_or_the_shards(samples, monkeypatch):
+    """n_jobs changes where a shard is evaluated, not what: bit-identical tables.  Cut into 4 shards per
+    group, the exact strategies keep their values (to rounding), and so do weighted majority at k = 1 and n."""
+    one = scaling.evaluate(samples, n_boot=50, n_jobs=1)
+    monkeypatch.setattr(workers_module, "SHARD_CELLS", 64)          # 30 problems x 8 solutions -> 4 shards
+    assert [len(r) for r in workers_module.shards(matrix_module.to_matrices(samples)[0])] == [8, 8, 7, 7]
+    cut = scaling.evaluate(samples, n_boot=50, n_jobs=1)
+    for name, table in _tables(scaling.evaluate(samples, n_boot=50, n_jobs=2)).items():
+        pd.testing.assert_frame_equal(table, _tables(cut)[name], check_exact=True)
+    a, b = one.per_problem, cut.per_problem
+    pd.testing.assert_frame_equal(a.drop(columns=["accuracy", "mc_var"]), b.drop(columns=["accuracy", "mc_var"]))
+    same = (a.strategy != "weighted_majority") | a.k.isin([1, 8])
+    np.testing.assert_allclose(a.accuracy[same], b.accuracy[same], rtol=0, atol=1e-15)
+    assert not np.array_equal(a.accuracy[~same], b.accuracy[~same])   # the shards draw their own subsets
+
+
+def test_an_error_in_a_worker_is_raised_here(samples):
+    bad = samples.assign(reward=samples.reward - 2.0)
+    with pytest.raises(ValueError, match="rewards must be >= 0"):
+        scaling.evaluate(bad, strategies=["weighted_majority"], n_boot=0, n_jobs=2)
 
 
 def test_limits_equal_the_standalone_function_with_the_same_draws(samples, ev):
