@@ -22,8 +22,8 @@ from collect.family.tokenizer import build_tokenizer
 SIZES: dict[str, tuple[int, int, int]] = {
     "arith-neox-20k": (24, 2, 3),
     "arith-neox-50k": (40, 2, 5),
+    "arith-neox-80k": (44, 3, 4),
     "arith-neox-130k": (56, 3, 7),
-    "arith-neox-330k": (80, 4, 8),
     "arith-neox-1m": (128, 5, 8),
 }
 # the verifier (collect.family.verifier): larger than every policy, as the paper's is
