@@ -1,0 +1,161 @@
+"""How well ``scaling.extrapolate`` predicts accuracy far beyond the cached samples, world by world.
+
+For each generated world (``scaling.synthetic``: success-rate shapes with and without never-solvable
+problems, logit-t difficulty, mixtures; sigmoid, raw-logit and PRM-min rewards with logistic, normal,
+t4 and Gumbel noise) and each replicate (new problems, new samples), ``n`` solutions per problem are
+cached and every strategy is predicted at 16x and 64x ``n`` (pass@k also at 80x).  The truth is
+population-level: pass@k exact, best-of-n exact by quadrature, majority / weighted majority by Monte
+Carlo over fresh draws, never from the cached samples.
+
+Printed: per world and strategy, the mean absolute error of the project's models ("ours") and of the
+power-law anchor of Brown et al. (2024) fitted to the cached curve ("anchor"), side by side, and
+whether the 95 % interval covered the truth; then the interval coverage per strategy and multiple.
+
+    python benchmarks/bench_extrapolate.py                 # 14 worlds x 3 replicates (a few minutes)
+    python benchmarks/bench_extrapolate.py --reps 8 --csv results.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import pandas as pd  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from scaling.extrapolate import STRATEGIES, extrapolate, fit_success_model, power_law_anchor  # noqa: E402
+from scaling.matrix import to_matrices  # noqa: E402
+from scaling.synthetic import make_world, population_accuracy, sample_table  # noqa: E402
+
+BETA = "beta"
+WORLDS: dict[str, dict] = {
+    # the issue's world: heavy Beta left tail, 8 % never solvable, Zipf wrong answers, sigmoid reward
+    "issue": dict(n_problems=200, success={"kind": BETA, "a": 0.35, "b": 1.2}, impossible=0.08, n_wrong=(3, 60),
+                  zipf=1.1),
+    "beta-pure": dict(success={"kind": BETA, "a": 0.35, "b": 1.2}, impossible=0.0),
+    "beta-light+zero": dict(success={"kind": BETA, "a": 0.8, "b": 2.0}, impossible=0.03, noise_dist="normal"),
+    "beta-veryheavy": dict(success={"kind": BETA, "a": 0.15, "b": 1.5}, impossible=0.0, reward="logit"),
+    "logit-t3+zero": dict(impossible=0.08),
+    "logit-t2-heavy": dict(success={"kind": "logit_t", "df": 2, "scale": 2.0}, skill=-1.0, impossible=0.0,
+                           noise_dist="normal", noise_right=0.6),
+    "logit-t5+zero15": dict(success={"kind": "logit_t", "df": 5, "scale": 2.0}, impossible=0.15,
+                            noise_dist="t4", reward="logit"),
+    "logit-normal": dict(success={"kind": "logit_normal", "scale": 2.0}, skill=-1.0, impossible=0.0,
+                         noise_dist="gumbel"),
+    "mix-beta+zero-prm": dict(success={"kind": "mixture", "parts": [(0.6, {"kind": BETA, "a": 2.0, "b": 2.0}),
+                                                                     (0.4, {"kind": BETA, "a": 0.2, "b": 3.0})]},
+                              impossible=0.05, reward="prm_min"),
+    "mix-t-beta-strong": dict(success={"kind": "mixture", "parts": [(0.5, {"kind": "logit_t", "df": 3, "scale": 1.0}),
+                                                                     (0.5, {"kind": BETA, "a": 0.3, "b": 2.0})]},
+                              impossible=0.04, sep=3.0, noise=0.5),
+    "hard-few-solved": dict(success={"kind": BETA, "a": 0.3, "b": 4.0}, skill=-1.0, impossible=0.10),
+    "easy": dict(skill=2.0, impossible=0.02, noise_dist="gumbel"),
+    "prm-beta+zero": dict(success={"kind": BETA, "a": 0.5, "b": 1.5}, impossible=0.05, reward="prm_min",
+                          noise_dist="normal"),
+    "strong-verifier": dict(sep=3.0, noise=0.5, difficulty_scale=3.0, skill=-1.0, impossible=0.03),
+}
+
+
+def run_world(name: str, spec: dict, rep: int, n: int, mults, truth_reps: int, problems: int,
+              strategies=STRATEGIES, fit_kw: dict | None = None) -> list[dict]:
+    spec = dict(spec)
+    P = spec.pop("n_problems", problems)
+    world = make_world(P, seed=1000 * rep + 7, **spec)
+    table = sample_table(world, n, seed=1000 * rep + 8)
+    m = to_matrices(table)[0]
+    ks = [n * k for k in mults]
+    rows = []
+    success = fit_success_model(m.correct.sum(axis=1), (m.codes != -2).sum(axis=1), seed=rep, **(fit_kw or {}))
+    truth = {k: population_accuracy(world, k, reps=truth_reps, seed=rep,
+                                    strategies=strategies if k <= 64 * n else ["pass_at_k"]) for k in ks}
+    for s in strategies:
+        if s == "weighted_majority" and world.reward_kind == "logit":
+            continue  # a sum of raw logits is not a vote
+        kk = ks if s == "pass_at_k" else [k for k in ks if k <= 64 * n]
+        t0 = time.perf_counter()
+        out = extrapolate(m, s, ks=kk, seed=rep, success=success)
+        secs = time.perf_counter() - t0
+        anchor = power_law_anchor(m, s, kk, seed=rep)
+        for j, k in enumerate(kk):
+            t = truth[k][s]
+            r = out.iloc[j]
+            rows.append({"world": name, "rep": rep, "strategy": s, "mult": k // n, "k": k, "truth": t,
+                         "truth_se": truth[k].get(s + "_se", 0.0), "ours": r.accuracy, "lo": r.ci_low,
+                         "hi": r.ci_high, "anchor": float(anchor[j]), "prior": r.prior,
+                         "check_error": r.check_error, "seconds": secs, "zeros": float((m.correct.sum(1) == 0).mean())})
+    return rows
+
+
+def report(df: pd.DataFrame) -> None:
+    df = df.assign(err=df.ours - df.truth, aerr=df.anchor - df.truth,
+                   covered=(df.lo <= df.truth) & (df.truth <= df.hi), width=df.hi - df.lo)
+    short = {"pass_at_k": "coverage", "best_of_n": "best-of-n", "majority": "majority", "weighted_majority": "weighted"}
+    for mult in sorted(df.mult.unique()):
+        d = df[df.mult == mult]
+        print(f"\n=== {mult}x the cached samples: mean |error| ours / anchor  [interval coverage]  (R = {d.rep.nunique()})")
+        strats = [s for s in STRATEGIES if s in set(df.strategy)]
+        head = f"{'world':20s}" + "".join(f"{short[s]:>24s}" for s in strats)
+        print(head)
+        for w in df.world.unique():
+            line = f"{w:20s}"
+            for s in strats:
+                e = d[(d.world == w) & (d.strategy == s)]
+                if e.empty:
+                    line += f"{'-':>24s}"
+                    continue
+                mark = "*" if e.err.abs().mean() < e.aerr.abs().mean() else " "
+                line += f"{e.err.abs().mean():>9.3f}{mark}/{e.aerr.abs().mean():.3f} [{e.covered.mean():.2f}]"
+            print(line)
+        line = f"{'mean':20s}"
+        for s in strats:
+            e = d[d.strategy == s]
+            line += f"{e.err.abs().mean():>10.3f}/{e.aerr.abs().mean():.3f} [{e.covered.mean():.2f}]"
+        print(line)
+    print("\n=== interval coverage at nominal 95 % (all worlds and replicates)")
+    cov = df.groupby(["strategy", "mult"]).agg(coverage=("covered", "mean"), n=("covered", "size"),
+                                               width=("width", "mean"), mae=("err", lambda x: x.abs().mean()),
+                                               bias=("err", "mean"), max_err=("err", lambda x: x.abs().max()))
+    print(cov.round(3).to_string())
+    print("\n=== worlds where ours beats the anchor (mean |error|), per strategy and multiple")
+    win = df.groupby(["strategy", "mult", "world"]).apply(
+        lambda g: g.err.abs().mean() < g.aerr.abs().mean(), include_groups=False).groupby(["strategy", "mult"]).agg(
+        ["sum", "size"])
+    print(win.to_string())
+    print("\n* = ours beats the anchor in that world; errors are predicted minus true accuracy.")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reps", type=int, default=3, help="replicate worlds per shape")
+    ap.add_argument("--n", type=int, default=64, help="cached samples per problem")
+    ap.add_argument("--problems", type=int, default=300, help="problems per world (the issue world keeps 200)")
+    ap.add_argument("--truth-reps", type=int, default=12, help="Monte-Carlo replicates of the voting truths")
+    ap.add_argument("--worlds", nargs="*", default=None, help="subset of world names")
+    ap.add_argument("--strategies", nargs="*", default=list(STRATEGIES), help="subset of strategies")
+    ap.add_argument("--csv", default=None, help="write every row here")
+    args = ap.parse_args(argv)
+    names = args.worlds or list(WORLDS)
+    rows = []
+    t0 = time.time()
+    for name in names:
+        t1 = time.time()
+        for rep in range(args.reps):
+            rows += run_world(name, WORLDS[name], rep, args.n, (16, 64, 80), args.truth_reps, args.problems,
+                              args.strategies)
+        print(f"{name:20s} {time.time() - t1:6.1f}s", file=sys.stderr, flush=True)
+    df = pd.DataFrame(rows)
+    if args.csv:
+        df.to_csv(args.csv, index=False)
+    report(df)
+    print(f"\n{len(names)} worlds x {args.reps} replicates, n = {args.n}: {time.time() - t0:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
