@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from scaling.extrapolate import STRATEGIES, extrapolate, fit_success_model, power_law_anchor  # noqa: E402
 from scaling.matrix import to_matrices  # noqa: E402
-from scaling.synthetic import make_world, population_accuracy, sample_table  # noqa: E402
+from scaling.synthetic import exact_best_of_n, make_world, population_accuracy, sample_table  # noqa: E402
 
 BETA = "beta"
 WORLDS: dict[str, dict] = {
@@ -72,8 +72,13 @@ def run_world(name: str, spec: dict, rep: int, n: int, mults, truth_reps: int, p
     ks = [n * k for k in mults]
     rows = []
     success = fit_success_model(m.correct.sum(axis=1), (m.codes != -2).sum(axis=1), seed=rep, **(fit_kw or {}))
+    voting = [s for s in strategies if s in ("majority", "weighted_majority")]
     truth = {k: population_accuracy(world, k, reps=truth_reps, seed=rep,
-                                    strategies=strategies if k <= 64 * n else ["pass_at_k"]) for k in ks}
+                                    strategies=voting if k <= 64 * n else []) for k in ks}
+    if "best_of_n" in strategies:
+        bon = exact_best_of_n(world, [k for k in ks if k <= 64 * n])
+        for k, v in bon.items():
+            truth[k].update(best_of_n=float(v.mean()), best_of_n_se=0.0)
     for s in strategies:
         if s == "weighted_majority" and world.reward_kind == "logit":
             continue  # a sum of raw logits is not a vote
@@ -92,7 +97,39 @@ def run_world(name: str, spec: dict, rep: int, n: int, mults, truth_reps: int, p
     return rows
 
 
+def run_real(path: str, n: int, ks, seed: int = 0) -> list[dict]:
+    """Real data: cache the first ``n`` solutions of each problem, predict at ``ks``, and compare with the
+    exact estimate from all solutions (the shipped family holds 256 per problem)."""
+    import glob
+
+    from scaling.extrapolate import _arrays, _exact_at
+
+    rows = []
+    for f in sorted(glob.glob(os.path.join(path, "*.parquet"))):
+        t = pd.read_parquet(f)
+        t = t[t.method == "sample"]
+        if t.empty or t.groupby("problem_id").size().min() < max(ks):
+            continue
+        full = to_matrices(t)[0]
+        m = to_matrices(t[t.sample_id < n])[0]
+        a = _arrays(full)
+        success = fit_success_model(m.correct.sum(axis=1), (m.codes != -2).sum(axis=1), seed=seed)
+        for s in STRATEGIES:
+            out = extrapolate(m, s, ks=ks, seed=seed, success=success)
+            anchor = power_law_anchor(m, s, ks, seed=seed)
+            for j, k in enumerate(ks):
+                truth = float(_exact_at(a, s, int(k), seed).mean())
+                r = out.iloc[j]
+                rows.append({"world": "real:" + str(t.model.iloc[0]), "rep": 0, "strategy": s, "mult": k // n, "k": k,
+                             "truth": truth, "truth_se": 0.0, "ours": r.accuracy, "lo": r.ci_low, "hi": r.ci_high,
+                             "anchor": float(anchor[j]), "prior": r.prior, "check_error": r.check_error,
+                             "seconds": 0.0, "zeros": float((m.correct.sum(1) == 0).mean())})
+    return rows
+
+
 def report(df: pd.DataFrame) -> None:
+    real = df[df.world.str.startswith("real:")]
+    df = df[~df.world.str.startswith("real:")]
     df = df.assign(err=df.ours - df.truth, aerr=df.anchor - df.truth,
                    covered=(df.lo <= df.truth) & (df.truth <= df.hi), width=df.hi - df.lo)
     short = {"pass_at_k": "coverage", "best_of_n": "best-of-n", "majority": "majority", "weighted_majority": "weighted"}
@@ -128,6 +165,21 @@ def report(df: pd.DataFrame) -> None:
         ["sum", "size"])
     print(win.to_string())
     print("\n* = ours beats the anchor in that world; errors are predicted minus true accuracy.")
+    if len(real):
+        real = real.assign(err=real.ours - real.truth, aerr=real.anchor - real.truth,
+                           covered=(real.lo <= real.truth) & (real.truth <= real.hi))
+        print("\n=== real data (the shipped model family, PRM rewards): the first 16 of 256 solutions cached, "
+              "truth = the exact estimate from all 256;\n    error ours / anchor [interval covered]")
+        for mult in sorted(real.mult.unique()):
+            d = real[real.mult == mult]
+            print(f"--- {mult}x")
+            for w in d.world.unique():
+                line = f"{w:22s}"
+                for s in STRATEGIES:
+                    e = d[(d.world == w) & (d.strategy == s)]
+                    mark = "*" if e.err.abs().mean() < e.aerr.abs().mean() else " "
+                    line += f"{e.err.iloc[0]:>+9.3f}{mark}/{e.aerr.iloc[0]:+.3f} [{int(e.covered.iloc[0])}]"
+                print(line)
 
 
 def main(argv=None) -> int:
@@ -135,9 +187,12 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=3, help="replicate worlds per shape")
     ap.add_argument("--n", type=int, default=64, help="cached samples per problem")
     ap.add_argument("--problems", type=int, default=300, help="problems per world (the issue world keeps 200)")
-    ap.add_argument("--truth-reps", type=int, default=12, help="Monte-Carlo replicates of the voting truths")
+    ap.add_argument("--truth-reps", type=int, default=8, help="Monte-Carlo replicates of the voting truths")
     ap.add_argument("--worlds", nargs="*", default=None, help="subset of world names")
     ap.add_argument("--strategies", nargs="*", default=list(STRATEGIES), help="subset of strategies")
+    ap.add_argument("--real", default=os.path.join(os.path.dirname(__file__), "..", "data", "samples", "arith"),
+                    help="real sample tables (256 solutions per problem): first 16 cached, 256 predicted "
+                         "('' to skip)")
     ap.add_argument("--csv", default=None, help="write every row here")
     args = ap.parse_args(argv)
     names = args.worlds or list(WORLDS)
@@ -150,6 +205,11 @@ def main(argv=None) -> int:
                               args.strategies)
         print(f"{name:20s} {time.time() - t1:6.1f}s", file=sys.stderr, flush=True)
     df = pd.DataFrame(rows)
+    if args.real and os.path.isdir(args.real):
+        t1 = time.time()
+        real = pd.DataFrame(run_real(args.real, 16, [128, 256]))
+        print(f"{'real data':20s} {time.time() - t1:6.1f}s", file=sys.stderr, flush=True)
+        df = pd.concat([df, real], ignore_index=True)
     if args.csv:
         df.to_csv(args.csv, index=False)
     report(df)

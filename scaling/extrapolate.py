@@ -1,26 +1,25 @@
-"""Per-problem models that predict a strategy's accuracy at many more samples than were cached.
+"""Per-problem models that predict a strategy's accuracy at many more samples than were cached, with
+an interval for every extrapolated point.
 
 A curve fitted to accuracy-versus-k knows only its own shape.  The cached solutions know more: how
 often each problem is solved, how the votes split between answers, how the rewards of right and wrong
 solutions are distributed.  These models use that to predict accuracy at ``k`` beyond the ``n`` cached
-solutions per problem (say, 1024 from 64).
-
-Every prediction is *anchored*: for problem i with n_i cached solutions,
-
-    pred_i(k) = exact_i(n_i) + model_i(k) - model_i(n_i),
-
-where ``exact_i(n_i)`` is the strategy's value on all n_i cached solutions (an unbiased estimate of the
-population value at n_i) and the model supplies only the increment.  The mean over problems is the
-prediction; its standard error comes from the spread over problems.
+solutions per problem (say, 1024 or 4096 from 64).  Where k is within the cached solutions the exact
+estimate is returned.
 
 Coverage (pass@k)
-    Success counts c_i ~ Binomial(n_i, p_i) with p_i from a prior fitted by maximum marginal likelihood:
-    candidates are mixtures of one or two Beta distributions (beta-binomial; the Beta density near 0 is
-    the power law p^(a-1) behind the exponentiated power law of Large Language Monkeys) and logit-normal
-    / logit-t_3 priors (the item-response view, logit p = ability - difficulty), each with and without a
-    point mass at p = 0 (never-solved problems); they are averaged with BIC weights, because what lies
-    below 1/n is barely identified by n samples.  Then ``E[pass@k | c_i] = E[1 - (1 - p)^k | c_i]``
-    under each problem's posterior (closed form for Beta: ``1 - B(a + c, b + n - c + k) / B(a + c, b + n - c)``).
+    Success counts c_i ~ Binomial(n_i, p_i), p_i i.i.d. from a prior G; then
+    ``E[pass@k | c_i] = E[1 - (1 - p)^k | c_i]`` under each problem's posterior.  Schaeffer et al.
+    (2025) show that the aggregate power law ``-log pass@k ~ a k^-b`` of Brown et al. (2024) comes from
+    the left tail of G (density ~ p^(b-1) near 0), and that fitting G is far more sample-efficient than
+    fitting the aggregate curve; whether a never-solved problem is merely hard or impossible is,
+    however, barely identified by n samples.  So :func:`fit_success_model` fits several G by marginal
+    likelihood on a fine logit grid -- Beta (beta-binomial, the power-law tail), a two-Beta mixture, a
+    logit-t (item-response difficulty), each with and without a point mass at p = 0 -- and weighs them
+    by an out-of-sample check inside the data: refitted on n/4 of each problem's solutions, how well
+    does each predict when the still-unsolved problems get solved by n?  The weights (check score times
+    exp(-BIC/2)) and the whole procedure are bootstrapped over problems, so the interval carries the
+    uncertainty of which tail fits, not only of its parameters, and widens when few problems are solved.
 Majority voting
     Posterior draws of each problem's answer distribution: Dirichlet(counts + 1/2) over the observed
     answer classes plus an unseen-answer bucket (Good-Turing mass, never a winner) and the null answer
@@ -31,21 +30,30 @@ Weighted majority voting
     mean ``mu_j`` drawn from its normal posterior (shrunk toward the problem's right/wrong mean) and
     ``sigma`` the pooled within-class spread.
 Best-of-n
-    Decided by the upper tails of the reward distributions of right and wrong solutions.  Rewards (on the
-    logit scale when they lie in [0, 1]) follow a location-scale model per problem and correctness,
-    ``z = m_ig + s_ig * e`` with the *shape* of ``e`` the pooled empirical distribution of standardised
-    residuals across all problems (thousands of residuals, so the tail quantiles that matter at k = 1024
-    are observed, not assumed).  Right-solution means are shrunk toward a regression on the problem's
-    wrong-solution mean (empirical Bayes), so a problem with one right solution, or none, borrows from the
-    others; p_i is drawn from its Beta-mixture posterior.  Then, with H = p F_R + (1 - p) F_W,
-    ``P(best of k is right) = sum_cells (H(r_t+1)^k - H(r_t)^k) * p dF_R / dH`` on a fine grid of r.
+    Decided by the upper tails of the reward distributions of right and wrong answers (see
+    :func:`_best_of_n`): per-class locations with empirical-Bayes shrinkage, one pooled residual shape
+    whose upper tail is a generalised Pareto fitted to the top 10 % of residuals (not clipped at the
+    largest one seen), the tail index and the right/wrong scale ratio drawn from their posteriors,
+    p_i from the success model.  An out-of-sample check (fit on n/4, predict best-of-n at n) measures
+    the model's own extrapolation error inside the data; an error beyond the check's noise widens the
+    interval in proportion to log k.
+
+Voting and best-of-n are *anchored*: for problem i, ``pred_i(k) = exact_i(k_a) + model_i(k) - model_i(k_a)``
+with ``exact_i(k_a)`` the exact subset estimate at ``k_a = n/2`` and the model supplying the increment.
+
+Intervals are of the mean over the group's problems of their true (population) accuracy at k, at
+nominal ``level`` (95 %).  ``benchmarks/bench_extrapolate.py`` measures their coverage and the errors
+against the power-law anchor (:func:`power_law_anchor`) on 14 generated worlds and the shipped data.
 
 >>> from scaling.synthetic import make_world, sample_table
 >>> from scaling.matrix import to_matrices
 >>> m = to_matrices(sample_table(make_world(200, seed=3), 64))[0]
 >>> out = extrapolate(m, "pass_at_k", ks=[64, 1024])
->>> list(out.columns)
-['strategy', 'k', 'flops', 'accuracy', 'se', 'plug_in', 'n_problems', 'model']
+>>> list(out.columns)  # doctest: +NORMALIZE_WHITESPACE
+['strategy', 'k', 'flops', 'accuracy', 'ci_low', 'ci_high', 'se', 'extrapolated', 'plug_in', 'n_problems',
+ 'model', 'prior', 'check_error']
+>>> bool(out.ci_low.iloc[1] <= out.accuracy.iloc[1] <= out.ci_high.iloc[1])
+True
 """
 
 from __future__ import annotations
@@ -60,7 +68,8 @@ from .estimators import vote
 from .matrix import class_mass
 
 __all__ = ["SuccessPrior", "SuccessModel", "fit_success_model", "fit_beta_mixture", "extrapolate", "per_problem",
-           "extrapolated_table", "power_law_anchor", "STRATEGIES", "FAMILIES"]
+           "extrapolate_samples", "Extrapolation", "extrapolated_table", "power_law_anchor", "STRATEGIES",
+           "FAMILIES"]
 
 STRATEGIES = ("pass_at_k", "majority", "weighted_majority", "best_of_n")
 
@@ -434,8 +443,14 @@ def fit_success_model(c, n, *, families=FAMILIES, zero_atoms=(False, True), frac
     ``check`` reports, per candidate, the log-likelihood, BIC, the check's score and its predicted minus
     observed pass@n, and the weight.
 
-    ``n_boot`` bootstrap refits over problems of every candidate with weight above 1 % give the
-    hyper-parameter uncertainty used by :meth:`SuccessModel.interval`.
+    ``n_boot`` bootstrap replicates repeat the whole procedure (every candidate not ruled out by the
+    full data, warm-started, its check and the weights) on problems resampled with replacement.  The
+    model's predictions average over the replicates (bagging) and :meth:`SuccessModel.interval` mixes
+    them, so the interval carries the uncertainty of which candidate fits, not only of its parameters.
+
+    Assumptions: problems independent, samples i.i.d. within a problem (so counts are sufficient); the
+    tail below 1/n continues as the weighted candidates extrapolate it, which the in-data check tests
+    one factor of ``frac`` at a time.
 
     >>> rng = np.random.default_rng(0)
     >>> p = rng.beta(0.4, 2.0, 300); c = rng.binomial(64, p)
@@ -703,6 +718,7 @@ def _fit_gpd(y: np.ndarray) -> tuple[float, float]:
 
 
 _GH_T, _GH_W = np.polynomial.hermite.hermgauss(5)
+_GH9_T, _GH9_W = np.polynomial.hermite.hermgauss(9)
 _XI_PRIOR_SD = 0.2       # tail index of reward noise: a priori within about +-0.4 of exponential
 _LOG_SCALE_PRIOR_SD = 0.15  # right vs wrong noise scale: a priori within about +-30 %
 
@@ -774,8 +790,24 @@ def _best_of_n(a: dict, ks_all: np.ndarray, mix, m: int, rng: np.random.Generato
     # wrong classes: problem wrong mean, between-class spread tau_w, shrunk class locations
     wr = (~is_right) & (cnt > 0)
     n_wrong = (cnt * wr).sum(axis=1)
+    rt = is_right & (cnt > 0)
+    n_r = (cnt * rt).sum(axis=1)
+    mean_r = np.divide((s1 * rt).sum(axis=1), n_r, out=np.full(P, np.nan), where=n_r > 0)
+    has_w = n_wrong > 0
     glob_w = float((s1 * wr).sum() / max(n_wrong.sum(), 1))
-    m_w = np.where(n_wrong > 0, (s1 * wr).sum(axis=1) / np.maximum(n_wrong, 1), glob_w)
+    m_w = np.where(has_w, (s1 * wr).sum(axis=1) / np.maximum(n_wrong, 1), glob_w)
+    # a problem with no wrong solution yet: its wrong mean from a regression on its right mean (problems
+    # differ in reward level, so the global wrong mean would misplace the wrong answers still to come)
+    both = has_w & (n_r > 0)
+    extra_v = np.zeros(P)
+    if both.sum() >= 5 and (~has_w & (n_r > 0)).any():
+        wb = 1.0 / (1.0 / n_wrong[both] + 1.0 / n_r[both])
+        Xb = np.stack([np.ones(both.sum()), mean_r[both]], axis=1)
+        cb = np.linalg.lstsq(Xb * np.sqrt(wb)[:, None], m_w[both] * np.sqrt(wb), rcond=None)[0]
+        res_v = max(float(np.average((m_w[both] - Xb @ cb) ** 2, weights=wb)), 1e-4)
+        fill = ~has_w & (n_r > 0)
+        m_w = np.where(fill, cb[0] + cb[1] * np.nan_to_num(mean_r), m_w)
+        extra_v = np.where(fill, res_v, 0.0)
     d2 = (mean - m_w[:, None]) ** 2 - s_w ** 2 / np.maximum(cnt, 1)
     tau_w2 = max(float((d2 * cnt * wr).sum() / max((cnt * wr).sum(), 1)), 1e-4)
     v_obs = s_w ** 2 / np.maximum(cnt, 1)
@@ -787,26 +819,26 @@ def _best_of_n(a: dict, ks_all: np.ndarray, mix, m: int, rng: np.random.Generato
     tot = alpha.sum(axis=1) + unseen
     q = alpha / tot[:, None]
     q_unseen = unseen / tot
-    # atoms of the wrong mixture, (P, A): class x Gauss-Hermite node, and unseen classes at 5 quantiles
-    qn = special.ndtri((np.arange(5) + 0.5) / 5)
+    # atoms of the wrong mixture, (P, A): seen class x Gauss-Hermite node of its location's posterior,
+    # and unseen classes at Gauss-Hermite nodes of N(m_w, tau_w^2) (their spread of locations matters:
+    # at large k many new wrong answers appear and the most convincing of them competes)
     at_loc = np.concatenate([(loc_w[:, :, None] + np.sqrt(2 * post_v)[:, :, None] * _GH_T[None, None, :]
-                              ).reshape(P, -1), m_w[:, None] + np.sqrt(tau_w2) * qn[None, :]], axis=1)
+                              ).reshape(P, -1),
+                             m_w[:, None] + np.sqrt(2 * (tau_w2 + extra_v))[:, None] * _GH9_T[None, :]], axis=1)
     at_w = np.concatenate([(q[:, :, None] * (_GH_W / np.sqrt(np.pi))[None, None, :]).reshape(P, -1),
-                           np.repeat(q_unseen[:, None] / 5, 5, axis=1)], axis=1)
+                           q_unseen[:, None] * (_GH9_W / np.sqrt(np.pi))[None, :]], axis=1)
 
     # right class: location per problem by empirical Bayes on the wrong mean
-    rt = is_right & (cnt > 0)
-    n_r = (cnt * rt).sum(axis=1)
-    mean_r = np.divide((s1 * rt).sum(axis=1), n_r, out=np.full(P, np.nan), where=n_r > 0)
     has = n_r > 0
-    if has.sum() >= 5:
-        wts = n_r[has] / (1.0 + n_r[has])
-        X = np.stack([np.ones(has.sum()), m_w[has]], axis=1)
-        coef = np.linalg.lstsq(X * np.sqrt(wts)[:, None], mean_r[has] * np.sqrt(wts), rcond=None)[0]
-        resid = mean_r[has] - X @ coef
-        tau_r2 = max(float(np.average(resid ** 2 - s_r ** 2 / n_r[has], weights=wts)), 1e-3)
-    elif has.any():
-        coef = np.array([float(np.mean(mean_r[has] - m_w[has])), 1.0])
+    reg = has & has_w  # problems where both means are observed
+    if reg.sum() >= 5:
+        wts = n_r[reg] / (1.0 + n_r[reg])
+        X = np.stack([np.ones(reg.sum()), m_w[reg]], axis=1)
+        coef = np.linalg.lstsq(X * np.sqrt(wts)[:, None], mean_r[reg] * np.sqrt(wts), rcond=None)[0]
+        resid = mean_r[reg] - X @ coef
+        tau_r2 = max(float(np.average(resid ** 2 - s_r ** 2 / n_r[reg], weights=wts)), 1e-3)
+    elif reg.any():
+        coef = np.array([float(np.mean(mean_r[reg] - m_w[reg])), 1.0])
         tau_r2 = 1.0
     else:
         coef = np.array([s_w, 1.0])
@@ -863,6 +895,43 @@ def _best_of_n(a: dict, ks_all: np.ndarray, mix, m: int, rng: np.random.Generato
     return out
 
 
+def _head(a: dict, n1: int) -> dict:
+    """The arrays of the first ``n1`` solutions of every problem (sample order)."""
+    b = dict(a)
+    for key in ("codes", "valid", "correct"):
+        b[key] = a[key][:, :n1]
+    b["reward"] = None if a["reward"] is None else a["reward"][:, :n1]
+    b["n"] = b["valid"].sum(axis=1)
+    b["c"] = b["correct"].sum(axis=1)
+    return b
+
+
+def _in_data_check(a: dict, strategy: str, n_draws: int, seed: int, frac: int = 4) -> dict | None:
+    """Out-of-sample check of a voting or best-of-n model inside the data: the model fitted on the first
+    n/``frac`` solutions of every problem predicts the strategy at k = n; the target is the exact value
+    on all n, whose own spread over problems is ``noise`` (a variance).  Returns target, model, noise,
+    or None where n is too small or unequal."""
+    n = a["n"]
+    n0 = int(n.min())
+    n1 = n0 // frac
+    if n1 < 4 or (n != n0).any():
+        return None
+    b = _head(a, n1)
+    P = len(n)
+    k_a = max(1, n1 // 2)
+    rng = np.random.default_rng(seed + 7)
+    ks2 = np.array([float(n0), float(k_a)])
+    if strategy == "best_of_n":
+        draws = _best_of_n(b, ks2, fit_success_model(b["c"], b["n"], seed=seed, n_boot=0), n_draws, rng)
+    else:
+        draws = _voting(b, ks2, strategy == "weighted_majority", n_draws, rng)
+    inc = draws.mean(axis=1)
+    model = float(_exact_at(b, strategy, k_a, seed).mean() + (inc[:, 0] - inc[:, 1]).mean())
+    target = float(_exact_at(a, strategy, n0, seed).mean())
+    u = np.clip(_exact_at(a, strategy, max(1, n0 // 2), seed), 0.0, 1.0)
+    return {"target": target, "model": model, "noise": float((u * (1 - u)).sum() / P ** 2)}
+
+
 def _exact_at(a: dict, strategy: str, k: int, seed: int) -> np.ndarray:
     """Exact (Monte Carlo for weighted voting) value of the strategy at k <= n_i per problem."""
     from . import estimators as est
@@ -896,7 +965,7 @@ class _Prediction:
 
 
 def _predict(m, strategy: str, ks, *, n_draws: int = 16, seed: int = 0, anchor: float = 0.5, level: float = 0.95,
-             success: SuccessModel | None = None) -> _Prediction:
+             success: SuccessModel | None = None, check: bool = True) -> _Prediction:
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; expected one of {STRATEGIES}")
     a = _arrays(m)
@@ -954,6 +1023,14 @@ def _predict(m, strategy: str, ks, *, n_draws: int = 16, seed: int = 0, anchor: 
     else:  # independent draws per problem
         sd = np.sqrt(var.sum(axis=0)) / P
         zq = special.ndtri((1 + level) / 2)
+    chk = _in_data_check(a, strategy, n_draws, seed) if check else None
+    if chk is not None:
+        # the in-data check (n/4 -> n) is one measured extrapolation error: what it shows beyond the
+        # spread of its own target widens the interval, growing with log k over the check's log 4
+        info["check_error"] = chk["model"] - chk["target"]
+        excess = max(0.0, abs(info["check_error"]) - 2.0 * np.sqrt(chk["noise"]))
+        grow = np.maximum(np.log(ks / n.min()) / np.log(4.0), 0.0)
+        sd = np.sqrt(sd ** 2 + (excess * grow / zq) ** 2)
     return _Prediction(pred, exact, var, est_, np.clip(est_ - zq * sd, 0, 1), np.clip(est_ + zq * sd, 0, 1),
                        extrap, **info)
 
@@ -970,7 +1047,7 @@ def per_problem(m, strategy: str, ks, *, n_draws: int = 16, seed: int = 0, ancho
     problem's cached solutions and the exact estimate where it does not.  ``mixture``: a fitted
     :class:`SuccessModel` to reuse (pass@k, best-of-n).
     """
-    r = _predict(m, strategy, ks, n_draws=n_draws, seed=seed, anchor=anchor, success=mixture)
+    r = _predict(m, strategy, ks, n_draws=n_draws, seed=seed, anchor=anchor, success=mixture, check=False)
     return r.pred, r.exact
 
 
@@ -997,6 +1074,85 @@ def extrapolate(m, strategy: str, ks=(128, 256, 512, 1024), *, n_draws: int = 16
                          "check_error": r.check_error})
 
 
+@dataclass
+class Extrapolation:
+    """What :func:`extrapolate_samples` returns.
+
+    per_problem : one row per (group, strategy, k, problem): the key columns, reward_agg, strategy, k,
+        problem_id, accuracy, flops, source='extrapolated' -- the shape of
+        ``scaling.evaluate(..., per_problem=True)``, ready for ``scaling.fit(..., extrapolated=...)``.
+    summary : one row per (group, strategy, k): the key columns, reward_agg, strategy, k, flops,
+        accuracy (mean over problems), ci_low, ci_high (the interval of the true mean), se, extrapolated,
+        n_problems, prior, check_error, source='extrapolated' -- what a figure needs to mark
+        extrapolated points and their bands (``scaling.plots.error_vs_flops(..., extrapolation=summary)``).
+    checks : per group, the success-rate candidates with their out-of-sample check and weights.
+    """
+
+    per_problem: pd.DataFrame
+    summary: pd.DataFrame
+    checks: pd.DataFrame
+
+
+_PP_COLUMNS = ["task", "model", "params", "method", "strategy", "k", "problem_id", "accuracy", "flops", "source"]
+
+
+def extrapolate_samples(samples: pd.DataFrame, strategies=None, multiples=(2, 4, 8, 16), *, compute=None,
+                        reward_agg: str | None = None, by=None, n_draws: int = 16, seed: int = 0,
+                        level: float = 0.95, n_boot: int = 30, progress: bool = False) -> Extrapolation:
+    """Predictions beyond the cached solutions for every i.i.d. sampling group of a sample table.
+
+    For a group whose problems hold at least n >= 4 solutions each, predicts k = n * m for m in
+    ``multiples``, per problem and as a mean with its ``level`` interval (see :func:`extrapolate`).  The
+    success-rate model of a group (:func:`fit_success_model`, ``n_boot`` bootstrap replicates) is fitted
+    once and shared by pass@k and best-of-n.  Returns an :class:`Extrapolation`.
+    """
+    from .matrix import to_matrices
+
+    mats = [m for m in to_matrices(samples, compute=compute, reward_agg=reward_agg, by=by)
+            if m.key["method"] == "sample"]
+    jobs = []
+    for m in mats:
+        strats = list(strategies or STRATEGIES)
+        if not m.has_rewards:  # as scaling.evaluate: reward strategies need a reward on every row
+            strats = [s for s in strats if s not in ("weighted_majority", "best_of_n")]
+        jobs += [(m, s) for s in strats if s in STRATEGIES]
+    it = jobs
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(jobs, desc="extrapolating per problem", unit="curve")
+    models: dict[int, SuccessModel] = {}
+    frames, rows, checks = [], [], []
+    for m, s in it:
+        a = _arrays(m)
+        n0 = int(a["n"].min())
+        if n0 < 4:
+            continue
+        ks = [n0 * mult for mult in multiples]
+        key = dict(m.key)
+        if s in ("pass_at_k", "best_of_n") and id(m) not in models:
+            models[id(m)] = fit_success_model(a["c"], a["n"], seed=seed, n_boot=n_boot)
+            checks.append(models[id(m)].check.assign(**key, reward_agg=reward_agg))
+        r = _predict(m, s, ks, n_draws=n_draws, seed=seed, level=level, success=models.get(id(m)))
+        flops = np.asarray(ks, float)[None, :] * a["per_sample_flops"][:, None] + a["prompt_flops"][:, None]
+        P = len(a["n"])
+        frames.append(pd.DataFrame({**{c: [v] * (P * len(ks)) for c, v in key.items()},
+                                    "reward_agg": reward_agg, "strategy": s, "k": np.tile(ks, P),
+                                    "problem_id": np.repeat(m.problem_ids, len(ks)),
+                                    "accuracy": np.clip(r.pred, 0.0, 1.0).ravel(), "flops": flops.ravel(),
+                                    "source": "extrapolated"}))
+        zq = special.ndtri((1 + level) / 2)
+        rows.append(pd.DataFrame({**{c: [v] * len(ks) for c, v in key.items()}, "reward_agg": reward_agg,
+                                  "strategy": s, "k": ks, "flops": flops.mean(axis=0), "accuracy": r.est,
+                                  "ci_low": r.lo, "ci_high": r.hi, "se": (r.hi - r.lo) / (2 * zq),
+                                  "extrapolated": r.extrapolated, "n_problems": P, "prior": r.prior,
+                                  "check_error": r.check_error, "source": "extrapolated"}))
+    per = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=_PP_COLUMNS)
+    summ = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["task", "model", "params", "method", "strategy", "k", "flops", "accuracy", "ci_low", "ci_high",
+                 "se", "extrapolated", "n_problems", "prior", "check_error", "source"])
+    return Extrapolation(per, summ, pd.concat(checks, ignore_index=True) if checks else pd.DataFrame())
+
+
 def extrapolated_table(samples: pd.DataFrame, strategies=None, multiples=(2, 4, 8, 16), *, compute=None,
                        reward_agg: str | None = None, by=None, n_draws: int = 16, seed: int = 0,
                        progress: bool = False) -> pd.DataFrame:
@@ -1006,53 +1162,18 @@ def extrapolated_table(samples: pd.DataFrame, strategies=None, multiples=(2, 4, 
     ``multiples``.  Returns a long table: task, model, params, method, strategy, reward_agg (+ by),
     k, problem_id, accuracy, flops, source='extrapolated' -- the shape of
     ``scaling.evaluate(..., per_problem=True)``, ready for ``scaling.fit(..., extrapolated=...)``.
+    Kept for existing callers: :func:`extrapolate_samples` returns this table together with the
+    intervals of the means (``.summary``) that figures need.
     """
-    from .matrix import to_matrices
-
-    mats = [m for m in to_matrices(samples, compute=compute, reward_agg=reward_agg, by=by)
-            if m.key["method"] == "sample"]
-    frames = []
-    jobs = []
-    for m in mats:
-        strats = list(strategies or STRATEGIES)
-        if not m.has_rewards:  # as scaling.evaluate: reward strategies need a reward on every row
-            strats = [s for s in strats if s not in ("weighted_majority", "best_of_n")]
-        strats = [s for s in strats if s in STRATEGIES]
-        for s in strats:
-            jobs.append((m, s))
-    it = jobs
-    if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(jobs, desc="extrapolating per problem", unit="curve")
-    mixtures: dict[int, SuccessModel] = {}
-    for m, s in it:
-        a = _arrays(m)
-        n0 = int(a["n"].min())
-        if n0 < 4:
-            continue
-        ks = [n0 * mult for mult in multiples]
-        if s in ("pass_at_k", "best_of_n") and id(m) not in mixtures:
-            mixtures[id(m)] = fit_success_model(a["c"], a["n"], seed=seed)
-        pred, _ = per_problem(m, s, ks, n_draws=n_draws, seed=seed, mixture=mixtures.get(id(m)))
-        flops = np.asarray(ks, float)[None, :] * a["per_sample_flops"][:, None] + a["prompt_flops"][:, None]
-        P = len(a["n"])
-        key = {c: v for c, v in m.key.items()}
-        frames.append(pd.DataFrame({**{c: [v] * (P * len(ks)) for c, v in key.items()},
-                                    "reward_agg": reward_agg, "strategy": s, "k": np.tile(ks, P),
-                                    "problem_id": np.repeat(m.problem_ids, len(ks)),
-                                    "accuracy": np.clip(pred, 0.0, 1.0).ravel(), "flops": flops.ravel(),
-                                    "source": "extrapolated"}))
-    if not frames:
-        return pd.DataFrame(columns=["task", "model", "params", "method", "strategy", "k", "problem_id",
-                                     "accuracy", "flops", "source"])
-    return pd.concat(frames, ignore_index=True)
+    return extrapolate_samples(samples, strategies, multiples, compute=compute, reward_agg=reward_agg, by=by,
+                               n_draws=n_draws, seed=seed, progress=progress).per_problem
 
 
 def power_law_anchor(m, strategy: str, ks, *, n_points: int = 16, seed: int = 0) -> np.ndarray:
     """The aggregate power law of Brown et al. (2024), ``-log acc(k) = A k^-b``, fitted by least squares
     on ``log(-log acc)`` against ``log k`` to the exact cached curve at ``n_points`` log-spaced k from 1 to
     the smallest n, and evaluated at ``ks``.  A baseline: it knows only the curve's shape (and tends to 1,
-    so it cannot saturate below 1 as voting does).
+    or to 0 for a falling curve, so it cannot saturate as voting does).
 
     >>> from scaling.synthetic import make_world, sample_table
     >>> from scaling.matrix import to_matrices
@@ -1060,11 +1181,14 @@ def power_law_anchor(m, strategy: str, ks, *, n_points: int = 16, seed: int = 0)
     >>> bool(0 < power_law_anchor(m, "pass_at_k", [512])[0] <= 1)
     True
     """
-    from . import estimators as est
-
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; expected one of {STRATEGIES}")
-    a = _arrays(m)
+    return _power_law(_arrays(m), strategy, ks, n_points=n_points, seed=seed)
+
+
+def _power_law(a: dict, strategy: str, ks, *, n_points: int = 16, seed: int = 0) -> np.ndarray:
+    from . import estimators as est
+
     n = a["n"]
     kk = np.unique(np.round(np.geomspace(1, n.min(), n_points)).astype(int))
     if strategy == "pass_at_k":

@@ -38,8 +38,13 @@ def _palette(values):
     return {v: cols[i] for i, v in enumerate(vals)}
 
 
-def error_vs_flops(laws, task: str, strategy: str, method: str = "sample", ax=None):
-    """Error (%) vs FLOPs for one task and strategy, one colour per model size."""
+def error_vs_flops(laws, task: str, strategy: str, method: str = "sample", ax=None, extrapolation=None):
+    """Error (%) vs FLOPs for one task and strategy, one colour per model size.
+
+    ``extrapolation``: the ``summary`` of :func:`scaling.extrapolate.extrapolate_samples` (columns task,
+    model, method, strategy, flops, accuracy, ci_low, ci_high, extrapolated).  Its extrapolated rows are
+    drawn as hollow markers with their 95 % interval as error bars, in place of the fit's unbanded
+    extrapolated points."""
     curves = [cf for cf in laws.curves.values()
               if str(cf.key.get("task")) == str(task) and cf.key.get("strategy") == strategy
               and cf.key.get("method") == method]
@@ -77,7 +82,16 @@ def error_vs_flops(laws, task: str, strategy: str, method: str = "sample", ax=No
         if np.isfinite(blo).all():
             ax.fill_between(grid, 100 * (1 - bhi), 100 * (1 - blo), color=col, alpha=0.18, lw=0)
         ex = cf.points[cf.points.source == "extrapolated"]
-        if len(ex):
+        if extrapolation is not None:
+            e = extrapolation
+            ex = e[(e.task.astype(str) == str(task)) & (e.model.astype(str) == model) & (e.method == method)
+                   & (e.strategy == strategy) & e.extrapolated.astype(bool)]
+            if len(ex):
+                ax.errorbar(ex.flops, 100 * (1 - ex.accuracy), fmt="o", mfc="none", color=col, ms=5, capsize=3,
+                            lw=1, ls="none", yerr=np.vstack([100 * (ex.ci_high - ex.accuracy).clip(lower=0),
+                                                             100 * (ex.accuracy - ex.ci_low).clip(lower=0)]))
+                drew["extrapolated"] = True
+        elif len(ex):
             ax.plot(ex.flops, 100 * (1 - ex.accuracy), "o", mfc="none", color=col, ms=5)
             drew["extrapolated"] = True
         if cf.limit is not None and np.isfinite(cf.limit):
@@ -98,7 +112,7 @@ def error_vs_flops(laws, task: str, strategy: str, method: str = "sample", ax=No
     labels.append("measured (95% CI); line + band: fit (95% bootstrap)")
     if drew["extrapolated"]:
         handles.append(Line2D([], [], color="k", marker="o", mfc="none", ls="none", ms=5))
-        labels.append("per-problem extrapolation")
+        labels.append("per-problem extrapolation" + (" (95% interval)" if extrapolation is not None else ""))
     if drew["limit"]:
         handles.append(Line2D([], [], color="k", ls="--", lw=0.8))
         labels.append("plug-in voting limit")
@@ -165,9 +179,11 @@ def optimal_size_plot(laws, task: str, ax=None):
     return ax
 
 
-def save_all(laws, task: str, out_dir: str | Path, dpi: int = 130) -> list[Path]:
+def save_all(laws, task: str, out_dir: str | Path, dpi: int = 130, extrapolation=None) -> list[Path]:
     """Write ``<task>-<strategy>.png`` per strategy (error vs FLOPs), ``<task>-frontier.png`` and
-    ``<task>-optimal-size.png`` (when a size law exists).  Returns the paths written."""
+    ``<task>-optimal-size.png`` (when a size law exists).  ``extrapolation``: the summary table of
+    :func:`scaling.extrapolate.extrapolate_samples`, drawn with intervals (see :func:`error_vs_flops`).
+    Returns the paths written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(task))
@@ -192,7 +208,7 @@ def save_all(laws, task: str, out_dir: str | Path, dpi: int = 130) -> list[Path]
         rows = math.ceil(n / cols)
         fig, axes = plt.subplots(rows, cols, figsize=(7 * cols, 4.8 * rows), squeeze=False)
         for ax, m in zip(axes.ravel(), methods, strict=False):
-            error_vs_flops(laws, task, s, method=m, ax=ax)
+            error_vs_flops(laws, task, s, method=m, ax=ax, extrapolation=extrapolation)
         for ax in axes.ravel()[n:]:
             ax.set_visible(False)
         save(fig, s)

@@ -333,7 +333,7 @@ def _vote_mass(mass: np.ndarray, present: np.ndarray) -> np.ndarray:
     return np.where(n_tied > 0, tied[:, 0] / np.maximum(n_tied, 1), 0.0)
 
 
-def exact_best_of_n(world: World, ks, rows: np.ndarray | None = None, n_levels: int = 160) -> dict[int, np.ndarray]:
+def exact_best_of_n(world: World, ks, rows: np.ndarray | None = None, n_levels: int = 100) -> dict[int, np.ndarray]:
     """Exact per-problem best-of-k accuracy from the population reward distributions.
 
     With class probabilities q_c and score CDFs F_c of problem i, ``H = sum_c q_c F_c`` and
@@ -379,7 +379,7 @@ def population_accuracy(world: World, k: int, *, reps: int = 64, seed: int = 123
     """
     rng = np.random.default_rng(seed)
     p = world.p_correct
-    strategies = set(strategies or ("pass_at_k", "majority", "weighted_majority", "best_of_n"))
+    strategies = set(("pass_at_k", "majority", "weighted_majority", "best_of_n") if strategies is None else strategies)
     out: dict = {"pass_at_k": float(np.mean(1 - (1 - p) ** k)), "pass_at_k_se": 0.0,
                  "pass_at_k_per_problem": 1 - (1 - p) ** k}
     if "best_of_n" in strategies:
