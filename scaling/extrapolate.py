@@ -1098,13 +1098,16 @@ _PP_COLUMNS = ["task", "model", "params", "method", "strategy", "k", "problem_id
 
 def extrapolate_samples(samples: pd.DataFrame, strategies=None, multiples=(2, 4, 8, 16), *, compute=None,
                         reward_agg: str | None = None, by=None, n_draws: int = 16, seed: int = 0,
-                        level: float = 0.95, n_boot: int = 30, progress: bool = False) -> Extrapolation:
+                        level: float = 0.95, n_boot: int = 30, intervals: bool = True,
+                        progress: bool = False) -> Extrapolation:
     """Predictions beyond the cached solutions for every i.i.d. sampling group of a sample table.
 
     For a group whose problems hold at least n >= 4 solutions each, predicts k = n * m for m in
     ``multiples``, per problem and as a mean with its ``level`` interval (see :func:`extrapolate`).  The
     success-rate model of a group (:func:`fit_success_model`, ``n_boot`` bootstrap replicates) is fitted
-    once and shared by pass@k and best-of-n.  Returns an :class:`Extrapolation`.
+    once and shared by pass@k and best-of-n.  ``intervals=False`` skips the in-data checks that only
+    widen the voting and best-of-n intervals (the per-problem predictions are the same).  Returns an
+    :class:`Extrapolation`.
     """
     from .matrix import to_matrices
 
@@ -1132,7 +1135,8 @@ def extrapolate_samples(samples: pd.DataFrame, strategies=None, multiples=(2, 4,
         if s in ("pass_at_k", "best_of_n") and id(m) not in models:
             models[id(m)] = fit_success_model(a["c"], a["n"], seed=seed, n_boot=n_boot)
             checks.append(models[id(m)].check.assign(**key, reward_agg=reward_agg))
-        r = _predict(m, s, ks, n_draws=n_draws, seed=seed, level=level, success=models.get(id(m)))
+        r = _predict(m, s, ks, n_draws=n_draws, seed=seed, level=level, success=models.get(id(m)),
+                     check=intervals)
         flops = np.asarray(ks, float)[None, :] * a["per_sample_flops"][:, None] + a["prompt_flops"][:, None]
         P = len(a["n"])
         frames.append(pd.DataFrame({**{c: [v] * (P * len(ks)) for c, v in key.items()},
@@ -1166,7 +1170,7 @@ def extrapolated_table(samples: pd.DataFrame, strategies=None, multiples=(2, 4, 
     intervals of the means (``.summary``) that figures need.
     """
     return extrapolate_samples(samples, strategies, multiples, compute=compute, reward_agg=reward_agg, by=by,
-                               n_draws=n_draws, seed=seed, progress=progress).per_problem
+                               n_draws=n_draws, seed=seed, intervals=False, progress=progress).per_problem
 
 
 def power_law_anchor(m, strategy: str, ks, *, n_points: int = 16, seed: int = 0) -> np.ndarray:
