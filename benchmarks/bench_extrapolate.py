@@ -78,7 +78,9 @@ def oracle_pass_at_k(name: str, spec: dict, c: np.ndarray, n: int, ks) -> dict:
     logw = special.xlogy(cs[:, None], big[None, :]) + special.xlog1py(n - cs[:, None], -big[None, :])
     w = np.exp(logw - logw.max(axis=1, keepdims=True))
     w /= w.sum(axis=1, keepdims=True)
-    return {k: float((w @ -np.expm1(k * np.log1p(-big)))[inv.ravel()].mean()) for k in ks}
+    with np.errstate(divide="ignore"):
+        miss = np.log1p(-big)
+    return {k: float((w @ -np.expm1(k * miss))[inv.ravel()].mean()) for k in ks}
 
 
 def run_world(name: str, spec: dict, rep: int, n: int, mults, truth_reps: int, problems: int,

@@ -1052,17 +1052,26 @@ def per_problem(m, strategy: str, ks, *, n_draws: int = 16, seed: int = 0, ancho
 
 
 def extrapolate(m, strategy: str, ks=(128, 256, 512, 1024), *, n_draws: int = 16, seed: int = 0,
-                anchor: float = 0.5, level: float = 0.95, success: SuccessModel | None = None) -> pd.DataFrame:
+                anchor: float = 0.5, level: float = 0.95, success: SuccessModel | None = None,
+                check: bool = True) -> pd.DataFrame:
     """Predicted accuracy of ``strategy`` at each k in ``ks`` for one sampling group, with an interval.
+
+    ``m`` is a :class:`scaling.matrix.SampleMatrix` of i.i.d. samples.  ``success``: a fitted
+    :func:`fit_success_model` to share between pass@k and best-of-n (fitted here otherwise).
+    ``check``: run the in-data check of voting and best-of-n (fit on n/4, predict at n), which widens
+    their interval by the error it measures beyond its own noise.
 
     Returns a DataFrame: strategy, k, flops (k times the mean cost of one solution plus the prompt
     once per problem, averaged over problems), accuracy, ci_low, ci_high (the ``level`` interval of the
-    mean over these problems' true accuracy), se (its standard deviation), extrapolated (k beyond the
-    cached solutions), plug_in (the exact value at the anchor k), n_problems, model (the group's key
-    as a string), prior (pass@k and best-of-n: the success-rate prior of largest weight) and
-    check_error (their out-of-sample check: predicted minus observed pass@n from n/4 of the solutions).
+    mean over these problems' true accuracy), se (half its width over the normal quantile),
+    extrapolated (k beyond some problem's cached solutions; otherwise the value is the exact estimate),
+    plug_in (the exact value at the anchor k), n_problems, model (the group's key as a string), prior
+    (pass@k and best-of-n: the success-rate prior of largest weight) and check_error (the out-of-sample
+    check's predicted minus observed value at n from n/4 of the solutions: pass@n of the weighted
+    priors for pass@k, the strategy itself for voting and best-of-n).
     """
-    r = _predict(m, strategy, ks, n_draws=n_draws, seed=seed, anchor=anchor, level=level, success=success)
+    r = _predict(m, strategy, ks, n_draws=n_draws, seed=seed, anchor=anchor, level=level, success=success,
+                 check=check)
     a = _arrays(m)
     zq = special.ndtri((1 + level) / 2)
     flops = np.asarray(ks, float) * a["per_sample_flops"].mean() + a["prompt_flops"].mean()
