@@ -6,19 +6,35 @@ majority, weighted majority, best-of-n and pass@k at k = 1, 2, 4, ..., 256.
 Baseline: for each problem and k, draw 100 random size-k subsets and score every strategy on each
 (a Python loop per problem and per subset, as the paper's released evaluation does).
 
-Also times the large case, 5 models x 500 problems x 1024 solutions, and reports peak memory.
+Printed, all measured in this run, interleaved, minimum over ``--repeat`` runs (the machine is shared):
 
-    python benchmarks/bench_evaluate.py [--quick]
+* evaluate (100 draws for weighted majority: the loop's precision; and evaluate's default 128) vs the
+  loop, as a ratio, with the error of each task-level accuracy (exact strategies: |estimate - exact|;
+  weighted majority: the Monte-Carlo standard error of both);
+* the two kernels issue 14 rewrote, before (0.1.0, frozen in ``legacy_estimators.py``) and after:
+  exact majority at every k, and weighted-majority Monte Carlo at 100 and 128 draws, with the largest
+  difference between the old and new majority values;
+* evaluate itself with the 0.1.0 kernels patched in ("before", same run);
+* with ``--large``, 5 models x 500 problems x 1024 solutions: evaluate's time and peak memory (in a
+  fresh process), one process and two worker processes (``--before``: also with the 0.1.0 kernels);
+  the CPU seconds of the process and of its workers and the wall time they imply on free cores; the
+  time of ``scaling.validate`` on the table; memory is the process's RSS with the table loaded and its
+  peak during evaluate (Linux).
+
+    python benchmarks/bench_evaluate.py [--quick] [--large] [--large-only] [--before] [--repeat N]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import resource
 import subprocess
 import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,6 +42,9 @@ import pandas as pd
 import scaling
 from scaling import estimators as est
 from scaling.matrix import to_matrices
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import legacy_estimators as legacy  # noqa: E402  (0.1.0 kernels, for before/after)
 
 STRATS = ["majority", "weighted_majority", "best_of_n", "pass_at_k"]
 
@@ -91,71 +110,197 @@ def baseline(samples: pd.DataFrame, ks: list[int], n_subsets: int = 100, seed: i
                          for (s, k), v in out.items()])
 
 
-def large_case() -> None:
+def _load() -> str:
+    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+def interleaved(fns: dict, repeat: int) -> tuple[dict, dict]:
+    """Run every function ``repeat`` times, interleaved (the order rotates each round, so no contender
+    always runs right after the same one); minimum wall and CPU seconds, last output."""
+    wall = dict.fromkeys(fns, np.inf)
+    cpu = dict.fromkeys(fns, np.inf)
+    out = {}
+    names = list(fns)
+    for i in range(repeat):
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            fn = fns[name]
+            w0, c0 = time.perf_counter(), time.process_time()
+            out[name] = fn()
+            wall[name] = min(wall[name], time.perf_counter() - w0)
+            cpu[name] = min(cpu[name], time.process_time() - c0)
+    return {"wall": wall, "cpu": cpu}, out
+
+
+_EVAL_MODULE = importlib.import_module("scaling.strategies")
+
+
+def with_legacy_kernels(fn):
+    """Run ``fn`` with evaluate calling the 0.1.0 estimators (``legacy_estimators.py``): 'before'."""
+    def run():
+        saved = _EVAL_MODULE.est
+        _EVAL_MODULE.est = legacy
+        try:
+            return fn()
+        finally:
+            _EVAL_MODULE.est = saved
+    return run
+
+
+def _status_mib(field: str) -> float:
+    """A ``/proc/self/status`` memory field (VmRSS, VmHWM) in MiB; NaN where there is none."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _reset_peak_rss() -> None:
+    """Reset the peak RSS to the current RSS (Linux ``clear_refs``), so evaluate's own peak can be read."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def large_case(n_jobs: int, before: bool = False) -> None:
+    """5 models x 500 problems x 1024 solutions (in a fresh process, so peak RSS is this case's).
+
+    Besides wall time (inflated when other jobs share the cores), prints the CPU seconds of this process
+    and of its workers, and from them the wall time on ``n_jobs`` free cores: the parent's CPU (the serial
+    part: matrices, shards, tables, bootstrap) plus the workers' CPU shared out evenly."""
     t0 = time.perf_counter()
-    tables = [synthetic_table(500, 1024, seed=i, model=f"m{i}", params=10 ** (8 + i / 2)) for i in range(5)]
-    samples = scaling.validate(pd.concat(tables, ignore_index=True))
+    raw = pd.concat([synthetic_table(500, 1024, seed=i, model=f"m{i}", params=10 ** (8 + i / 2)) for i in range(5)],
+                    ignore_index=True)
     t_build = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    curves = scaling.evaluate(samples, strategies=STRATS, n_jobs=2)
-    t_eval = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"large: 5 models x 500 problems x 1024 solutions ({len(samples):,} rows): evaluate (2 processes) "
-          f"{t_eval:.2f} s "
-          f"({len(curves)} curve points; table build {t_build:.1f} s); peak RSS {rss:.0f} MiB")
+    t0, c0 = time.perf_counter(), time.process_time()
+    samples = scaling.validate(raw)
+    t_val, c_val = time.perf_counter() - t0, time.process_time() - c0
+    del raw
+    rss_before = _status_mib("VmRSS")
+    _reset_peak_rss()
+    t0, c0, k0 = time.perf_counter(), time.process_time(), _children_cpu()
+    run = lambda: scaling.evaluate(samples, strategies=STRATS, n_jobs=n_jobs, extrapolate=()).curves  # noqa: E731
+    curves = (with_legacy_kernels(run) if before else run)()
+    t_eval, c_eval, k_eval = time.perf_counter() - t0, time.process_time() - c0, _children_cpu() - k0
+    peak = _status_mib("VmHWM")
+    rss_kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    free = c_eval + k_eval / max(n_jobs, 1)
+    print(f"large{' with the 0.1.0 kernels' if before else ''}: 5 models x 500 problems x 1024 solutions "
+          f"({len(samples):,} rows), n_jobs={n_jobs}: evaluate {t_eval:.2f} s wall, CPU {c_eval:.2f} s here + "
+          f"{k_eval:.2f} s in workers -> {free:.1f} s on {n_jobs} free core(s); {len(curves)} curve points; "
+          f"validate {t_val:.2f} s wall, {c_val:.2f} s CPU (table build {t_build:.1f} s); RSS with the table loaded "
+          f"{rss_before:.0f} MiB, peak during evaluate {peak:.0f} MiB (+{peak - rss_before:.0f})"
+          + (f", largest worker {rss_kids:.0f} MiB (forked: counts pages shared with the parent)"
+             if n_jobs > 1 else "") + f"; {_load()}")
+
+
+def components(m, ks: list[int], repeat: int) -> None:
+    """The majority and weighted-majority kernels before (0.1.0) and after, interleaved."""
+    fns = {
+        "majority 0.1.0 (per k)": lambda: {k: legacy.majority_at_k(m.codes, m.class_value, m.n, k) for k in ks},
+        "majority now (per k, as evaluate calls it)":
+            lambda: {k: est.majority_at_k(m.codes, m.class_value, m.n, k) for k in ks},
+        "majority now (all k in one call)": lambda: est.majority_at_ks(m.codes, m.class_value, m.n, ks),
+        "weighted MC 0.1.0, 100 draws":
+            lambda: legacy.weighted_majority_mc(m.codes, m.reward, m.class_value, ks, n_draws=100),
+        "weighted MC now, 100 draws":
+            lambda: est.weighted_majority_mc(m.codes, m.reward, m.class_value, ks, n_draws=100),
+        "weighted MC 0.1.0, 128 draws":
+            lambda: legacy.weighted_majority_mc(m.codes, m.reward, m.class_value, ks, n_draws=128),
+        "weighted MC now, 128 draws":
+            lambda: est.weighted_majority_mc(m.codes, m.reward, m.class_value, ks, n_draws=128),
+    }
+    t, out = interleaved(fns, repeat)
+    dev = max(float(np.abs(out["majority 0.1.0 (per k)"][k] - out["majority now (per k, as evaluate calls it)"][k])
+                    .max()) for k in ks)
+    print("components (CPU s, minimum of interleaved runs):")
+    names = list(fns)
+    for before, after in ((names[0], names[1]), (names[0], names[2]), (names[3], names[4]), (names[5], names[6])):
+        print(f"  {after:44s} {t['cpu'][after]:7.3f}   vs {before:30s} {t['cpu'][before]:7.3f}   "
+              f"-> {t['cpu'][before] / t['cpu'][after]:5.1f}x")
+    print(f"  largest |majority now - majority 0.1.0| over problems and k: {dev:.1e} (0.1.0's gammaln error; "
+          "now ~1e-15 against exact rationals, tests/test_estimators.py)")
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true", help="50 problems instead of 200, no large case")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="50 problems instead of 200, one repeat")
+    ap.add_argument("--large", action="store_true", help="also time 5 models x 500 problems x 1024 solutions")
     ap.add_argument("--large-only", action="store_true")
+    ap.add_argument("--jobs", type=int, default=None, help="(large case) worker processes; default 1 and 2")
+    ap.add_argument("--before", action="store_true", help="(large case) also time it with the 0.1.0 kernels")
+    ap.add_argument("--repeat", type=int, default=None, help="timed runs of each contender (default 3)")
     args = ap.parse_args()
     if args.large_only:
-        large_case()
+        if args.jobs:                       # one configuration, in this process
+            large_case(args.jobs, before=args.before)
+            return
+        for j in (1, 2):                    # each configuration in a fresh process (clean peak RSS)
+            for before in ((False, True) if args.before else (False,)):
+                subprocess.run([sys.executable, __file__, "--large-only", "--jobs", str(j)]
+                               + (["--before"] if before else []), check=True)
         return
     n_prob = 50 if args.quick else 200
+    repeat = args.repeat or (1 if args.quick else 3)
     ks = [2 ** i for i in range(9)]
     samples = scaling.validate(synthetic_table(n_prob, 256))
-
-    def timed(fn):
-        w0, c0 = time.perf_counter(), time.process_time()
-        out = fn()
-        return out, time.perf_counter() - w0, time.process_time() - c0
+    print(f"{n_prob} problems x 256 solutions, strategies {STRATS}, k = {ks}; {_load()}")
 
     # warm-up on a small table so one-time start-up costs (lazy imports, first-call caches) are not timed
-    scaling.evaluate(scaling.validate(synthetic_table(5, 16, seed=99)), strategies=STRATS, n_boot=10)
-    ours, t_ours, c_ours = timed(lambda: scaling.evaluate(samples, strategies=STRATS, ks=ks, n_boot=0))
-    _, t_ours_ci, c_ours_ci = timed(lambda: scaling.evaluate(samples, strategies=STRATS, ks=ks))
-    base, t_base, c_base = timed(lambda: baseline(samples, ks))
+    scaling.evaluate(scaling.validate(synthetic_table(5, 16, seed=99)), strategies=STRATS, n_boot=10, extrapolate=())
+    fns = {
+        "evaluate, 100 draws": lambda: scaling.evaluate(samples, strategies=STRATS, ks=ks, n_boot=0, n_draws=100, extrapolate=()).curves,
+        "evaluate, 128 draws": lambda: scaling.evaluate(samples, strategies=STRATS, ks=ks, n_boot=0, extrapolate=()).curves,
+        "evaluate, 128 draws, 1000 bootstrap CIs": lambda: scaling.evaluate(samples, strategies=STRATS, ks=ks, extrapolate=()).curves,
+        "evaluate, 128 draws, 0.1.0 kernels": with_legacy_kernels(
+            lambda: scaling.evaluate(samples, strategies=STRATS, ks=ks, n_boot=0, extrapolate=()).curves),
+        "baseline loop, 100 subsets": lambda: baseline(samples, ks),
+    }
+    t, out = interleaved(fns, repeat)
+    base = out["baseline loop, 100 subsets"]
 
-    # precision: exact values for majority / best-of-n / pass@k; a 4096-draw Monte Carlo for weighted
+    # precision: exact values for majority / best-of-n / pass@k; Monte-Carlo SE for weighted majority
     m = to_matrices(samples)[0]
     rows = []
-    for k in ks:
-        exact = {"majority": est.majority_at_k(m.codes, m.class_value, m.n, k),
-                 "best_of_n": est.best_of_k(m.reward, m.correct, m.n, k),
-                 "pass_at_k": est.pass_at_k(m.n, m.correct.sum(axis=1), k)}
-        for s, v in exact.items():
-            b = base.query("strategy == @s and k == @k").iloc[0]
-            o = ours.query("strategy == @s and k == @k").iloc[0]
-            rows.append({"strategy": s, "k": k, "ours_err": abs(o.accuracy - v.mean()),
-                         "baseline_err": abs(b.accuracy - v.mean())})
-        o = ours.query("strategy == 'weighted_majority' and k == @k").iloc[0]
-        b = base.query("strategy == 'weighted_majority' and k == @k").iloc[0]
-        se_base = np.sqrt(np.sum(b.per_problem * (1 - b.per_problem)) / 100) / len(m.n)
-        rows.append({"strategy": "weighted_majority", "k": k, "ours_err": o.mc_se, "baseline_err": se_base})
+    for name in ("evaluate, 100 draws", "evaluate, 128 draws"):
+        ours = out[name]
+        for k in ks:
+            exact = {"majority": est.majority_at_k(m.codes, m.class_value, m.n, k),
+                     "best_of_n": est.best_of_k(m.reward, m.correct, m.n, k),
+                     "pass_at_k": est.pass_at_k(m.n, m.correct.sum(axis=1), k)}
+            for s, v in exact.items():
+                b = base.query("strategy == @s and k == @k").iloc[0]
+                o = ours.query("strategy == @s and k == @k").iloc[0]
+                rows.append({"run": name, "strategy": s, "k": k, "ours": abs(o.accuracy - v.mean()),
+                             "loop": abs(b.accuracy - v.mean())})
+            o = ours.query("strategy == 'weighted_majority' and k == @k").iloc[0]
+            b = base.query("strategy == 'weighted_majority' and k == @k").iloc[0]
+            se_base = np.sqrt(np.sum(b.per_problem * (1 - b.per_problem)) / 100) / len(m.n)
+            rows.append({"run": name, "strategy": "weighted_majority (SE)", "k": k, "ours": o.mc_se,
+                         "loop": se_base})
     prec = pd.DataFrame(rows)
-    print(f"{n_prob} problems x 256 solutions, strategies {STRATS}, k = {ks}")
-    print("                                           wall s    CPU s")
-    print(f"  scaling.evaluate (no bootstrap):        {t_ours:7.3f}  {c_ours:7.3f}")
-    print(f"  scaling.evaluate (1000 bootstrap CIs):  {t_ours_ci:7.3f}  {c_ours_ci:7.3f}")
-    print(f"  baseline per-problem loop, 100 subsets: {t_base:7.3f}  {c_base:7.3f}")
-    print(f"  speed-up: {t_base / t_ours:.1f}x wall, {c_base / c_ours:.1f}x CPU "
-          f"(with CIs {t_base / t_ours_ci:.1f}x wall, {c_base / c_ours_ci:.1f}x CPU)")
-    print("  error of the task-level accuracy (exact strategies: |estimate - exact|; weighted: Monte-Carlo SE):")
-    print(prec.groupby("strategy")[["ours_err", "baseline_err"]].max().to_string(float_format="%.2e"))
-    if not args.quick:
-        subprocess.run([sys.executable, __file__, "--large-only"], check=True)
+    print("                                            wall s    CPU s   loop / this (wall, CPU)")
+    tb_w, tb_c = t["wall"]["baseline loop, 100 subsets"], t["cpu"]["baseline loop, 100 subsets"]
+    for name in fns:
+        w, c = t["wall"][name], t["cpu"][name]
+        ratio = "" if name.startswith("baseline") else f"   {tb_w / w:6.1f}x  {tb_c / c:6.1f}x"
+        print(f"  {name:40s} {w:7.3f}  {c:7.3f}{ratio}")
+    print("  largest error of a task-level accuracy (exact strategies: |estimate - exact|; weighted: MC SE):")
+    table = prec.groupby(["run", "strategy"])[["ours", "loop"]].max()
+    print("    " + table.to_string(float_format="%.2e").replace("\n", "\n    "))
+    components(m, ks, repeat)
+    print(_load())
+    if args.large:
+        subprocess.run([sys.executable, __file__, "--large-only"] + (["--before"] if args.before else []),
+                       check=True)
 
 
 if __name__ == "__main__":

@@ -8,12 +8,20 @@
    of :mod:`scaling.curves` versus a plain loop of ``scipy.optimize.least_squares`` (one call per
    replicate, warm-started), in the same run; prints the ratio and the largest parameter difference.
 
-Run: ``python benchmarks/bench_fit.py [--data data/samples]``
+3. With ``--phases``: where the time of ``python -m scaling.fit DATA`` goes, in this process: wall and CPU
+   seconds (this process and its worker processes) of reading, validation, matrices, per-problem values
+   and extrapolations, curves and bootstrap, fits, summaries and figures.  ``--jobs`` as in the command.
+
+Run: ``python benchmarks/bench_fit.py [--data data/samples] [--phases [--jobs N]]``
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import io
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -69,11 +77,77 @@ def bench_bootstrap(B: int = 200) -> None:
           f"{t_slow * 1e3:.0f} ms, ratio {t_slow / t_fast:.1f}x; largest relative parameter difference {diff:.1e}")
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished worker processes."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+#: (module, attribute, phase): the stage functions whose time ``--phases`` reports.
+STAGES = [("scaling.samples", "_read_one", "read: files"), ("scaling.samples", "validate", "read: validate per file"),
+          ("scaling.samples", "concat_validated", "read: combine and check"),
+          ("scaling.matrix", "_Columns.of", "evaluate: matrices (columns)"),
+          ("scaling.matrix", "_one_matrix", "evaluate: matrices (groups)"),
+          ("scaling.evaluation", "evaluate_groups", "evaluate: matrices, values, extrapolations"),
+          ("scaling.evaluation", "_curves", "evaluate: curves + bootstrap"),
+          ("scaling.evaluation", "aggregate_limits", "evaluate: limits + bootstrap"),
+          ("scaling.laws", "fit", "fit (+ bootstrap refits)"), ("scaling.laws", "Laws.summary", "summaries"),
+          ("scaling.laws", "Laws.save", "laws files"), ("scaling.cli", "_draw", "figures")]
+
+
+def phases(data: str, n_jobs: int) -> None:
+    """Run ``python -m scaling.fit DATA`` here with every stage of :data:`STAGES` timed."""
+    import importlib
+    from contextlib import redirect_stdout
+
+    w0, c0 = time.perf_counter(), _cpu()
+    import matplotlib
+    matplotlib.use("Agg")
+    import scaling.cli
+    import scaling.plots  # noqa: F401  (imported here so that its import counts as start-up)
+    wall, cpu = {"start-up (imports)": time.perf_counter() - w0}, {"start-up (imports)": _cpu() - c0}
+
+    def timed(fn, phase):
+        @functools.wraps(fn)
+        def run(*a, **k):
+            w, c = time.perf_counter(), _cpu()
+            try:
+                return fn(*a, **k)
+            finally:
+                wall[phase] = wall.get(phase, 0.0) + time.perf_counter() - w
+                cpu[phase] = cpu.get(phase, 0.0) + _cpu() - c
+        return run
+
+    for module, path, phase in STAGES:
+        owner = importlib.import_module(module)
+        *outer, attr = path.split(".")
+        for name in outer:
+            owner = getattr(owner, name)
+        setattr(owner, attr, timed(getattr(owner, attr), phase))
+    with tempfile.TemporaryDirectory() as tmp:
+        w, c = time.perf_counter(), _cpu()
+        with redirect_stdout(io.StringIO()):
+            rc = scaling.cli.main([data, "--out", f"{tmp}/fits", "--figures", f"{tmp}/figs", "--quiet",
+                                   "--jobs", str(n_jobs)])
+        total_w, total_c = time.perf_counter() - w + wall["start-up (imports)"], _cpu() - c + cpu["start-up (imports)"]
+    assert rc == 0, rc
+    print(f"python -m scaling.fit {data} --jobs {n_jobs}, by phase (load average {os.getloadavg()[0]:.2f}):")
+    print(f"  {'phase':40s} {'wall s':>8s} {'CPU s':>8s}")
+    for phase in wall:
+        print(f"  {phase:40s} {wall[phase]:8.2f} {cpu[phase]:8.2f}")
+    print(f"  {'total':40s} {total_w:8.2f} {total_c:8.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="data/samples")
     ap.add_argument("--n-boot", type=int, default=200)
+    ap.add_argument("--phases", action="store_true", help="only the time of each phase of the command, in-process")
+    ap.add_argument("--jobs", type=int, default=-1, help="(--phases) worker processes, as the command's --jobs")
     args = ap.parse_args()
+    if args.phases:
+        phases(args.data, args.jobs)
+        return
     bench_bootstrap()
     if Path(args.data).exists():
         dt = time_command(args.data, args.n_boot)

@@ -1,4 +1,11 @@
-"""Compute allocation: per-difficulty choices and splitting a total budget over a problem set.
+"""Compute allocation: the best configuration at a budget, the cheapest one reaching a target accuracy,
+per-difficulty choices and splitting a total budget over a problem set.
+
+Best at a budget (:func:`optimal`): every converged curve competes with the largest k the budget buys
+(inside its fitted range), every measured configuration without a curve with its measured point; the
+highest predicted accuracy wins.  Cheapest for a target (:func:`min_flops`): on each curve, the least
+FLOPs whose prediction reaches the target (grid, then bisection in log C), rounded up to whole k.
+``laws.optimal(...)`` and ``laws.min_flops(...)`` call these.
 
 Per-difficulty allocation (as Snell et al. 2024 do with difficulty bins): fit laws on curves evaluated
 ``by="difficulty"``; at a budget, choose the best configuration separately in every bin and compare
@@ -11,7 +18,7 @@ Lagrangian on a log grid of budgets: for a price lambda every bin picks
 ``argmax_C acc_b(C) - lambda C``; lambda is bisected until the budget is spent.  This is exact on the
 concave hull of each bin's curve, which is the best a randomised allocation can do.
 
->>> laws = scaling.fit(scaling.evaluate(samples, by="difficulty"))   # doctest: +SKIP
+>>> laws = scaling.evaluate(samples, by="difficulty").fit()       # doctest: +SKIP
 >>> per_difficulty(laws, 1e14, by="difficulty")                     # doctest: +SKIP
 """
 
@@ -22,7 +29,111 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["per_difficulty", "split_budget", "best_at"]
+from .frontier import competes
+
+__all__ = ["optimal", "min_flops", "per_difficulty", "per_bin_report", "split_budget", "best_at"]
+
+
+def _curve_at(label: str, cf, budget: float) -> dict | None:
+    """The curve's configuration with the most solutions ``budget`` buys, inside its fitted range."""
+    lo, hi = cf.fit_range
+    cost = cf.extra.get("cost_per_k")
+    if not cost or budget < lo * (1 - 1e-9):
+        return None
+    k = int(np.floor(budget / cost * (1 + 1e-9)))
+    if k < 1:
+        return None
+    if k * cost > hi * 1.0001:  # no configuration beyond the curve's (observed or extrapolated) range
+        k = int(np.floor(hi / cost * (1 + 1e-9)))
+    acc, lo_b, hi_b = cf.predict([k * cost], interval=True, warn=False)
+    return {**cf.key, "k": k, "flops": k * cost, "accuracy": float(acc[0]), "ci_low": float(lo_b[0]),
+            "ci_high": float(hi_b[0]), "source": "curve", "label": label}
+
+
+def _candidates(laws, budget: float, match: Mapping) -> list[dict]:
+    cands = []
+    for label, cf in laws.select_curves(**match):
+        if cf.converged and competes(cf.key.get("strategy"), match):
+            c = _curve_at(label, cf, budget)
+            if c is not None:
+                cands.append(c)
+    pts = laws.points_matching(**match)
+    fitted = {lab for lab, cf in laws.curves.items() if cf.converged}
+    for _, r in pts[pts.flops <= budget * (1 + 1e-9)].iterrows():
+        if r["label"] in fitted or not competes(r["strategy"], match):
+            continue  # that configuration is represented by its curve
+        cands.append({**{c: r[c] for c in pts.columns if c != "label"}, "source": "point", "label": r["label"]})
+    return cands
+
+
+def optimal(laws, budget: float, **match) -> dict:
+    """The configuration with the highest predicted accuracy at ``budget`` FLOPs per problem.
+
+    ``match`` narrows the candidates by key (model=, method=, strategy=, task=, or a by-column).
+    pass@k is an oracle (it needs the grader at test time), so it competes only when asked for with
+    ``strategy="pass_at_k"``; the same holds for :func:`min_flops`.
+
+    Returns a mapping: task, model, params, method, strategy (+ by), k (the most solutions the budget
+    buys), flops, accuracy, ci_low, ci_high, source ('curve' or 'point'), label.  Curves are used only
+    inside their fitted range (measured points plus per-problem extrapolations)."""
+    cands = _candidates(laws, float(budget), match)
+    if not cands:
+        cheapest = laws.points.flops.min() if len(laws.points) else float("nan")
+        raise ValueError(f"no configuration fits a budget of {budget:.3g} FLOPs per problem "
+                         f"(the cheapest measured one costs {cheapest:.3g})")
+    return max(cands, key=lambda d: (d["accuracy"], -d["flops"]))
+
+
+def _first_reaching(cf, target: float) -> float | None:
+    """Least FLOPs inside the fitted range where the curve reaches ``target`` (None if it never does)."""
+    lo, hi = cf.fit_range
+    grid = np.geomspace(lo, hi, 400)
+    ok = np.flatnonzero(cf.predict(grid, warn=False) >= target)
+    if not len(ok):
+        return None
+    if ok[0] == 0:
+        return float(grid[0])
+    a, b = np.log(grid[ok[0] - 1]), np.log(grid[ok[0]])   # bisection in log C between grid points
+    for _ in range(40):
+        mid = 0.5 * (a + b)
+        if cf.predict([np.exp(mid)], warn=False)[0] >= target:
+            b = mid
+        else:
+            a = mid
+    return float(np.exp(b))
+
+
+def min_flops(laws, target: float, **match) -> dict:
+    """The cheapest configuration predicted to reach accuracy ``target`` (the mapping of :func:`optimal`).
+    Raises ValueError naming the best reachable accuracy when none does."""
+    best, reach = None, 0.0
+    for label, cf in laws.select_curves(**match):
+        if not cf.converged or not competes(cf.key.get("strategy"), match):
+            continue
+        reach = max(reach, float(cf.predict(np.geomspace(*cf.fit_range, 400), warn=False).max()))
+        c = _first_reaching(cf, target)
+        if c is None:
+            continue
+        cost = cf.extra.get("cost_per_k")
+        k = int(np.ceil(c / cost * (1 - 1e-9))) if cost else None
+        c = k * cost if cost else c
+        acc, lo_b, hi_b = cf.predict([c], interval=True, warn=False)
+        if best is None or c < best["flops"]:
+            best = {**cf.key, "k": k, "flops": float(c), "accuracy": float(acc[0]), "ci_low": float(lo_b[0]),
+                    "ci_high": float(hi_b[0]), "source": "curve", "label": label}
+    pts = laws.points_matching(**match)
+    pts = pts[[competes(s, match) for s in pts.strategy]] if len(pts) else pts
+    if len(pts):
+        reach = max(reach, float(pts.accuracy.max()))
+        hit = pts[pts.accuracy >= target]
+        if len(hit):
+            r = hit.sort_values("flops").iloc[0]
+            if best is None or r.flops < best["flops"]:
+                best = {**{c: r[c] for c in pts.columns}, "source": "point"}
+    if best is None:
+        raise ValueError(f"no configuration is predicted to reach accuracy {target:.3f} within the fitted "
+                         f"ranges; the best reachable is {reach:.3f}")
+    return best
 
 
 def _bins(laws, by: str) -> list:
@@ -104,6 +215,26 @@ def per_difficulty(laws, budget: float, by: str = "difficulty", weights: Mapping
              "one_for_all_choice": " / ".join(map(str, best_cfg)) if best_cfg else None,
              "gain": per_bin - best_acc if best_cfg else np.nan}
     return pd.concat([out, pd.DataFrame([total])], ignore_index=True)
+
+
+def per_bin_report(laws, by: str = "difficulty") -> str:
+    """Text: at every budget decade inside the fitted ranges, the per-bin allocation (:func:`per_difficulty`)
+    and its gain over the best single configuration for all bins."""
+    lines = [f"per-{by} allocation (best configuration per bin vs one for all):"]
+    lo = laws.points.flops.min()
+    hi = max([cf.fit_range[1] for cf in laws.curves.values()] or [laws.points.flops.max()])
+    for e in range(int(np.ceil(np.log10(lo))), int(np.floor(np.log10(hi))) + 1):
+        try:
+            tab = per_difficulty(laws, 10.0 ** e, by=by)
+        except ValueError:
+            continue
+        tot = tab.iloc[-1]
+        bins = "; ".join(f"{r.bin}: {r.choice} k={r.k} ({r.accuracy:.3f})" for r in tab.iloc[:-1].itertuples()
+                         if isinstance(r.choice, str))
+        gain = (f"gain {tot.gain:+.3f} over one-for-all {tot.one_for_all_choice}"
+                if isinstance(tot.one_for_all_choice, str) else "no single configuration covers every bin")
+        lines.append(f"  1e{e:<3d} FLOPs: per-bin {tot.accuracy:.3f}, {gain}\n      {bins}")
+    return "\n".join(lines)
 
 
 def split_budget(laws, total: float, counts: Mapping, by: str = "difficulty", n_grid: int = 200,

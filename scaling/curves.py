@@ -35,7 +35,7 @@ refits (warm-started at the full fit).  Bands and parameter intervals are percen
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,52 +51,67 @@ class ExtrapolationWarning(UserWarning):
     """A prediction far outside the compute range a curve was fitted on, or from an unconverged fit."""
 
 
+def _power_floor(p, logc, log10C, fixed):
+    e_inf, a, alpha = p
+    return 1.0 - e_inf - a * np.exp(-alpha * logc)
+
+
+def _power_floor_limit(p, logc, log10C, fixed):
+    a, alpha = p
+    return fixed["limit"] - a * np.exp(-alpha * logc)
+
+
+def _logistic(p, logc, log10C, fixed):
+    h, s, m = p
+    return h / (1.0 + np.exp(-s * (log10C - m)))
+
+
+def _monkeys(p, logc, log10C, fixed):
+    a, b = p
+    return np.exp(-a * np.exp(-b * logc))
+
+
 @dataclass(frozen=True)
 class Family:
+    """A curve family: its formula (the one place it is written), parameters, bounds, start grid, and
+    asymptote as C grows.  ``formula(p, logc, log10C, fixed)`` takes a list of parameter arrays and
+    broadcasts: columns (S, 1) against points (1, n) or (S, n)."""
+
     name: str
     params: tuple[str, ...]
     lower: tuple[float, ...]
     upper: tuple[float, ...]
     grid: tuple[tuple[float, ...], ...]
     shape_params: tuple[str, ...]
+    formula: Callable = field(repr=False, compare=False)
+    limit: Callable = field(repr=False, compare=False)   # (params dict, fixed) -> asymptote
+    text: str = ""   # the formula for people (c = C / C_ref)
 
     def f(self, p: np.ndarray, logc: np.ndarray, log10C: np.ndarray, fixed: dict) -> np.ndarray:
-        """Accuracy for parameter rows p (S, k) at points (n,) -> (S, n)."""
-        P = [p[:, j:j + 1] for j in range(p.shape[1])]
+        """Accuracy for parameter rows p (S, k) at points: (n,) -> (S, n); (S, n) points per row also work."""
+        cols = [p[:, j:j + 1] for j in range(p.shape[1])]
+        logc, log10C = np.atleast_2d(logc), np.atleast_2d(log10C)
         with np.errstate(all="ignore"):
-            if self.name == "power_floor":
-                e_inf, a, alpha = P
-                return 1.0 - e_inf - a * np.exp(-alpha * logc[None, :])
-            if self.name == "power_floor_limit":
-                a, alpha = P
-                return 1.0 - (1.0 - fixed["limit"]) - a * np.exp(-alpha * logc[None, :])
-            if self.name == "logistic":
-                h, s, m = P
-                return h / (1.0 + np.exp(-s * (log10C[None, :] - m)))
-            if self.name == "monkeys":
-                a, b = P
-                return np.exp(-a * np.exp(-b * logc[None, :]))
-        raise ValueError(self.name)
+            return self.formula(cols, logc, log10C, fixed)
 
     def asymptote(self, params: dict, fixed: dict) -> float:
-        if self.name == "power_floor":
-            return 1.0 - params["E_inf"]
-        if self.name == "power_floor_limit":
-            return float(fixed["limit"])
-        if self.name == "logistic":
-            return params["h"]
-        return 1.0
+        return self.limit(params, fixed)
 
 
 FAMILIES: dict[str, Family] = {
     "power_floor": Family("power_floor", ("E_inf", "A", "alpha"), (0.0, 0.0, 1e-3), (1.0, 2.0, 5.0),
-                          ((0.0, 0.2, 0.5, 0.8), (0.05, 0.2, 0.6), (0.05, 0.2, 0.5, 1.0, 2.0)), ("alpha",)),
+                          ((0.0, 0.2, 0.5, 0.8), (0.05, 0.2, 0.6), (0.05, 0.2, 0.5, 1.0, 2.0)), ("alpha",),
+                          _power_floor, lambda p, fx: 1.0 - p["E_inf"], "1 - acc = E_inf + A c^-alpha"),
     "power_floor_limit": Family("power_floor_limit", ("A", "alpha"), (0.0, 1e-3), (2.0, 5.0),
-                                ((0.05, 0.2, 0.6), (0.05, 0.2, 0.5, 1.0, 2.0)), ("alpha",)),
+                                ((0.05, 0.2, 0.6), (0.05, 0.2, 0.5, 1.0, 2.0)), ("alpha",),
+                                _power_floor_limit, lambda p, fx: float(fx["limit"]),
+                                "1 - acc = (1 - limit) + A c^-alpha"),
     "logistic": Family("logistic", ("h", "s", "m"), (0.0, 0.01, -np.inf), (1.0, 20.0, np.inf),
-                       ((0.3, 0.6, 0.9, 1.0), (0.3, 1.0, 3.0), (-1.0, 0.0, 1.0, 2.0)), ("s",)),
+                       ((0.3, 0.6, 0.9, 1.0), (0.3, 1.0, 3.0), (-1.0, 0.0, 1.0, 2.0)), ("s",),
+                       _logistic, lambda p, fx: p["h"], "acc = h / (1 + exp(-s (log10 C - m)))"),
     "monkeys": Family("monkeys", ("a", "b"), (0.0, 1e-3), (50.0, 5.0),
-                      ((0.1, 0.5, 1.0, 3.0), (0.05, 0.2, 0.5, 1.0)), ("b",)),
+                      ((0.1, 0.5, 1.0, 3.0), (0.05, 0.2, 0.5, 1.0)), ("b",), _monkeys, lambda p, fx: 1.0,
+                      "acc = exp(-a c^-b)"),
 }
 
 
@@ -201,15 +216,7 @@ def _fit_batch(fam: Family, flops: np.ndarray, acc: np.ndarray, se: np.ndarray, 
     l10 = np.log10(flops)
 
     def f(p):  # (B, k) -> (B, n), one parameter row per replicate
-        cols = [p[:, j:j + 1] for j in range(k)]
-        with np.errstate(all="ignore"):
-            if fam.name == "power_floor":
-                return 1.0 - cols[0] - cols[1] * np.exp(-cols[2] * logc)
-            if fam.name == "power_floor_limit":
-                return fixed["limit"] - cols[0] * np.exp(-cols[1] * logc)
-            if fam.name == "logistic":
-                return cols[0] / (1.0 + np.exp(-cols[1] * (l10 - cols[2])))
-            return np.exp(-cols[0] * np.exp(-cols[1] * logc))
+        return fam.f(p, logc, l10, fixed)
 
     def cost_and_w(p):
         r = (f(p) - acc) / se
@@ -255,9 +262,12 @@ def _fit_batch(fam: Family, flops: np.ndarray, acc: np.ndarray, se: np.ndarray, 
     return p
 
 
-@dataclass
+@dataclass(repr=False)
 class CurveFit:
-    """A fitted saturation curve for one (task, model, method, strategy) with its bootstrap draws."""
+    """A fitted saturation curve for one (task, model, method, strategy) with its bootstrap draws.
+
+    The vocabulary of :class:`scaling.fitlaw.LawFit`: ``predict(flops, interval=True)``, ``conf_int()``,
+    ``summary()``; plus ``asymptote()`` and ``asymptote_interval()``."""
 
     key: dict
     family: str
@@ -290,13 +300,25 @@ class CurveFit:
         logc, l10 = _design(flops, self.c_ref)
         return fam.f(p, logc, l10, self.fixed)
 
-    def predict(self, flops, *, warn: bool = True) -> np.ndarray:
-        """Fitted accuracy at the given FLOPs per problem (array in, array out)."""
+    def predict(self, flops, *, interval: bool = False, level: float = 0.95, warn: bool = True):
+        """Fitted accuracy at the given FLOPs per problem (array in, array out).
+
+        ``interval=True`` returns (accuracy, low, high): the percentile bootstrap band over problems at
+        ``level`` (NaN without draws).  Warns (:class:`ExtrapolationWarning`) more than 10x outside the
+        fitted range and for an unconverged fit, unless ``warn=False``."""
         flops = np.atleast_1d(np.asarray(flops, float))
         if warn:
             self._warn(flops)
         p = np.array([[self.params[n] for n in FAMILIES[self.family].params]])
-        return np.clip(self._f(p, flops)[0], 0.0, 1.0)
+        acc = np.clip(self._f(p, flops)[0], 0.0, 1.0)
+        if not interval:
+            return acc
+        if self.draws is None or len(self.draws) < 2:
+            return acc, np.full(len(flops), np.nan), np.full(len(flops), np.nan)
+        fam = FAMILIES[self.family]
+        sims = np.clip(fam.f(self.draws, *_design(flops, self.c_ref), self._draw_fixed()), 0, 1)
+        a = (1 - level) / 2
+        return acc, np.nanquantile(sims, a, axis=0), np.nanquantile(sims, 1 - a, axis=0)
 
     def _draw_fixed(self) -> dict:
         """Fixed values per bootstrap draw: the plug-in limit is resampled with the problems."""
@@ -304,17 +326,6 @@ class CurveFit:
         if self.family == "power_floor_limit" and ld is not None and len(ld) == len(self.draws):
             return {"limit": np.asarray(ld, float)[:, None]}
         return self.fixed
-
-    def band(self, flops, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-        """Percentile bootstrap band of the fitted curve (NaN without draws)."""
-        flops = np.atleast_1d(np.asarray(flops, float))
-        if self.draws is None or len(self.draws) < 2:
-            return np.full(len(flops), np.nan), np.full(len(flops), np.nan)
-        fam = FAMILIES[self.family]
-        logc, l10 = _design(flops, self.c_ref)
-        sims = np.clip(fam.f(self.draws, logc, l10, self._draw_fixed()), 0, 1)
-        a = (1 - level) / 2
-        return np.nanquantile(sims, a, axis=0), np.nanquantile(sims, 1 - a, axis=0)
 
     def asymptote(self) -> float:
         return float(FAMILIES[self.family].asymptote(self.params, self.fixed))
@@ -331,15 +342,43 @@ class CurveFit:
         a = (1 - level) / 2
         return tuple(np.nanquantile(vals, [a, 1 - a]))
 
-    def param_intervals(self, level: float = 0.95) -> pd.DataFrame:
-        fam = FAMILIES[self.family]
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        """Percentile bootstrap intervals per parameter (columns estimate, low, high, method; NaN and
+        method 'none' without draws), as :meth:`scaling.fitlaw.LawFit.conf_int`."""
         a = (1 - level) / 2
         rows = []
-        for j, n in enumerate(fam.params):
-            lo, hi = (np.nanquantile(self.draws[:, j], [a, 1 - a]) if self.draws is not None and len(self.draws) > 1
-                      else (np.nan, np.nan))
-            rows.append({"param": n, "estimate": self.params[n], "low": float(lo), "high": float(hi)})
+        for j, n in enumerate(FAMILIES[self.family].params):
+            boot = self.draws is not None and len(self.draws) > 1
+            lo, hi = np.nanquantile(self.draws[:, j], [a, 1 - a]) if boot else (np.nan, np.nan)
+            rows.append({"param": n, "estimate": self.params[n], "low": float(lo), "high": float(hi),
+                         "method": "bootstrap" if boot else "none"})
         return pd.DataFrame(rows).set_index("param")
+
+    def summary(self) -> str:
+        """The fit as text: family and formula, convergence, parameters with intervals, asymptote beside
+        the plug-in limit, data ranges and the held-out choice of family."""
+        fam = FAMILIES[self.family]
+        lo, hi = self.asymptote_interval()
+        n_obs = int((self.points.source == "observed").sum())
+        lines = [f"Curve fit: {self.label}: {self.family}, {fam.text} (c = C / {self.c_ref:.4g} FLOPs per problem)",
+                 f"  {n_obs} measured + {len(self.points) - n_obs} extrapolated points, {self.n_problems} problems; "
+                 f"converged: {'yes' if self.converged else 'NO'} ({self.message})",
+                 f"  FLOPs measured {self.flops_range[0]:.4g} .. {self.flops_range[1]:.4g}, fitted up to "
+                 f"{self.fit_range[1]:.4g}",
+                 f"  asymptote {self.asymptote():.4f} (95% {lo:.4f} .. {hi:.4f}); plug-in limit "
+                 f"{'-' if self.limit is None else f'{self.limit:.4f}'}",
+                 f"  {'param':>12} {'estimate':>12} {'95% low':>12} {'95% high':>12}  interval"]
+        for name, row in self.conf_int().iterrows():
+            lines.append(f"  {name:>12} {row.estimate:12.5g} {row.low:12.5g} {row.high:12.5g}  {row.method}")
+        lines.append("  family choice (held-out RMSE on the costliest quarter, then AIC):")
+        for r in self.selection.itertuples(index=False):
+            lines.append(f"    {r.family:<18} heldout {r.heldout_rmse:.4f}  AIC {r.aic:9.2f}  "
+                         f"{'chosen' if getattr(r, 'chosen', False) else ''}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        ps = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
+        return f"CurveFit({self.label!r}: {self.family} {ps}; converged={self.converged})"
 
     def _warn(self, flops: np.ndarray) -> None:
         if not self.converged:
@@ -376,6 +415,51 @@ def default_families(strategy: str, limit: float | None) -> list[str]:
     if strategy in ("majority", "weighted_majority") and limit is not None and np.isfinite(limit):
         fams.append("power_floor_limit")
     return fams
+
+
+def _choose_family(fams: list[str], flops, acc, se, observed, c_ref: float, fixed: dict,
+                   holdout: float) -> tuple[dict[str, _Fit], pd.DataFrame]:
+    """Fit every candidate to all points and, to score extrapolation, to the points before the costliest
+    ``holdout`` share of measured ones; the smallest held-out RMSE wins, AIC breaks near-ties (0.002).
+    Returns the full fits and the selection table (family, heldout_rmse, aic, converged, message, chosen)."""
+    obs_idx = np.flatnonzero(observed)
+    n_hold = max(1, int(round(holdout * len(obs_idx))))
+    rows, fits = [], {}
+    for name in fams:
+        fam = FAMILIES[name]
+        train = observed.copy()
+        train[obs_idx[-n_hold:]] = False
+        held = np.nan
+        if train.sum() > len(fam.params) and len(obs_idx) - n_hold >= 2:
+            ft = _fit_family(fam, flops[train], acc[train], se[train], c_ref, fixed)
+            pred = fam.f(np.array([ft.x]), *_design(flops[obs_idx[-n_hold:]], c_ref), fixed)[0]
+            held = float(np.sqrt(np.mean((pred - acc[obs_idx[-n_hold:]]) ** 2)))
+        fits[name] = _fit_family(fam, flops, acc, se, c_ref, fixed)
+        rows.append({"family": name, "heldout_rmse": held, "aic": fits[name].aic,
+                     "converged": fits[name].converged, "message": fits[name].message})
+    sel = pd.DataFrame(rows)
+    pool = sel[sel.converged] if sel.converged.any() else sel
+    if pool.heldout_rmse.notna().any():
+        pool = pool[pool.heldout_rmse <= pool.heldout_rmse.min() + 0.002]
+    sel["chosen"] = sel.family == pool.sort_values("aic").family.iloc[0]
+    return fits, sel
+
+
+def _bootstrap_draws(fam: Family, fit: _Fit, pv: np.ndarray, pf: np.ndarray, se: np.ndarray | None, c_ref: float,
+                     fixed: dict, n_boot: int, seed: int, limit_per_problem) -> tuple[np.ndarray, np.ndarray | None]:
+    """Refit ``n_boot`` multinomial reweightings of the problems (columns of the points x problems
+    values ``pv`` and FLOPs ``pf``), warm-started at ``fit``; with per-problem limit indicators the
+    limit-anchored family's limit is resampled with the same weights.  Returns (draws, limit draws)."""
+    rng = np.random.default_rng(seed)
+    Pn = pv.shape[1]
+    W = rng.multinomial(Pn, np.full(Pn, 1.0 / Pn), size=n_boot).T / Pn  # (P, B)
+    A, F = pv @ W, pf @ W
+    SE = binomial_se(A.T, Pn) if se is None else np.broadcast_to(se, (n_boot, len(se)))
+    lim_draws = None
+    if fam.name == "power_floor_limit" and limit_per_problem is not None and len(limit_per_problem) == Pn:
+        lim_draws = np.asarray(limit_per_problem, float) @ W
+        fixed = {"limit": lim_draws[:, None]}
+    return _fit_batch(fam, np.maximum(F.T, 1e-300), A.T, SE, c_ref, fixed, fit.x), lim_draws
 
 
 def fit_curve(flops, accuracy, *, se=None, n_problems: int | None = None, families: Sequence[str] | None = None,
@@ -426,53 +510,15 @@ def fit_curve(flops, accuracy, *, se=None, n_problems: int | None = None, famili
         fams.remove("power_floor_limit")
     fixed = {"limit": float(limit)} if limit is not None and np.isfinite(limit) else {}
     c_ref = float(flops.min())
-    obs_idx = np.flatnonzero(observed)
-    n_hold = max(1, int(round(holdout * len(obs_idx))))
-    rows = []
-    fits: dict[str, _Fit] = {}
-    for name in fams:
-        fam = FAMILIES[name]
-        train = np.ones(len(acc), bool)
-        train[obs_idx[-n_hold:]] = False
-        train &= observed
-        held = np.nan
-        if train.sum() > len(fam.params) and len(obs_idx) - n_hold >= 2:
-            ft = _fit_family(fam, flops[train], acc[train], se[train], c_ref, fixed)
-            p = np.array([[ft.params[n] for n in fam.params]])
-            pred = fam.f(p, *_design(flops[obs_idx[-n_hold:]], c_ref), fixed)[0]
-            held = float(np.sqrt(np.mean((pred - acc[obs_idx[-n_hold:]]) ** 2)))
-        full = _fit_family(fam, flops, acc, se, c_ref, fixed)
-        fits[name] = full
-        rows.append({"family": name, "heldout_rmse": held, "aic": full.aic, "converged": full.converged,
-                     "message": full.message})
-    sel = pd.DataFrame(rows)
-    ok = sel[sel.converged]
-    pool = ok if len(ok) else sel
-    if pool.heldout_rmse.notna().any():
-        best_h = pool.heldout_rmse.min()
-        near = pool[pool.heldout_rmse <= best_h + 0.002]
-        chosen = near.sort_values("aic").family.iloc[0]
-    else:
-        chosen = pool.sort_values("aic").family.iloc[0]
-    sel["chosen"] = sel.family == chosen
+    fits, sel = _choose_family(fams, flops, acc, se, observed, c_ref, fixed, holdout)
+    chosen = str(sel.family[sel.chosen].iloc[0])
     fit = fits[chosen]
-    fam = FAMILIES[chosen]
-    draws = None
+    draws, extra = None, {}
     if n_boot and per_problem is not None and fit.converged:
-        rng = np.random.default_rng(seed)
-        Pn = pv.shape[1]
-        W = rng.multinomial(Pn, np.full(Pn, 1.0 / Pn), size=n_boot).T / Pn  # (P, B)
-        A = pv @ W
-        F = pf @ W
-        SE = np.broadcast_to(se, (n_boot, len(se))) if se_given else binomial_se(A.T, Pn)
-        fixed_b = fixed
-        if chosen == "power_floor_limit" and limit_per_problem is not None and len(limit_per_problem) == Pn:
-            lim_draws = np.asarray(limit_per_problem, float) @ W
-            fixed_b = {"limit": lim_draws[:, None]}
-        draws = _fit_batch(fam, np.maximum(F.T, 1e-300), A.T, SE, c_ref, fixed_b, fit.x)
-    extra = {}
-    if draws is not None and chosen == "power_floor_limit" and "limit" in fixed_b and fixed_b is not fixed:
-        extra["limit_draws"] = fixed_b["limit"][:, 0].tolist()
+        draws, lim_draws = _bootstrap_draws(FAMILIES[chosen], fit, pv, pf, se if se_given else None, c_ref, fixed,
+                                            n_boot, seed, limit_per_problem)
+        if lim_draws is not None:
+            extra["limit_draws"] = lim_draws.tolist()
     pts = pd.DataFrame({"flops": flops, "accuracy": acc, "se": se,
                         "source": np.where(observed, "observed", "extrapolated")})
     return CurveFit(key=dict(key or {}), family=chosen, params=fit.params, converged=fit.converged,

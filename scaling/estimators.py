@@ -11,31 +11,41 @@ answer never wins a vote; a subset of null answers only scores 0.
 Closed forms
 ------------
 pass@k        ``1 - C(n - c, k) / C(n, k)`` (c correct solutions), evaluated as
-              ``-expm1(log C(n-c, k) - log C(n, k))`` with log-gamma, accurate near 0 and near 1.
+              ``-expm1(log C(n-c, k) - log C(n, k))`` with exact log-binomials (:mod:`scaling.binom`),
+              accurate near 0 and near 1.
 best-of-k     order statistics: sort by reward; a reward level v held by m_v solutions (c_v correct) with
               b_v solutions below it is the subset's maximum with probability
               ``[C(b_v + m_v, k) - C(b_v, k)] / C(n, k)`` and then earns ``c_v / m_v``.
-majority@k    exact, by generating functions over answer classes (see :func:`majority_at_k`).
+majority@k    exact, by generating functions over answer classes (:func:`majority_at_ks`, kernel in
+              :mod:`scaling.majority`).
 weighted      Monte Carlo over random subsets (:func:`weighted_majority_mc`), with its standard error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from functools import lru_cache
+from collections.abc import Iterable, Iterator
 
 import numpy as np
-from scipy.special import gammaln, xlogy
+from scipy.special import gammaln
 
+from .binom import log_comb
+from .majority import majority_counts
 from .matrix import NULL, PAD, class_mass
 
 _TIE_RTOL = 1e-9
 
 
 def log_binom(a: np.ndarray, k: np.ndarray | int) -> np.ndarray:
-    """``log C(a, k)``; ``-inf`` where ``a < k`` (broadcasts)."""
-    a = np.asarray(a, dtype=float)
-    k = np.asarray(k, dtype=float)
+    """``log C(a, k)``; ``-inf`` where ``a < k`` (broadcasts).
+
+    Integer arguments use the exact table of :func:`scaling.binom.log_comb` (correctly rounded);
+    non-integer ones the log-gamma form."""
+    a = np.asarray(a)
+    k = np.asarray(k)
+    if a.dtype.kind in "iub" and k.dtype.kind in "iub":
+        return log_comb(a, k)
+    a = a.astype(float)
+    k = k.astype(float)
     ok = (a >= k) & (k >= 0)
     aa = np.where(ok, a, 0.0)
     kk = np.where(ok, k, 0.0)
@@ -54,7 +64,7 @@ def pass_at_k(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
 
     ``1 - C(n-c, k) / C(n, k)``.  Example: n = 4, c = 1, k = 2 gives 1 - 3/6 = 0.5.
 
-    >>> float(pass_at_k(np.array([4]), np.array([1]), 2)[0])
+    >>> round(float(pass_at_k(np.array([4]), np.array([1]), 2)[0]), 12)
     0.5
     """
     n = np.asarray(n)
@@ -134,279 +144,144 @@ def vote_all(codes: np.ndarray, value: np.ndarray, weights: np.ndarray | None = 
 # exact majority@k
 # ----------------------------------------------------------------------------------------------
 
-def _chunks(total: int, size: int):
-    for lo in range(0, total, max(1, size)):
-        yield slice(lo, min(total, lo + max(1, size)))
-
-
 def majority_at_k(codes: np.ndarray, value: np.ndarray, n: np.ndarray, k: int,
                   max_elems: int = 4_000_000) -> np.ndarray:
     """Exact expected majority-vote accuracy over all size-k subsets (ties split, nulls never win).
 
     Let class i hold m_i of a unit's n solutions (m_0 nulls) and have value v_i.  A subset in which
     class j appears x times wins when every other class appears at most x times; with T other classes
-    at exactly x it earns ``v_j / (1 + T)``.  Writing ``1/(1+T) = ∫_0^1 u^T du``,
+    at exactly x it earns ``v_j / (1 + T)``:
 
-        acc = Σ_j v_j Σ_x C(m_j, x) [z^{k-x}] ∫_0^1 (1+z)^{m_0} Π_{i≠j} (A_i^x(z) + u C(m_i, x) z^x) du / C(n, k)
+        acc = Σ_j v_j Σ_x P(X_j = x, X_i <= x for all i ≠ j) E[1 / (1 + T) | ...]
 
-    with ``A_i^x(z) = Σ_{y<x} C(m_i, y) z^y``.  The u-integral is a polynomial of degree < #classes and
-    is integrated exactly by Gauss-Legendre; the coefficient extraction ``[z^k]`` is a Cauchy integral
-    evaluated by the trapezoidal rule on the circle |z| = k/(n-k) (the saddle point), with enough
-    points that aliasing is below 1e-15.  Classes of equal size share one factor (raised to a power),
-    and classes smaller than x fold into ``(1+z)^m``, so the work is ~Σ_x (#distinct sizes >= x).
-    Vectorised over units; loops run over x and over the few correct classes only.
+    evaluated exactly by generating functions (:mod:`scaling.majority`).  Any number of classes may
+    have a positive value (unmerged equivalent answers, inconsistent grading).  Example: classes of 3
+    (right) and 2 (wrong) solutions, k = 3: the right class wins 7 of the C(5, 3) = 10 subsets.
+
+    >>> round(float(majority_at_k(np.array([[0, 0, 0, 1, 1]]), np.array([[1.0, 0.0]]), np.array([5]), 3)[0]), 12)
+    0.7
     """
+    return majority_at_ks(codes, value, n, [k], max_elems=max_elems)[int(k)]
+
+
+def majority_at_ks(codes: np.ndarray, value: np.ndarray, n: np.ndarray, ks: Iterable[int],
+                   max_elems: int = 4_000_000) -> dict[int, np.ndarray]:
+    """:func:`majority_at_k` for several k: ``{k: (P,) values}``, class counts computed once.
+
+    Closed forms first: k >= n (the vote over every solution), one class holding more than
+    ``n - k/2`` solutions (it wins every subset), a single answer class (``v · pass@k`` of the
+    answered solutions), k = 1 (``Σ_i v_i m_i / n``), no positive value (0).  The rest goes to the
+    exact kernel in chunks of ``max_elems / (16 n)`` units (~1,000 at n = 256: bounded memory)."""
     codes = np.asarray(codes)
     value = np.asarray(value, dtype=float)
     n = np.asarray(n, dtype=np.int64)
-    kk = _cap(k, n)
     n_classes = value.shape[1]
     counts = class_mass(codes, None, n_classes).astype(np.int64)
-    out = np.zeros(len(n))
-    full = kk >= n
-    if full.any():
-        out[full] = vote(counts[full].astype(float), counts[full] > 0, value[full])
-    # a class holding more than n - k/2 solutions has a strict majority in every size-k subset
-    top = counts.argmax(axis=1)
-    m_top = counts[np.arange(len(n)), top]
-    sure = ~full & (2 * (n - m_top) < kk)
-    out[sure] = value[np.flatnonzero(sure), top[sure]]
-    # one answer class: it wins whenever the subset holds any answered solution
-    single = ~full & ~sure & ((counts > 0).sum(axis=1) == 1)
-    if single.any():
-        nnull = n[single] - counts[single].sum(axis=1)
-        v = (value[single] * (counts[single] > 0)).sum(axis=1)
-        out[single] = v * pass_at_k(n[single], n[single] - nnull, k)
-    rest = np.flatnonzero(~full & ~sure & ~single & (counts.sum(axis=1) > 0) & ((value * (counts > 0)).max(axis=1) > 0))
-    if len(rest):
-        out[rest] = _majority_cauchy(counts[rest], value[rest], n[rest], kk[rest], max_elems)
+    rows = np.arange(len(n))
+    top = counts.argmax(axis=1) if n_classes else np.zeros(len(n), dtype=np.int64)
+    m_top = counts[rows, top] if n_classes else np.zeros(len(n), dtype=np.int64)
+    answered = counts.sum(axis=1)
+    n_cls = (counts > 0).sum(axis=1)
+    has_val = (answered > 0) & ((value * (counts > 0)).max(axis=1, initial=0.0) > 0)
+    full_vote = vote(counts.astype(float), counts > 0, value)
+    mean_val = (value * counts).sum(axis=1) / np.maximum(n, 1)
+    single_val = (value * (counts > 0)).sum(axis=1)
+    chunk = max(1, int(max_elems) // max(16 * int(n.max(initial=1)), 1))
+    out = {}
+    for k in ks:
+        kk = _cap(int(k), n)
+        res = np.zeros(len(n))
+        full = kk >= n
+        res[full] = full_vote[full]
+        sure = ~full & (2 * (n - m_top) < kk)
+        res[sure] = value[rows[sure], top[sure]]
+        single = ~full & ~sure & (n_cls == 1)
+        if single.any():
+            res[single] = single_val[single] * pass_at_k(n[single], answered[single], int(k))
+        one = ~full & ~sure & ~single & (kk == 1)
+        res[one] = mean_val[one]
+        rest = np.flatnonzero(~full & ~sure & ~single & ~one & has_val)
+        if len(rest):
+            res[rest] = majority_counts(counts[rest], value[rest], n[rest], kk[rest], chunk=chunk)
+        out[int(k)] = res
     return out
 
 
-def _size_groups(counts: np.ndarray, value: np.ndarray):
-    """Per unit: distinct class sizes (descending), multiplicities, and the correct ("slot") classes."""
-    p, c = counts.shape
-    sizes = -np.sort(-counts, axis=1)                       # descending
-    new = np.ones_like(sizes, dtype=bool)
-    new[:, 1:] = sizes[:, 1:] != sizes[:, :-1]
-    new &= sizes > 0
-    g = int(new.sum(axis=1).max()) if p else 0
-    gsize = np.zeros((p, max(g, 1)), dtype=np.int64)
-    gmult = np.zeros((p, max(g, 1)), dtype=np.int64)
-    gid = np.cumsum(new, axis=1) - 1                         # group index of each sorted entry
-    rows = np.broadcast_to(np.arange(p)[:, None], sizes.shape)
-    ok = sizes > 0
-    gsize[rows[ok], gid[ok]] = sizes[ok]
-    np.add.at(gmult, (rows[ok], gid[ok]), 1)
-    # slots: classes with positive value and positive count
-    pos = (value > 0) & (counts > 0)
-    j = int(pos.sum(axis=1).max()) if p else 0
-    slot_size = np.zeros((p, max(j, 1)), dtype=np.int64)
-    slot_val = np.zeros((p, max(j, 1)))
-    slot_rank = np.cumsum(pos, axis=1) - 1
-    r, cidx = np.nonzero(pos)
-    slot_size[r, slot_rank[r, cidx]] = counts[r, cidx]
-    slot_val[r, slot_rank[r, cidx]] = value[r, cidx]
-    # group index of each slot's size
-    slot_group = np.argmax(gsize[:, None, :] == slot_size[:, :, None], axis=2)
-    return gsize, gmult, slot_size, slot_val, slot_group
+# ----------------------------------------------------------------------------------------------
+# Monte Carlo over random subsets (weighted majority, and majority as a check)
+# ----------------------------------------------------------------------------------------------
 
+def uniform_prefixes(rows: int, n: int, depth: int, rng: np.random.Generator) -> np.ndarray:
+    """(rows, depth) int32: the first ``depth`` entries of ``rows`` independent uniform permutations of
+    ``range(n)``.
 
-@lru_cache(maxsize=256)
-def _gauss01(nq: int) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Legendre nodes and weights on [0, 1]: exact for polynomials of degree <= 2 nq - 1."""
-    u, w = np.polynomial.legendre.leggauss(nq)
-    return (u + 1) / 2, w / 2
+    Each entry gets a random key whose low ``b = ceil(log2 n)`` bits are replaced by its index; one sort
+    per row orders the indices by their random part.  A row in which two of its ``depth + 1`` smallest
+    keys share the random part is drawn again, so every accepted prefix is exactly uniform (the event is
+    symmetric in the indices).  Keys are 32-bit for n <= 1024 (>= 22 random bits), else 64-bit.
 
-
-def _n_points(n: np.ndarray, k: np.ndarray) -> int:
-    """Fewest trapezoid points L for which aliasing stays below 1e-16 for every unit.
-
-    The normalised generating function's coefficients are bounded by the Binomial(n, k/n) pmf, so the
-    coefficient aliased onto z^k from z^(k±jL) is below pmf(k ± jL) / pmf(k)."""
-    n_max = int(n.max())
-    if n_max + 1 <= 24:
-        return n_max + 1
-    lp, lq = np.log(k / n), np.log1p(-k / n)
-
-    def logpmf(d: np.ndarray) -> np.ndarray:
-        return log_binom(n, d) + d * lp + (n - d) * lq
-
-    base = logpmf(k)
-    for L in range(16, n_max + 2, 4):
-        alias = np.maximum(logpmf(k + L), logpmf(k - L)) - base
-        if alias.max() < -39:          # e^-39 ~ 1e-17, summed over the few aliases
-            return L
-    return n_max + 1
-
-
-def _kl(a: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Bernoulli KL divergence KL(a || p), with 0 log 0 = 0 (the exponent of the Chernoff bound)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return xlogy(a, a / p) + xlogy(1 - a, (1 - a) / (1 - p))
-
-
-def _live_pairs(counts: np.ndarray, slot_size: np.ndarray, slot_val: np.ndarray, n: np.ndarray,
-                k: np.ndarray, xmax: int) -> np.ndarray:
-    """(P, xmax) mask of the (unit, x) pairs that can matter.
-
-    A pair is dropped when P(X_j = x) · P(largest rival <= x | X_j = x) < e^-41.5 ~ 1e-18 for every
-    correct class j, where the second factor is bounded by the Chernoff (KL) bound, which holds for
-    sampling without replacement (Hoeffding 1963).  Dropped pairs change a unit's value by < 1e-15."""
-    xs = np.arange(1, xmax + 1)
-    live = np.zeros((len(n), xmax), dtype=bool)
-    sizes_desc = -np.sort(-counts, axis=1)
-    second = sizes_desc[:, 1:2] if counts.shape[1] > 1 else np.zeros((len(n), 1), dtype=sizes_desc.dtype)
-    draws = (k[:, None] - xs[None, :]).astype(float)
-    for s in range(slot_size.shape[1]):
-        m_s = slot_size[:, s:s + 1]
-        lp = (log_binom(m_s, xs[None, :]) + log_binom(n[:, None] - m_s, k[:, None] - xs[None, :])
-              - log_binom(n, k)[:, None])
-        rival = np.where(sizes_desc[:, :1] == m_s, second, sizes_desc[:, :1])
-        pr = rival / np.maximum(n[:, None] - m_s, 1)
-        frac = np.divide(xs[None, :], draws, out=np.ones_like(draws), where=draws > 0)
-        below = (frac < pr) & (draws > 0)
-        with np.errstate(invalid="ignore"):
-            bound = np.where(below, -draws * _kl(frac, pr), 0.0)
-        live |= (lp + bound > -41.5) & (slot_val[:, s:s + 1] > 0)
-    return live
-
-
-def _majority_cauchy(counts: np.ndarray, value: np.ndarray, n: np.ndarray, k: np.ndarray,
-                     max_elems: int) -> np.ndarray:
-    out = np.zeros(len(n))
-    gsize, gmult, slot_size, slot_val, slot_group = _size_groups(counts, value)
-    xmax = int(min(k.max(), slot_size.max()))
-    live_x = _live_pairs(counts, slot_size, slot_val, n, k, xmax)
-    # keep units with a live pair, sorted by their last live x so that the units still needed at x
-    # form a prefix (slices, not copies)
-    any_live = live_x.any(axis=1)
-    x_hi = np.where(any_live, xmax - np.argmax(live_x[:, ::-1], axis=1), 0)
-    keep = np.flatnonzero(any_live)
-    keep = keep[np.argsort(-x_hi[keep], kind="stable")]
-    if not len(keep):
-        return out
-    gsize, gmult, slot_size, slot_val, slot_group = (a[keep] for a in (gsize, gmult, slot_size, slot_val,
-                                                                       slot_group))
-    live_x, x_hi, n, k = live_x[keep], x_hi[keep], n[keep], k[keep]
-    p = len(keep)
-    rho = k / (n - k)
-    n_pts = _n_points(n, k)
-    theta = 2 * np.pi * np.arange(n_pts) / n_pts
-    w = np.exp(1j * theta)                                   # (L,)
-    logw = np.log1p(rho[:, None] * w[None, :]) - np.log1p(rho)[:, None]   # log((1+z)/(1+rho)), |.| <= 1
-    lrho = np.log(rho)
-    l1p = np.log1p(rho)
-    total = np.zeros((p, n_pts), dtype=complex)
-    a_part = np.exp(-gsize * l1p[:, None])[:, :, None] * np.ones(n_pts, dtype=complex)   # y = 0 terms
-    wx = np.ones(n_pts, dtype=complex)
-    for x in range(1, int(x_hi.max()) + 1):
-        wx = wx * w
-        na = int(np.searchsorted(-x_hi, -x, side="right"))   # units with x_hi >= x
-        # a class can reach count x (and so tie or beat the winner) only if m_i >= x; a class whose
-        # chance of reaching x is below e^-41.5 (Chernoff bound on the upper tail) is folded into the
-        # plain binomial factor, changing the result by less than that chance
-        pr = gsize[:na] / n[:na, None]
-        frac = x / k[:na, None]
-        reach = (frac <= pr) | (-k[:na, None] * _kl(frac, pr) > -41.5)
-        act = (gsize[:na] >= x) & reach                      # (na, G), a prefix of each row
-        gact = int(act.sum(axis=1).max())
-        if gact == 0:
-            break
-        act = act[:, :gact]
-        # term_i(x) = C(m_i, x) z^x / (1+rho)^{m_i}, for the active groups
-        gs = gsize[:na, :gact]
-        lt = np.where(act, log_binom(gs, x) + x * lrho[:na, None] - gs * l1p[:na, None], -np.inf)
-        term = np.exp(lt)[:, :, None] * wx[None, None, :]
-        rows = np.flatnonzero(live_x[:na, x - 1])
-        if len(rows):
-            ga = int(act[rows].sum(axis=1).max())
-            # u-degree of the terms that reach z^k: T other classes tied at x need x (1 + T) <= k
-            n_other = (gmult[rows, :ga] * act[rows, :ga]).sum(axis=1).max() - 1
-            deg = int(min(n_other, k[rows].max() // x - 1))
-            nq = max(1, int(np.ceil((deg + 1) / 2)))
-            uq, wq = _gauss01(nq)
-            for cs in _chunks(len(rows), max_elems // max(nq * n_pts * 4, 1)):
-                r = rows[cs]
-                total[r] += _slot_sum(a_part[r, :ga], term[r, :ga], act[r, :ga], gmult[r, :ga], slot_size[r],
-                                      slot_val[r], slot_group[r], x, uq, wq) * np.exp(
-                    (n[r] - (np.where(act[r], gsize[r, :gact], 0) * gmult[r, :gact]).sum(axis=1))[:, None] * logw[r])
-        a_part[:na, :gact] += term
-    # [z^k] by the trapezoidal rule; undo the normalisation (1+rho)^n / rho^k / C(n, k)
-    coef = (total * np.exp(-1j * np.outer(k, theta))).real.mean(axis=1)
-    scale = np.exp(n * l1p - k * lrho - log_binom(n, k))
-    out[keep] = np.clip(coef * scale, 0.0, 1.0)
+    >>> sorted(uniform_prefixes(1, 5, 5, np.random.default_rng(0))[0].tolist())
+    [0, 1, 2, 3, 4]
+    """
+    bits = max(1, int(n - 1).bit_length())
+    wide = bits > 10
+    dtype = np.uint64 if wide else np.uint32
+    mask = dtype((1 << bits) - 1)
+    idx = np.arange(n, dtype=dtype)
+    out = np.empty((rows, depth), dtype=np.int32)
+    todo = np.arange(rows)
+    d1 = min(depth + 1, n)
+    while len(todo):
+        m = len(todo)
+        raw = rng.bit_generator.random_raw(m * n if wide else (m * n + 1) // 2)
+        keys = (raw if wide else raw.view(np.uint32)[:m * n]).reshape(m, n)
+        keys &= ~mask
+        keys |= idx
+        keys.sort(axis=1)
+        tie = ((keys[:, 1:d1] ^ keys[:, :d1 - 1]) <= mask).any(axis=1)
+        ok = ~tie
+        out[todo[ok]] = (keys[ok, :depth] & mask).astype(np.int32)
+        todo = todo[tie]
     return out
 
 
-def _slot_sum(a_part, term, act, gmult, slot_size, slot_val, slot_group, x, uq, wq) -> np.ndarray:
-    """Σ_j v_j B_j ∫ Π_{i≠j} (A_i + u B_i) du at the trapezoid points, for correct classes j at count x.
-    Arrays are per unit and per size group (classes of one size share a factor raised to a power)."""
-    r, ga, n_pts = term.shape
-    h = np.zeros((r, n_pts), dtype=complex)
-    for s in range(slot_size.shape[1]):
-        sv = slot_val[:, s]
-        live = (slot_size[:, s] >= x) & (sv > 0)
-        if not live.any():
-            continue
-        sg = np.where(live, slot_group[:, s], -1)
-        prod = np.ones((r, len(uq), n_pts), dtype=complex)
-        for g in range(ga):
-            e = np.where(act[:, g], gmult[:, g] - (sg == g), 0)
-            if not e.any():
-                continue
-            f = uq[None, :, None] * term[:, g, None, :]
-            f += a_part[:, g, None, :]                                              # (r, q, L)
-            if e.max() == 1:
-                prod *= np.where(e[:, None, None] == 1, f, 1.0)
-            else:
-                prod *= np.power(f, e[:, None, None])   # numpy's integer-exponent fast path
-        integ = np.einsum("q,pql->pl", wq, prod)
-        tj = np.take_along_axis(term, np.maximum(sg, 0)[:, None, None], axis=1)[:, 0, :]
-        h += np.where(live[:, None], sv[:, None] * tj * integ, 0)
-    return h
+def _unit_prefixes(n: np.ndarray, s: int, n_draws: int, depth: int, rng: np.random.Generator) -> np.ndarray:
+    """(P * R, depth) positions of ``n_draws`` random orderings of each unit's first ``n`` columns
+    (positions past a unit's ``n`` come last, in the order drawn)."""
+    p = len(n)
+    if (n == s).all():
+        return uniform_prefixes(p * n_draws, s, depth, rng)
+    perm = uniform_prefixes(p * n_draws, s, s, rng)
+    pad = perm >= np.repeat(n, n_draws)[:, None]
+    order = np.argsort(pad, axis=1, kind="stable")
+    return np.take_along_axis(perm, order[:, :depth], axis=1)
 
-
-# ----------------------------------------------------------------------------------------------
-# Monte Carlo over random subsets (weighted majority, and any strategy as a check)
-# ----------------------------------------------------------------------------------------------
 
 def random_prefix_masses(codes: np.ndarray, weights: np.ndarray | None, n_classes: int, ks: list[int],
-                         n_draws: int, rng: np.random.Generator):
+                         n_draws: int, rng: np.random.Generator) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """For R random orderings of each unit's solutions, yield ``(k, mass, count)`` with the per-class
     ``mass`` (weights summed, (P, R, C)) and ``count`` of the first ``min(k, n)`` solutions: a prefix of a
     uniformly random permutation is a uniformly random size-k subset.  One pass serves every k."""
     p, s = codes.shape
-    idx_dtype = np.int16 if s < 2**15 else np.int32
-    # position-major layout (S, P, R): the solutions added between two k's are one contiguous slab
-    perm = rng.permuted(np.broadcast_to(np.arange(s, dtype=idx_dtype)[:, None, None], (s, p, n_draws)), axis=0)
-    unit = np.arange(p)[None, :, None]
+    n = (codes != PAD).sum(axis=1)
+    depth = min(s, max(int(x) for x in ks))
+    perm = _unit_prefixes(n, s, n_draws, depth, rng).reshape(p, n_draws, depth)
+    unit = np.arange(p)[:, None, None]
     pc = codes[unit, perm]
-    if (codes == PAD).any():   # move padding to the end, keeping the random order of real solutions
-        order = np.argsort(pc == PAD, axis=0, kind="stable")
-        perm = np.take_along_axis(perm, order, axis=0)
-        pc = np.take_along_axis(pc, order, axis=0)
-    depth = min(s, max(int(x) for x in ks))          # only the first max(k) positions are ever read
-    perm, pc = perm[:depth], pc[:depth]
     size = p * n_draws * n_classes
-    # flat bin of each (position, unit, draw); nulls and padding go to a spare last bin
-    flat = np.where(pc >= 0, (np.arange(p)[:, None] * n_draws + np.arange(n_draws)[None, :]) * n_classes + pc,
-                    size)
-    del pc
-    pw = None
-    if weights is not None:
-        pw = np.nan_to_num(np.asarray(weights, dtype=float))[unit, perm]
-    del perm
+    flat = np.where(pc >= 0, (np.arange(p)[:, None, None] * n_draws + np.arange(n_draws)[None, :, None])
+                    * n_classes + pc, size)
+    pw = None if weights is None else np.nan_to_num(np.asarray(weights, dtype=float))[unit, perm]
     mass = np.zeros(size + 1)
     count = np.zeros(size + 1)
     lo = 0
-    for k in sorted(set(int(x) for x in ks)):
-        hi = min(k, s)
+    for k in sorted({int(x) for x in ks}):
+        hi = min(k, depth)
         if hi > lo:
-            seg = flat[lo:hi].ravel()
+            seg = flat[:, :, lo:hi].ravel()
             count += np.bincount(seg, minlength=size + 1)
             if pw is not None:
-                mass += np.bincount(seg, weights=pw[lo:hi].ravel(), minlength=size + 1)
+                mass += np.bincount(seg, weights=pw[:, :, lo:hi].ravel(), minlength=size + 1)
             lo = hi
         c = count[:size].reshape(p, n_draws, n_classes)
         yield k, (mass[:size].reshape(p, n_draws, n_classes) if pw is not None else c), c
@@ -419,7 +294,13 @@ def weighted_majority_mc(codes: np.ndarray, reward: np.ndarray, value: np.ndarra
 
     The answer with the largest sum of rewards in the subset wins (ties split, nulls never win).
     Returns ``{k: (mean, var)}`` per unit; the Monte-Carlo variance of a unit's mean is ``var / n_draws``.
-    Rewards must be non-negative (a sum of negative scores is not a vote).
+    k = 1 and k >= n are exact (variance 0).  Rewards must be non-negative (a sum of negative scores is
+    not a vote).  Example: one unit, answers a (reward 1), b (reward 3), a (reward 1), a right: the vote
+    of all three gives a 2.0 against b 3.0, so b wins and the vote scores 0.
+
+    >>> float(weighted_majority_mc(np.array([[0, 1, 0]]), np.array([[1.0, 3.0, 1.0]]),
+    ...                            np.array([[1.0, 0.0]]), [3])[3][0][0])
+    0.0
     """
     rng = np.random.default_rng(seed)
     reward = np.asarray(reward, dtype=float)
@@ -433,36 +314,106 @@ def weighted_majority_mc(codes: np.ndarray, reward: np.ndarray, value: np.ndarra
 def monte_carlo(codes: np.ndarray, value: np.ndarray, ks: list[int], n_draws: int,
                 rng: np.random.Generator, weights: np.ndarray | None = None,
                 max_elems: int = 20_000_000) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Majority (``weights=None``) or weighted vote at each k by Monte Carlo; ``{k: (mean, var)}``."""
+    """Majority (``weights=None``) or weighted vote at each k by Monte Carlo; ``{k: (mean, var)}``.
+
+    Estimator: the first k entries of a uniform random permutation of a unit's solutions are a uniform
+    size-k subset, so ``n_draws`` permutations per unit serve every k (nested prefixes).  Per chunk of
+    units the class masses of the prefixes grow by one ``bincount`` per k; the vote compares the correct
+    class (slot 0) with the largest wrong class (a max over contiguous slabs), and falls back to the exact
+    :func:`vote` for ties within the relative tolerance 1e-9, for all-zero masses and for units whose
+    values are not one right class among 0/1 values.  k = 1 and k >= n are exact."""
+    codes = np.asarray(codes)
+    value = np.asarray(value, dtype=float)
     p, s = codes.shape
-    n_classes = value.shape[1]
     n = (codes != PAD).sum(axis=1)
-    res = {}
-    # exact where no sampling is needed: k = 1 (a vote of one is that solution's correctness) and
-    # k >= n (the vote over every solution)
-    for k in ks:
-        if k == 1:
-            cls_val = np.take_along_axis(value, np.maximum(codes, 0), axis=1)
-            res[1] = (np.where(codes >= 0, cls_val, 0.0).sum(axis=1) / n, np.zeros(p))
-    mc_ks = sorted({int(k) for k in ks if 1 < k < n.max()})
-    full = vote_all(codes, value, weights) if any(k >= n.min() for k in ks) else None
-    acc_mc = {k: (np.zeros(p), np.zeros(p)) for k in mc_ks}
+    res: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    if any(int(k) == 1 for k in ks):
+        cls_val = np.take_along_axis(value, np.maximum(codes, 0), axis=1)
+        res[1] = (np.where(codes >= 0, cls_val, 0.0).sum(axis=1) / n, np.zeros(p))
+    mc_ks = sorted({int(k) for k in ks if 1 < int(k) < n.max()})
+    full = vote_all(codes, value, weights) if any(int(k) > 1 for k in ks) else None
     if mc_ks:
-        per_unit = n_draws * max(min(s, max(mc_ks)), n_classes) * 3
-        for sl in _chunks(p, max_elems // max(per_unit, 1)):
-            w = None if weights is None else weights[sl]
-            for k, mass, count in random_prefix_masses(codes[sl], w, n_classes, mc_ks, n_draws, rng):
-                acc = vote(mass, count > 0, value[sl][:, None, :])
-                acc_mc[k][0][sl] = acc.mean(axis=1)
-                acc_mc[k][1][sl] = acc.var(axis=1, ddof=1) if n_draws > 1 else 0.0
+        mean, var = _mc_means(codes, value, n, weights, mc_ks, n_draws, rng, max_elems)
+        for k in mc_ks:
+            whole = k >= n
+            res[k] = (np.where(whole, full, mean[k]), np.where(whole, 0.0, var[k]))
     for k in ks:
-        if k == 1:
-            continue
-        mean, var = acc_mc.get(int(k), (np.zeros(p), np.zeros(p)))
-        whole = k >= n
-        res[int(k)] = (np.where(whole, full if full is not None else 0.0, mean), np.where(whole, 0.0, var))
+        if int(k) not in res:
+            res[int(k)] = (full.copy(), np.zeros(p))
     return res
 
 
-__all__ = ["pass_at_k", "best_of_k", "best_of_ks", "majority_at_k", "vote", "vote_all", "weighted_majority_mc",
-           "monte_carlo", "random_prefix_masses", "log_binom", "NULL", "PAD"]
+_MC_CHUNK_ELEMS = 1 << 17      # (classes + 2) * draws * units per chunk: the vote's slabs stay in cache
+
+
+def _mc_means(codes, value, n, weights, mc_ks, n_draws, rng, max_elems):
+    """Per-unit mean and variance over ``n_draws`` nested random prefixes at every k of ``mc_ks``."""
+    p, s = codes.shape
+    n_classes = value.shape[1]
+    r = n_draws
+    depth = min(s, max(mc_ks))
+    pos = value > 0
+    simple = np.isin(value, (0.0, 1.0)).all(axis=1) & (pos.sum(axis=1) <= 1)
+    jc = np.where(pos.any(axis=1), pos.argmax(axis=1), -1)
+    # slot of each solution: 0 = the (first) right class, 1 + c = class c otherwise, C + 1 = null/padding
+    slot = np.where(codes < 0, n_classes + 1, np.where(codes == jc[:, None], 0, codes + 1)).astype(np.int64)
+    sol_w = None if weights is None else np.nan_to_num(np.asarray(weights, dtype=float))
+    mean = {k: np.zeros(p) for k in mc_ks}
+    var = {k: np.zeros(p) for k in mc_ks}
+    per_unit = r * (n_classes + 2)
+    step = max(1, min(_MC_CHUNK_ELEMS, max_elems // max(depth, 1)) // per_unit)
+    for a in range(0, p, step):
+        b = min(p, a + step)
+        qr = (b - a) * r
+        perm = _unit_prefixes(n[a:b], s, r, depth, rng)
+        src = np.empty((depth, qr), dtype=np.int32)                           # position-major (depth, QR)
+        np.add(perm.T, np.repeat(np.arange(b - a, dtype=np.int32) * s, r)[None, :], out=src)
+        bins = (slot[a:b] * qr).ravel()[src]                                    # flat bin: slot * QR + column
+        bins += np.arange(qr)[None, :]
+        wf = None if sol_w is None else sol_w[a:b].ravel()[src]
+        size = (n_classes + 2) * qr
+        mass = np.zeros(size)
+        lo = 0
+        for k in mc_ks:
+            hi = min(k, depth)
+            if hi > lo:
+                w = None if wf is None else wf[lo:hi].ravel()
+                mass += np.bincount(bins[lo:hi].ravel(), weights=w, minlength=size)
+                lo = hi
+            acc = _slab_vote(mass.reshape(n_classes + 2, qr), bins[:hi], value[a:b], jc[a:b],
+                             np.repeat(~simple[a:b], r), r).reshape(b - a, r)
+            mean[k][a:b] = acc.mean(axis=1)
+            var[k][a:b] = acc.var(axis=1, ddof=1) if r > 1 else 0.0
+    return mean, var
+
+
+def _slab_vote(slabs: np.ndarray, bins: np.ndarray, value: np.ndarray, jc: np.ndarray, hard: np.ndarray,
+               r: int) -> np.ndarray:
+    """Vote of each (unit, draw) column from its slot masses ``slabs`` (C + 2, QR); see :func:`monte_carlo`."""
+    c2, qr = slabs.shape
+    n_classes = c2 - 2
+    mj = slabs[0]
+    mw = slabs[1:n_classes + 1].max(axis=0)
+    top = np.maximum(mw, mj)
+    tol = _TIE_RTOL * top
+    acc = ((mj > mw + tol) & (mj > 0)).astype(float)
+    unsure = hard | ((np.abs(mj - mw) <= tol) & (mj > 0)) | ((mw == 0) & (mj == 0))
+    col = np.flatnonzero(unsure)
+    if len(col):
+        unit = col // r
+        sl = bins[:, col] // qr                                               # slot of each drawn solution
+        cnt = np.zeros((len(col), c2))
+        np.add.at(cnt, (np.broadcast_to(np.arange(len(col)), sl.shape), sl), 1.0)
+        mcls = slabs[:, col].T
+        cls_mass = mcls[:, 1:n_classes + 1].copy()
+        cls_cnt = cnt[:, 1:n_classes + 1].copy()
+        hj = jc[unit] >= 0
+        cls_mass[hj, jc[unit][hj]] = mcls[hj, 0]
+        cls_cnt[hj, jc[unit][hj]] = cnt[hj, 0]
+        acc[col] = vote(cls_mass, cls_cnt > 0, value[unit])
+    return acc
+
+
+__all__ = ["pass_at_k", "best_of_k", "best_of_ks", "majority_at_k", "majority_at_ks", "vote", "vote_all",
+           "weighted_majority_mc", "monte_carlo", "random_prefix_masses", "uniform_prefixes", "log_binom",
+           "NULL", "PAD"]

@@ -67,7 +67,7 @@ from scipy import optimize, special, stats
 from .estimators import vote
 from .matrix import class_mass
 
-__all__ = ["SuccessPrior", "SuccessModel", "fit_success_model", "fit_beta_mixture", "extrapolate", "per_problem",
+__all__ = ["SuccessPrior", "SuccessModel", "fit_success_model", "fit_beta_mixture", "extrapolate", "predict", "per_problem",
            "extrapolate_samples", "Extrapolation", "extrapolated_table", "power_law_anchor", "STRATEGIES",
            "FAMILIES"]
 
@@ -1033,6 +1033,16 @@ def _predict(m, strategy: str, ks, *, n_draws: int = 16, seed: int = 0, anchor: 
         sd = np.sqrt(sd ** 2 + (excess * grow / zq) ** 2)
     return _Prediction(pred, exact, var, est_, np.clip(est_ - zq * sd, 0, 1), np.clip(est_ + zq * sd, 0, 1),
                        extrap, **info)
+
+
+def predict(m, strategy: str, ks, *, n_draws: int = 16, seed: int = 0, anchor: float = 0.5, level: float = 0.95,
+            success: SuccessModel | None = None, check: bool = True) -> _Prediction:
+    """Everything :func:`extrapolate` knows about one sampling group at ``ks``: per-problem predictions
+    ``pred`` (P, K), the exact values at the anchor, the mean over problems ``est`` with its ``level``
+    interval ``lo``/``hi``, which k are ``extrapolated``, the chosen ``prior`` and the in-data
+    ``check_error`` (see :func:`extrapolate` for the model and :func:`per_problem` for the anchor)."""
+    return _predict(m, strategy, ks, n_draws=n_draws, seed=seed, anchor=anchor, level=level, success=success,
+                    check=check)
 
 
 def per_problem(m, strategy: str, ks, *, n_draws: int = 16, seed: int = 0, anchor: float = 0.5,

@@ -1,12 +1,10 @@
-"""Helpers for the notebooks that reproduce the paper's figures and tables from shipped sample tables.
+"""Figure and table helpers for the paper's figures and tables, on the tidy tables of an evaluation.
 
-Pure numpy/pandas/matplotlib.  Everything here works on the tidy tables of :func:`scaling.evaluate`
-(``task, model, params, method, strategy, k, flops, accuracy, ci_low, ci_high`` + ``by`` columns) and
-:func:`scaling.limits`, so a notebook cell only chooses data and calls these.
+Pure numpy/pandas/matplotlib (importing it chooses no matplotlib backend).  Everything here works on the
+tables of :func:`scaling.evaluate` -- ``ev.curves`` (``task, model, params, method, strategy, k, flops,
+accuracy, ci_low, ci_high`` + ``by`` columns) and ``ev.limits`` -- so a notebook cell only chooses data
+and calls these.  (Where the notebooks read and write is their own business: ``notebooks/_common.py``.)
 
-* :func:`config` -- paths and speed settings from the environment (``SCALING_NBOOT``,
-  ``SCALING_PROBLEMS``, ``SCALING_DATA``, ``SCALING_FIGURES``), so the test suite can run every notebook
-  on a subsample quickly and ``scripts/make_figures.py`` on everything;
 * :func:`subsample_problems` -- the same problems for every model (stratified by difficulty);
 * :func:`family_task` -- the task with the most model sizes under i.i.d. sampling;
 * :func:`size_colours`, :func:`plot_curves`, :func:`finish_axes` -- error (%) vs FLOPs with bands,
@@ -25,60 +23,20 @@ Pure numpy/pandas/matplotlib.  Everything here works on the tidy tables of :func
 
 from __future__ import annotations
 
-import os
 import re
-from dataclasses import dataclass
-from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from .names import METHOD_NAMES, STRATEGY_SHORT, size_label
 
-__all__ = ["Config", "config", "subsample_problems", "family_task", "has_rewards", "size_colours", "size_label",
-           "METHOD_STYLE", "STRATEGY_SHORT", "plot_curves", "finish_axes", "log_ticks", "interp_accuracy", "interp_flops", "matched_compute",
-           "difficulty_bin", "table4", "table1", "saturation", "save"]
+__all__ = ["subsample_problems", "family_task", "has_rewards", "size_colours", "size_label", "METHOD_STYLE",
+           "METHOD_NAMES", "STRATEGY_SHORT", "plot_curves", "finish_axes", "log_ticks", "interp_accuracy",
+           "interp_flops", "matched_compute", "difficulty_bin", "table4", "table1", "saturation"]
 
 #: line style and marker per generation method
 METHOD_STYLE = {"sample": ("-", "o"), "rebase": ("--", "s"), "mcts": (":", "^"), "greedy": ("none", "*")}
-METHOD_NAMES = {"sample": "sampling", "rebase": "REBASE", "mcts": "MCTS", "greedy": "greedy"}
-STRATEGY_SHORT = {"majority": "MV", "weighted_majority": "WV", "best_of_n": "BoN", "pass_at_k": "pass@k",
-                  "greedy": "greedy"}
-
-
-@dataclass
-class Config:
-    """Where the notebooks read and write, and how much work they do."""
-
-    root: Path
-    data: Path
-    figures: Path
-    n_boot: int
-    max_problems: int | None
-
-
-def _find_root(start: Path) -> Path:
-    for p in [start, *start.parents]:
-        if (p / "pyproject.toml").exists() and (p / "scaling").is_dir():
-            return p
-    return start
-
-
-def config(start: str | os.PathLike | None = None) -> Config:
-    """Settings from the environment: ``SCALING_ROOT`` (default: the repository holding the working
-    directory), ``SCALING_DATA`` (default ``<root>/data/samples``), ``SCALING_FIGURES`` (default
-    ``<root>/figures``), ``SCALING_NBOOT`` (bootstrap replicates, default 200) and ``SCALING_PROBLEMS``
-    (keep at most this many problems per task; default all)."""
-    env = os.environ
-    root = Path(env["SCALING_ROOT"]) if env.get("SCALING_ROOT") else _find_root(Path(start or os.getcwd()).resolve())
-    data = Path(env.get("SCALING_DATA") or root / "data" / "samples")
-    figures = Path(env.get("SCALING_FIGURES") or root / "figures")
-    figures.mkdir(parents=True, exist_ok=True)
-    n_boot = int(env.get("SCALING_NBOOT") or 200)
-    mp = int(env.get("SCALING_PROBLEMS") or 0)
-    return Config(root=root, data=data, figures=figures, n_boot=n_boot, max_problems=mp or None)
 
 
 def _level(v) -> float:
@@ -142,15 +100,6 @@ def has_rewards(samples: pd.DataFrame) -> bool:
     if "reward" in d and d["reward"].notna().all():
         return True
     return "step_rewards" in d and bool(d["step_rewards"].notna().all())
-
-
-def size_label(params: float) -> str:
-    """'410M', '6.9B', '65k' style label of a parameter count."""
-    p = float(params)
-    for div, suf in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if p >= div:
-            return f"{p / div:.3g}{suf}"
-    return f"{p:.3g}"
 
 
 def size_colours(params) -> dict[float, tuple]:
@@ -231,14 +180,6 @@ def finish_axes(ax, title: str | None = None, legend: bool = True, legend_kw: di
     if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(**({"fontsize": 7, "framealpha": 0.9} | (legend_kw or {})))
     return ax
-
-
-def save(fig, cfg: Config, name: str, dpi: int = 130) -> Path:
-    """Write ``<figures>/<name>.png`` (tight layout) and return the path."""
-    fig.tight_layout()
-    p = cfg.figures / f"{name}.png"
-    fig.savefig(p, dpi=dpi)
-    return p
 
 
 def interp_accuracy(curve: pd.DataFrame, flops) -> np.ndarray:

@@ -418,6 +418,72 @@ def _local(fun, u0, polish, loss, delta, max_nfev):
                                   x_scale="jac")
 
 
+def _columns(table, xs: list[str], y: str, log_space: bool, weights) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The x columns, y and the residual weights, checked (named errors for missing or bad values)."""
+    if not isinstance(table, pd.DataFrame):
+        table = pd.DataFrame(dict(table))
+    for col in xs + [y]:
+        if col not in table:
+            raise KeyError(f"fit_law: the table has no column {col!r}; columns: {list(table.columns)}")
+    data = {c: table[c].to_numpy(float) for c in xs}
+    yv = table[y].to_numpy(float)
+    ok = np.isfinite(yv) & np.all([np.isfinite(v) for v in data.values()], axis=0)
+    if log_space:
+        bad = ok & (yv <= 0)
+        if bad.any():
+            raise ValueError(f"fit_law: log_space=True needs y > 0, but column {y!r} has "
+                             f"{int(bad.sum())} value(s) <= 0 (row {int(np.flatnonzero(bad)[0])})")
+    if (~ok).any():
+        raise ValueError(f"fit_law: {int((~ok).sum())} row(s) with missing or infinite values in "
+                         f"{xs + [y]} (first: row {int(np.flatnonzero(~ok)[0])})")
+    if weights is None:
+        w = np.ones(len(yv))
+    elif isinstance(weights, str):
+        w = table[weights].to_numpy(float)
+    else:
+        w = np.asarray(weights, float)
+    return data, yv, w
+
+
+def _starts(law, names, trs, resid_all, p0, n_starts, n_refine, ls_loss, delta, rng) -> list[np.ndarray]:
+    """Global search: score a Latin hypercube of starts in one pass; keep the best ``n_refine``, plus as many
+    drawn from the best tenth for diversity (one basin can own the top), plus ``p0``."""
+    ranges = [tr.start_range(n in law.exponents) for n, tr in zip(names, trs, strict=True)]
+    cand = _lhs(n_starts or min(4096, 256 * len(names)), ranges, rng)
+    if p0:
+        extra = np.array([[tr.to_u(p0.get(n, tr.to_theta(np.mean(r))))
+                           for n, tr, r in zip(names, trs, ranges, strict=True)]])
+        cand = np.vstack([extra, cand])
+    scores = np.concatenate([_rho(resid_all(cand[i:i + 512]), ls_loss, delta).sum(axis=1)
+                             for i in range(0, len(cand), 512)])
+    order = np.argsort(np.where(np.isfinite(scores), scores, np.inf))
+    pool = order[n_refine:max(2 * n_refine, len(order) // 10)]
+    extra_i = rng.choice(pool, size=min(n_refine, len(pool)), replace=False) if len(pool) else []
+    top = [cand[i] for i in order[:n_refine]] + [cand[i] for i in extra_i]
+    return ([cand[0]] if p0 else []) + top
+
+
+def _diagnose(res, r_hat: np.ndarray, names: list[str], n_obs: int) -> tuple[bool, str, np.ndarray | None]:
+    """Converged? (optimiser status, finite, no transformed parameter beyond |30|, identified), the
+    message, and the Wald covariance of the transformed parameters."""
+    u_hat = res.x
+    big = np.abs(u_hat) > 30
+    converged = bool(res.status > 0 and np.all(np.isfinite(u_hat)) and np.isfinite(res.cost) and not big.any())
+    msg = res.message if converged else (f"parameters ran off to the edge of their range: "
+                                         f"{[n for n, b in zip(names, big, strict=True) if b]}" if big.any() else res.message)
+    cov_u = None
+    try:
+        J = res.jac
+        s2 = float(np.sum(r_hat ** 2) / max(n_obs - len(names), 1))
+        cov_u = np.linalg.pinv(J.T @ J) * s2
+        if np.linalg.cond(J.T @ J) > 1e14:
+            converged = False
+            msg = "parameters are not identified by the data (singular Jacobian)"
+    except (np.linalg.LinAlgError, ValueError):
+        pass
+    return converged, str(msg), cov_u
+
+
 def fit_law(table, formula: str | Callable, x: Sequence[str] | str, y: str, p0: Mapping[str, float] | None = None,
             bounds: Mapping[str, tuple[float | None, float | None]] | None = None, loss: str = "huber",
             delta: float = 1e-3, log_space: bool = True, bootstrap: int = 0, weights: str | np.ndarray | None = None,
@@ -439,82 +505,23 @@ def fit_law(table, formula: str | Callable, x: Sequence[str] | str, y: str, p0: 
     """
     xs = [x] if isinstance(x, str) else list(x)
     law = _CallableLaw(formula, xs) if callable(formula) else Formula(formula, xs)
-    if not isinstance(table, pd.DataFrame):
-        table = pd.DataFrame(dict(table))
-    for col in xs + [y]:
-        if col not in table:
-            raise KeyError(f"fit_law: the table has no column {col!r}; columns: {list(table.columns)}")
-    data = {c: table[c].to_numpy(float) for c in xs}
-    yv = table[y].to_numpy(float)
-    ok = np.isfinite(yv) & np.all([np.isfinite(v) for v in data.values()], axis=0)
-    if log_space:
-        bad = ok & (yv <= 0)
-        if bad.any():
-            raise ValueError(f"fit_law: log_space=True needs y > 0, but column {y!r} has "
-                             f"{int(bad.sum())} value(s) <= 0 (row {int(np.flatnonzero(bad)[0])})")
-    if (~ok).any():
-        raise ValueError(f"fit_law: {int((~ok).sum())} row(s) with missing or infinite values in "
-                         f"{xs + [y]} (first: row {int(np.flatnonzero(~ok)[0])})")
+    data, yv, w = _columns(table, xs, y, log_space, weights)
     names = list(law.params)
     if len(yv) < len(names):
         raise ValueError(f"fit_law: {len(yv)} observation(s) cannot determine {len(names)} parameters {names}")
-    if weights is None:
-        w = np.ones(len(yv))
-    elif isinstance(weights, str):
-        w = table[weights].to_numpy(float)
-    else:
-        w = np.asarray(weights, float)
     if loss not in _LOSSES:
         raise ValueError(f"loss must be one of {sorted(_LOSSES)}, got {loss!r}")
     ls_loss = _LOSSES[loss]
     trs = _transforms(names, bounds)
     rng = np.random.default_rng(seed)
-
-    def fit_once(dat, yy, ww, starts_u):
-        resid = _residual_fn(law, names, trs, dat, yy, ww, log_space)
-        return _solve(resid, starts_u, ls_loss, delta, n_polish=n_refine), resid
-
-    # global search: score a Latin hypercube, refine the best few
-    ranges = [tr.start_range(n in law.exponents) for n, tr in zip(names, trs, strict=True)]
-    n_st = n_starts or min(4096, 256 * len(names))
-    cand = _lhs(n_st, ranges, rng)
-    if p0:
-        extra = np.array([[tr.to_u(p0.get(n, tr.to_theta(np.mean(r))))
-                           for n, tr, r in zip(names, trs, ranges, strict=True)]])
-        cand = np.vstack([extra, cand])
-    resid_all = _residual_fn(law, names, trs, data, yv, w, log_space)
-    scores = np.concatenate([_rho(resid_all(cand[i:i + 512]), ls_loss, delta).sum(axis=1)
-                             for i in range(0, len(cand), 512)])
-    order = np.argsort(np.where(np.isfinite(scores), scores, np.inf))
-    # the best starts, plus as many drawn from the best tenth for diversity (one basin can own the top)
-    pool = order[n_refine:max(2 * n_refine, len(order) // 10)]
-    extra_i = rng.choice(pool, size=min(n_refine, len(pool)), replace=False) if len(pool) else []
-    top = [cand[i] for i in order[:n_refine]] + [cand[i] for i in extra_i]
-    if p0:
-        top.insert(0, cand[0])
-    res, resid = fit_once(data, yv, w, top)
+    resid = _residual_fn(law, names, trs, data, yv, w, log_space)
+    res = _solve(resid, _starts(law, names, trs, resid, p0, n_starts, n_refine, ls_loss, delta, rng), ls_loss,
+                 delta, n_polish=n_refine)
     if res is None:
         raise RuntimeError(f"fit_law: every local fit of {law.text!r} failed")
     u_hat = res.x
     theta = {n: float(tr.to_theta(u)) for n, tr, u in zip(names, trs, u_hat, strict=True)}
-    # diagnostics
-    r_hat = resid(u_hat[None, :])[0]
-    finite = np.all(np.isfinite(u_hat)) and np.isfinite(res.cost)
-    big = np.abs(u_hat) > 30
-    converged = bool(res.status > 0 and finite and not big.any())
-    msg = res.message if converged else (f"parameters ran off to the edge of their range: "
-                                         f"{[n for n, b in zip(names, big, strict=True) if b]}" if big.any() else res.message)
-    cov_u = None
-    try:
-        J = res.jac
-        dof = max(len(yv) - len(names), 1)
-        s2 = float(np.sum(r_hat ** 2) / dof)
-        cov_u = np.linalg.pinv(J.T @ J) * s2
-        if np.linalg.cond(J.T @ J) > 1e14:
-            converged = False
-            msg = "parameters are not identified by the data (singular Jacobian)"
-    except (np.linalg.LinAlgError, ValueError):
-        pass
+    converged, msg, cov_u = _diagnose(res, resid(u_hat[None, :])[0], names, len(yv))
     draws = None
     if bootstrap:
         draws = np.full((bootstrap, len(names)), np.nan)
@@ -526,6 +533,6 @@ def fit_law(table, formula: str | Callable, x: Sequence[str] | str, y: str, p0: 
             if rb is not None and rb.status > 0:
                 draws[b] = [tr.to_theta(u) for tr, u in zip(trs, rb.x, strict=True)]
     return LawFit(formula=law.text, x=xs, y=y, params=theta, loss=loss, delta=float(delta), log_space=log_space,
-                  objective=float(res.cost), n_obs=len(yv), converged=converged, message=str(msg), cov_u=cov_u,
+                  objective=float(res.cost), n_obs=len(yv), converged=converged, message=msg, cov_u=cov_u,
                   draws=draws, x_range={c: (float(v.min()), float(v.max())) for c, v in data.items()}, _law=law,
                   _transforms=trs)

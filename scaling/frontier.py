@@ -1,7 +1,8 @@
-"""Pareto frontiers of accuracy against compute.
+"""Pareto frontiers of accuracy against compute, and the compute-optimal model size that follows.
 
 A configuration (model, method, strategy, k) is on the frontier when no other configuration reaches at
-least its accuracy for at most its FLOPs (with one of the two strictly better).
+least its accuracy for at most its FLOPs (with one of the two strictly better).  :func:`frontier` and
+:func:`size_law` work on fitted :class:`scaling.Laws` (``laws.frontier()``, ``laws.size_law()`` call them).
 
 >>> import pandas as pd
 >>> pts = pd.DataFrame({"model": ["a", "b", "c"], "flops": [1.0, 2.0, 3.0], "accuracy": [0.5, 0.4, 0.7]})
@@ -11,10 +12,20 @@ least its accuracy for at most its FLOPs (with one of the two strictly better).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["pareto", "curve_frontier"]
+__all__ = ["pareto", "curve_frontier", "frontier", "size_law", "competes", "SIZE_LAW_STRATEGIES"]
+
+#: Strategies whose curve defines the size law, in order of preference (the paper uses weighted voting).
+SIZE_LAW_STRATEGIES = ("weighted_majority", "majority", "best_of_n", "pass_at_k")
+
+
+def competes(strategy, match: Mapping) -> bool:
+    """pass@k is an oracle (it needs the grader at test time): it competes only when asked for by name."""
+    return match.get("strategy") is not None or str(strategy) != "pass_at_k"
 
 
 def pareto(points: pd.DataFrame, x: str = "flops", y: str = "accuracy") -> pd.DataFrame:
@@ -66,7 +77,82 @@ def curve_frontier(curves: dict, budgets: np.ndarray, *, within: float = 1.0) ->
             rows.append({"budget": c, "label": None, "accuracy": np.nan, "ci_low": np.nan, "ci_high": np.nan})
             continue
         label, acc, cf = best
-        lo_b, hi_b = cf.band([c])
+        _, lo_b, hi_b = cf.predict([c], interval=True, warn=False)
         rows.append({"budget": c, "label": label, **{k: v for k, v in cf.key.items()}, "accuracy": acc,
                      "ci_low": float(lo_b[0]), "ci_high": float(hi_b[0])})
     return pd.DataFrame(rows)
+
+
+def frontier(laws, source: str = "points", budgets: Sequence[float] | None = None, **match) -> pd.DataFrame:
+    """Pareto frontier of ``laws``: from the measured ``points`` (model, params, method, strategy, k, flops,
+    accuracy ...) or from the fitted ``curves`` on a grid of ``budgets`` (best curve per budget, see
+    :func:`curve_frontier`).  ``match`` narrows by key; pass@k is left out unless asked for by name."""
+    if source == "points":
+        pts = laws.points_matching(**match)
+        pts = pts[[competes(s, match) for s in pts.strategy]] if len(pts) else pts
+        return pareto(pts)
+    if source != "curves":
+        raise ValueError(f"source must be 'points' or 'curves', got {source!r}")
+    curves = {lab: cf for lab, cf in laws.select_curves(**match) if competes(cf.key.get("strategy"), match)}
+    if budgets is None:
+        lo = min((cf.flops_range[0] for cf in curves.values()), default=1.0)
+        hi = max((cf.fit_range[1] for cf in curves.values()), default=10.0)
+        budgets = np.geomspace(lo, hi, 40)
+    return curve_frontier(curves, np.asarray(budgets, float))
+
+
+def _uncensored(fr: pd.DataFrame) -> pd.DataFrame:
+    """Budgets where the smallest or the largest size wins are censored (a smaller / larger model might
+    win there): keep only the last budget won by the smallest and the first won by the largest."""
+    p = fr["params"].to_numpy(float)
+    lo_n, hi_n = p.min(), p.max()
+    keep = (p > lo_n) & (p < hi_n)
+    if (p == lo_n).any():
+        keep[np.flatnonzero(p == lo_n)[-1]] = True
+    if (p == hi_n).any():
+        keep[np.flatnonzero(p == hi_n)[0]] = True
+    return fr[keep]
+
+
+def size_law(laws, strategy: str | None = None, method: str = "sample", task: str | None = None,
+             n_budgets: int = 60, level: float = 0.95) -> dict | None:
+    """Compute-optimal model size from fitted curves.
+
+    For each budget C on a log grid over the curves' range, the size N whose fitted curve is best
+    (:func:`curve_frontier`; censored ends dropped, see :func:`_uncensored`); then the OLS regression
+    ``log10 C = slope * log10 N + intercept`` (the paper: 1.19, 2.03 on Pythia/GSM8K), also stated as
+    ``N_opt = coefficient * C^exponent`` with ``exponent = 1/slope``.  ``strategy`` defaults to the first
+    of :data:`SIZE_LAW_STRATEGIES` with converged curves of at least three sizes.  Returns None when
+    fewer than three sizes are ever optimal.
+
+    Returns a dict: strategy, method, slope, intercept, slope_ci, intercept_ci, exponent, coefficient,
+    n_budgets, r2, optimal (budget, model, params, accuracy per budget used).
+    """
+    import warnings
+
+    import statsmodels.api as sm
+
+    for s in [strategy] if strategy else list(SIZE_LAW_STRATEGIES):
+        cs = {lab: cf for lab, cf in laws.select_curves(strategy=s, method=method, task=task) if cf.converged}
+        if len({cf.key.get("params") for cf in cs.values()}) >= 3:
+            break
+    else:
+        return None
+    lo = min(cf.flops_range[0] for cf in cs.values())
+    hi = max(cf.fit_range[1] for cf in cs.values())
+    fr = curve_frontier(cs, np.geomspace(lo, hi, n_budgets)).dropna(subset=["accuracy"]).reset_index(drop=True)
+    if fr["params"].nunique() < 3:
+        return None  # two sizes give one crossover: no line can be fitted
+    fr = _uncensored(fr)
+    x = np.log10(fr["params"].to_numpy(float))
+    y = np.log10(fr["budget"].to_numpy(float))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = sm.OLS(y, sm.add_constant(x)).fit()
+        ci = res.conf_int(alpha=1 - level) if res.df_resid > 0 else np.full((2, 2), np.nan)
+    slope, icpt = float(res.params[1]), float(res.params[0])
+    return {"strategy": s, "method": method, "slope": slope, "intercept": icpt,
+            "slope_ci": [float(ci[1, 0]), float(ci[1, 1])], "intercept_ci": [float(ci[0, 0]), float(ci[0, 1])],
+            "exponent": 1.0 / slope if slope else float("nan"),
+            "coefficient": 10 ** (-icpt / slope) if slope else float("nan"), "n_budgets": int(len(fr)),
+            "r2": float(res.rsquared), "optimal": fr[["budget", "model", "params", "accuracy"]].to_dict(orient="list")}

@@ -13,6 +13,7 @@ code; ``-1`` is a null answer, ``-2`` is padding past the unit's last solution).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -131,67 +132,163 @@ def _group_keys(method: str, by: list[str]) -> list[str]:
     return keys + by
 
 
+def _codes(column: pd.Series) -> np.ndarray:
+    """Integer codes of a column in the sort order of its values (nulls -1): sorting rows by the codes
+    orders them as sorting by the values does."""
+    return pd.factorize(column, sort=True)[0].astype(np.int64)
+
+
+@dataclass
+class _Factor:
+    """A column as integer codes in the sort order of its values, nulls last, and the value of each code
+    (Python scalars; the null is NaN for object and float columns, else ``pd.NA``, as groupby names it)."""
+
+    codes: np.ndarray
+    values: list
+
+    @classmethod
+    def of(cls, column: pd.Series) -> _Factor:
+        codes, uniq = pd.factorize(column, sort=True)
+        null = np.nan if column.dtype.kind in "Of" else pd.NA
+        return cls(np.where(codes < 0, len(uniq), codes).astype(np.int64), list(uniq.tolist()) + [null])
+
+
+def _split(rows: np.ndarray, factors: list[_Factor]):
+    """``(key, rows)`` of each distinct combination of the factors' values among ``rows``, sorted by key."""
+    codes = [f.codes[rows] for f in factors]
+    order = np.lexsort(codes[::-1])
+    rows, codes = rows[order], [c[order] for c in codes]
+    new = np.zeros(len(rows), dtype=bool)
+    new[:1] = True
+    for c in codes:
+        new[1:] |= c[1:] != c[:-1]
+    starts = np.flatnonzero(new)
+    for a, b in zip(starts, np.append(starts[1:], len(rows)), strict=True):
+        yield tuple(f.values[c[a]] for f, c in zip(factors, codes, strict=True)), rows[a:b]
+
+
+@dataclass
+class _Columns:
+    """The sample table's columns a matrix build reads, as numpy arrays over every row: the string
+    columns as order-preserving integer codes (each factorised once for the whole table)."""
+
+    problem: np.ndarray          # problem_id codes
+    run: np.ndarray | None       # run_id codes (None without tree-search rows)
+    sample_id: np.ndarray
+    answer: np.ndarray           # answer codes, NULL for no answer
+    n_answers: int
+    correct: np.ndarray
+    flops: np.ndarray
+    prompt_flops: np.ndarray
+    reward: np.ndarray
+    params: np.ndarray
+    objects: dict                # problem_id, run_id, difficulty as object arrays (the units' labels)
+
+    @classmethod
+    def of(cls, samples: pd.DataFrame, compute, reward_agg: str | None, tree: bool) -> _Columns:
+        costs = row_flops(samples, compute)
+        answer = _codes(samples["answer"])
+        labels = [c for c in ("problem_id", "run_id", "difficulty") if c in samples]
+        return cls(problem=_codes(samples["problem_id"]), run=_codes(samples["run_id"]) if tree else None,
+                   sample_id=samples["sample_id"].to_numpy(dtype=np.int64), answer=answer,
+                   n_answers=int(answer.max(initial=-1)) + 1, correct=samples["correct"].to_numpy(dtype=bool),
+                   flops=costs["flops"].to_numpy(dtype=float), prompt_flops=costs["prompt_flops"].to_numpy(dtype=float),
+                   reward=solution_rewards(samples, reward_agg), params=samples["params"].to_numpy(dtype=float),
+                   objects={c: samples[c].to_numpy(dtype=object) for c in labels})
+
+
+def _check_by_constant(keys: pd.DataFrame, by: list[str]) -> None:
+    for col in by:
+        nuniq = keys.groupby(["task", "problem_id"])[col].nunique(dropna=False)
+        if (nuniq > 1).any():
+            pid = nuniq.index[nuniq > 1][0]
+            raise SchemaError(f"by={col!r} must be constant within a problem; problem {pid} has "
+                              f"{int(nuniq.max())} values")
+
+
 def to_matrices(samples: pd.DataFrame, compute: Compute | dict | str | None = None,
                 reward_agg: str | None = None, by: str | list[str] | None = None) -> list[SampleMatrix]:
     """Split a validated sample table into :class:`SampleMatrix` groups.
 
     Units are problems for ``sample``/``greedy`` rows and (problem, run_id) for tree search, whose
     groups are further split by ``budget``.  ``by`` names columns (e.g. ``difficulty``) that must be
-    constant within a problem; each value gets its own group.
+    constant within a problem; each value gets its own group.  Groups come sorted by method, then by
+    their key; units by problem (and run); solutions by ``sample_id``.  :func:`iter_matrices` gives them
+    one at a time.
     """
+    return list(iter_matrices(samples, compute, reward_agg, by))
+
+
+def iter_matrices(samples: pd.DataFrame, compute: Compute | dict | str | None = None,
+                  reward_agg: str | None = None, by: str | list[str] | None = None) -> Iterator[SampleMatrix]:
+    """The groups of :func:`to_matrices`, each built when it is asked for."""
     by = [by] if isinstance(by, str) else list(by or [])
     for col in by:
         if col not in samples:
             raise SchemaError(f"by={col!r}: no such column in the sample table")
-    df = samples.reset_index(drop=True)
-    costs = row_flops(df, compute)
-    df = df.assign(_flops=costs["flops"].to_numpy(), _pflops=costs["prompt_flops"].to_numpy(),
-                   _reward=solution_rewards(df, reward_agg))
-    out: list[SampleMatrix] = []
-    for method, dm in df.groupby("method", sort=True):
-        keys = _group_keys(str(method), by)
-        for col in by:
-            nuniq = dm.groupby(["task", "problem_id"])[col].nunique(dropna=False)
-            if (nuniq > 1).any():
-                pid = nuniq.index[nuniq > 1][0]
-                raise SchemaError(f"by={col!r} must be constant within a problem; problem {pid} has "
-                                  f"{int(nuniq.max())} values")
-        for gkey, g in dm.groupby(keys, sort=True, dropna=False):
-            gkey = gkey if isinstance(gkey, tuple) else (gkey,)
-            out.append(_one_matrix(g, dict(zip(keys, gkey, strict=True))))
-    return out
+    methods = _Factor.of(samples["method"])
+    tree = [i for i, v in enumerate(methods.values) if v in TREE_METHODS]
+    cols = _Columns.of(samples, compute, reward_agg, tree=bool(np.isin(methods.codes, tree).any()))
+    factors: dict[str, _Factor] = {"method": methods}
+    for code, method in enumerate(methods.values[:-1]):
+        rows = np.flatnonzero(methods.codes == code)
+        group_keys = _group_keys(str(method), by)
+        if by:
+            _check_by_constant(samples.iloc[rows][["task", "problem_id"] + by], by)
+        for c in group_keys:
+            if c not in factors:
+                factors[c] = _Factor.of(samples[c])
+        for gkey, grows in _split(rows, [factors[c] for c in group_keys]):
+            yield _one_matrix(cols, grows, dict(zip(group_keys, gkey, strict=True)))
 
 
-def _one_matrix(g: pd.DataFrame, key: dict) -> SampleMatrix:
+def _units(cols: _Columns, rows: np.ndarray, tree: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The group's rows sorted by unit (problem[, run]) and sample_id, each row's unit, and the
+    first row (position in the sorted rows) of each unit."""
+    pid = cols.problem[rows]
+    order = np.lexsort((cols.sample_id[rows], cols.run[rows], pid) if tree else (cols.sample_id[rows], pid))
+    rows = rows[order]
+    new = np.ones(len(rows), dtype=bool)
+    pid = pid[order]
+    new[1:] = pid[1:] != pid[:-1]
+    if tree:
+        run = cols.run[rows]
+        new[1:] |= run[1:] != run[:-1]
+    return rows, np.cumsum(new) - 1, np.flatnonzero(new)
+
+
+def _class_codes(cols: _Columns, rows: np.ndarray, unit: np.ndarray) -> np.ndarray:
+    """Answer class codes local to each unit (0, 1, ... in the sort order of the answers), NULL for none."""
+    ans = cols.answer[rows]
+    has = ans >= 0
+    cls = np.full(len(rows), NULL, dtype=np.int64)
+    if has.any():
+        width = max(cols.n_answers, 1)
+        pair = unit[has] * width + ans[has]
+        upair, inv = np.unique(pair, return_inverse=True)
+        first = np.searchsorted(upair, (upair // width) * width)
+        cls[has] = (np.arange(len(upair)) - first)[inv]
+    return cls
+
+
+def _one_matrix(cols: _Columns, rows: np.ndarray, key: dict) -> SampleMatrix:
+    """The :class:`SampleMatrix` of one group from its rows (positions in the table)."""
     tree = key["method"] in TREE_METHODS
-    unit_cols = ["problem_id", "run_id"] if tree else ["problem_id"]
-    g = g.sort_values(unit_cols + ["sample_id"], kind="stable")
-    unit_key = g[unit_cols].astype(str).agg("\x1f".join, axis=1) if tree else g["problem_id"].astype(str)
-    unit, uniq = pd.factorize(unit_key, sort=False)
-    p = len(uniq)
-    pos = g.groupby(unit).cumcount().to_numpy()
+    rows, unit, starts = _units(cols, rows, tree)
+    p = len(starts)
+    pos = np.arange(len(rows)) - starts[unit]
     n = np.bincount(unit, minlength=p)
     s = int(n.max())
-
-    ans = g["answer"]
-    has = ans.notna().to_numpy()
-    cls = np.full(len(g), NULL, dtype=np.int64)
-    if has.any():
-        # class codes local to each unit, in order of the answers' sorted global codes
-        gcode, guniq = pd.factorize(ans[has], sort=True)
-        pair = unit[has].astype(np.int64) * len(guniq) + gcode
-        upair, inv = np.unique(pair, return_inverse=True)
-        first = np.searchsorted(upair, (upair // len(guniq)) * len(guniq))
-        cls[has] = (np.arange(len(upair)) - first)[inv]
-    n_classes = int(cls.max()) + 1 if has.any() else 0
+    cls = _class_codes(cols, rows, unit)
+    n_classes = int(cls.max()) + 1 if (cls >= 0).any() else 0
 
     codes = np.full((p, s), PAD, dtype=np.int64)
     codes[unit, pos] = cls
     correct = np.zeros((p, s), dtype=bool)
-    correct[unit, pos] = g["correct"].to_numpy(dtype=bool)
+    correct[unit, pos] = cols.correct[rows]
     flops = np.zeros((p, s))
-    rflops = g["_flops"].to_numpy(dtype=float)
-    reward_vals = g["_reward"].to_numpy(dtype=float)
+    rflops = cols.flops[rows]
+    reward_vals = cols.reward[rows]
     reward = None
     if not np.isnan(reward_vals).all():
         reward = np.full((p, s), np.nan)
@@ -205,27 +302,24 @@ def _one_matrix(g: pd.DataFrame, key: dict) -> SampleMatrix:
         flops[unit, pos] = rflops
         unit_flops = flops.sum(axis=1)
     prompt_flops = np.zeros(p)
-    prompt_flops[unit] = g["_pflops"].to_numpy(dtype=float)
+    prompt_flops[unit] = cols.prompt_flops[rows]
 
     class_value = np.zeros((p, max(n_classes, 1)))
     if n_classes:
         tot = class_mass(codes, correct.astype(float), n_classes)
         cnt = class_mass(codes, None, n_classes)
         class_value = np.divide(tot, cnt, out=np.zeros_like(tot), where=cnt > 0)
-    first = np.zeros(p, dtype=np.int64)
-    first[unit[::-1]] = np.arange(len(g))[::-1]
-    problem_ids = g["problem_id"].to_numpy(dtype=object)[first]
-    run_ids = g["run_id"].to_numpy(dtype=object)[first] if tree else None
-    difficulty = g["difficulty"].to_numpy(dtype=object)[first] if "difficulty" in g else None
-    params = float(g["params"].iloc[0])
-    key = {**key, "params": params}
+    first = rows[starts]
+    labels = {c: v[first] for c, v in cols.objects.items()}
+    key = {**key, "params": float(cols.params[rows[0]])}
     if tree:
         key["budget"] = int(key["budget"])
-    return SampleMatrix(key=key, problem_ids=problem_ids, n=n, codes=codes, correct=correct, reward=reward,
+    return SampleMatrix(key=key, problem_ids=labels["problem_id"], n=n, codes=codes, correct=correct, reward=reward,
                         flops=flops, unit_flops=unit_flops, prompt_flops=prompt_flops,
-                        class_value=class_value, run_ids=run_ids, difficulty=difficulty,
+                        class_value=class_value, run_ids=labels.get("run_id") if tree else None,
+                        difficulty=labels.get("difficulty"),
                         meta={"reward_rows_missing": int(np.isnan(reward_vals).sum())})
 
 
-__all__ = ["SampleMatrix", "to_matrices", "class_mass", "aggregate_steps", "solution_rewards", "NULL", "PAD",
+__all__ = ["SampleMatrix", "to_matrices", "iter_matrices", "class_mass", "aggregate_steps", "solution_rewards", "NULL", "PAD",
            "REWARD_AGGS"]

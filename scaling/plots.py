@@ -1,4 +1,7 @@
-"""Figures of fitted inference scaling laws (matplotlib/seaborn; files only, no display needed).
+"""Figures of fitted inference scaling laws (matplotlib/seaborn).
+
+Importing this module does not choose a matplotlib backend (``python -m scaling.fit`` selects the
+file-only Agg backend for itself; a notebook keeps its own).
 
 * :func:`error_vs_flops` -- test error (%) against inference FLOPs per problem on a log x axis, one colour
   per model size, measured points, the fitted curve with its bootstrap band, per-problem extrapolations
@@ -13,23 +16,15 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import seaborn as sns  # noqa: E402
+from .names import STRATEGY_NAMES, size_label, slug
 
-__all__ = ["error_vs_flops", "frontier_plot", "optimal_size_plot", "save_all"]
+__all__ = ["error_vs_flops", "frontier_plot", "optimal_size_plot", "figure_names", "save_figure", "save_all"]
 
 PAPER_SLOPE, PAPER_INTERCEPT = 1.19, 2.03
-STRATEGY_NAMES = {"majority": "majority voting", "weighted_majority": "weighted majority voting",
-                  "best_of_n": "best-of-n", "pass_at_k": "coverage (pass@k)", "greedy": "greedy"}
-
-
-def _size_label(params) -> str:
-    p = float(params)
-    return f"{p / 1e9:.3g}B" if p >= 1e9 else f"{p / 1e6:.3g}M"
 
 
 def _palette(values):
@@ -41,7 +36,8 @@ def _palette(values):
 def error_vs_flops(laws, task: str, strategy: str, method: str = "sample", ax=None, extrapolation=None):
     """Error (%) vs FLOPs for one task and strategy, one colour per model size.
 
-    ``extrapolation``: the ``summary`` of :func:`scaling.extrapolate.extrapolate_samples` (columns task,
+    ``extrapolation``: ``Evaluation.extrapolated_summary`` or the ``summary`` of
+    :func:`scaling.extrapolate.extrapolate_samples` (columns task,
     model, method, strategy, flops, accuracy, ci_low, ci_high, extrapolated).  Its extrapolated rows are
     drawn as hollow markers with their 95 % interval as error bars, in place of the fit's unbanded
     extrapolated points."""
@@ -62,7 +58,7 @@ def error_vs_flops(laws, task: str, strategy: str, method: str = "sample", ax=No
     for model, params in sorted(models.items(), key=lambda kv: kv[1]):
         col = pal[params]
         p = pts[pts.model.astype(str) == model]
-        lab = f"{model} ({_size_label(params)})" if np.isfinite(params) else model
+        lab = f"{model} ({size_label(params)})" if np.isfinite(params) else model
         if len(p):
             yerr = None
             if p.ci_low.notna().all():
@@ -78,7 +74,7 @@ def error_vs_flops(laws, task: str, strategy: str, method: str = "sample", ax=No
         acc = cf.predict(grid, warn=False)
         ls = "-" if cf.converged else ":"
         ax.plot(grid, 100 * (1 - acc), ls, color=col, lw=1.8, label=lab)
-        blo, bhi = cf.band(grid)
+        _, blo, bhi = cf.predict(grid, interval=True, warn=False)
         if np.isfinite(blo).all():
             ax.fill_between(grid, 100 * (1 - bhi), 100 * (1 - blo), color=col, alpha=0.18, lw=0)
         ex = cf.points[cf.points.source == "extrapolated"]
@@ -179,46 +175,57 @@ def optimal_size_plot(laws, task: str, ax=None):
     return ax
 
 
-def save_all(laws, task: str, out_dir: str | Path, dpi: int = 130, extrapolation=None) -> list[Path]:
-    """Write ``<task>-<strategy>.png`` per strategy (error vs FLOPs), ``<task>-frontier.png`` and
-    ``<task>-optimal-size.png`` (when a size law exists).  ``extrapolation``: the summary table of
-    :func:`scaling.extrapolate.extrapolate_samples`, drawn with intervals (see :func:`error_vs_flops`).
-    Returns the paths written."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(task))
-    written = []
-
-    def save(fig, name: str) -> None:
-        fig.tight_layout()
-        written.append(out_dir / f"{safe}-{name}.png")
-        fig.savefig(written[-1], dpi=dpi)
-
+def figure_names(laws, task: str) -> list[str]:
+    """The figures :func:`save_all` writes for ``task``: one per strategy (greedy points are drawn in
+    every strategy's panels), then ``frontier`` and ``optimal-size``."""
     pts = laws.points[laws.points.task.astype(str) == str(task)]
     combos = sorted({(m, s) for m, s in zip(pts.method, pts.strategy, strict=True)})
-    by_strategy: dict[str, list[str]] = {}
-    for m, s in combos:
-        if s == "greedy":
-            continue  # greedy points are drawn in every strategy's panels
-        by_strategy.setdefault(s, []).append(m)
-    for s, methods in by_strategy.items():
-        methods = [m for m in methods if m != "greedy"] or methods
-        n = len(methods)
-        cols = min(n, 2)
-        rows = math.ceil(n / cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(7 * cols, 4.8 * rows), squeeze=False)
-        for ax, m in zip(axes.ravel(), methods, strict=False):
-            error_vs_flops(laws, task, s, method=m, ax=ax, extrapolation=extrapolation)
-        for ax in axes.ravel()[n:]:
-            ax.set_visible(False)
-        save(fig, s)
-        plt.close(fig)
-    fig, ax = plt.subplots(figsize=(7, 4.8))
-    frontier_plot(laws, task, ax=ax)
-    save(fig, "frontier")
+    return [*dict.fromkeys(s for _, s in combos if s != "greedy"), "frontier", "optimal-size"]
+
+
+def _strategy_figure(laws, task: str, strategy: str, extrapolation=None):
+    """Error vs FLOPs of one strategy, a panel per method (two columns)."""
+    pts = laws.points[laws.points.task.astype(str) == str(task)]
+    methods = sorted({m for m, s in zip(pts.method, pts.strategy, strict=True) if s == strategy})
+    methods = [m for m in methods if m != "greedy"] or methods
+    n = len(methods)
+    cols = min(n, 2)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(7 * cols, 4.8 * rows), squeeze=False)
+    for ax, m in zip(axes.ravel(), methods, strict=False):
+        error_vs_flops(laws, task, strategy, method=m, ax=ax, extrapolation=extrapolation)
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    return fig
+
+
+def save_figure(laws, task: str, name: str, out_dir: str | Path, dpi: int = 130, extrapolation=None) -> Path | None:
+    """Draw and write ``<out_dir>/<task>-<name>.png``, one of :func:`figure_names`; returns its path, or None
+    when there is nothing to draw (no size law for ``optimal-size``).  ``extrapolation``: the interval table
+    of the extrapolated points (``Evaluation.extrapolated_summary``), drawn with its bands (see
+    :func:`error_vs_flops`)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if name == "frontier":
+        fig, ax = plt.subplots(figsize=(7, 4.8))
+        frontier_plot(laws, task, ax=ax)
+    elif name == "optimal-size":
+        fig, ax = plt.subplots(figsize=(6.5, 4.8))
+        if optimal_size_plot(laws, task, ax=ax) is None:
+            plt.close(fig)
+            return None
+    else:
+        fig = _strategy_figure(laws, task, name, extrapolation)
+    path = out_dir / f"{slug(task)}-{name}.png"
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
-    fig, ax = plt.subplots(figsize=(6.5, 4.8))
-    if optimal_size_plot(laws, task, ax=ax) is not None:
-        save(fig, "optimal-size")
-    plt.close(fig)
-    return written
+    return path
+
+
+def save_all(laws, task: str, out_dir: str | Path, dpi: int = 130, extrapolation=None) -> list[Path]:
+    """Write ``<task>-<strategy>.png`` per strategy (error vs FLOPs), ``<task>-frontier.png`` and
+    ``<task>-optimal-size.png`` (when a size law exists); ``extrapolation`` as in :func:`save_figure`.
+    Returns the paths written."""
+    paths = (save_figure(laws, task, name, out_dir, dpi, extrapolation) for name in figure_names(laws, task))
+    return [p for p in paths if p is not None]

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .schema import COLUMNS, SchemaError, validate
+from .schema import COLUMNS, SchemaError, concat_validated, validate
 
 TABLE_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz")
 #: Folders inside a data directory that never hold sample tables (task files, solution texts, search
@@ -115,13 +115,12 @@ def read_samples(path: str | os.PathLike | Iterable[str | os.PathLike], *, stric
             table = validate(raw, source=str(f))
             table["_file"] = str(f)
             frames.append(table)
-    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    if len(frames) > 1:
-        df["_row"] = np.arange(len(df))
-        source = ", ".join(str(p) for p in paths)
-        df = validate(df, source=source)
-        df = df.drop(columns=["_row"])
-    return df.drop(columns=["_file"])
+    if len(frames) == 1:
+        return frames[0].drop(columns=["_file"])
+    for frame, start in zip(frames, np.cumsum([0] + [len(f) for f in frames[:-1]]), strict=True):
+        frame["_row"] = np.arange(start, start + len(frame))
+    df = concat_validated(frames, source=", ".join(str(p) for p in paths))
+    return df.drop(columns=["_row", "_file"])
 
 
 @contextmanager

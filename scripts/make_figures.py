@@ -4,7 +4,7 @@
     python scripts/make_figures.py --nboot 50 --problems 100 05_tables   # quicker, a subset
 
 Notebooks read their settings from the environment (SCALING_NBOOT, SCALING_PROBLEMS, SCALING_DATA,
-SCALING_FIGURES; see scaling.figures.config).  Executed copies are not written back: the notebooks stay
+SCALING_FIGURES; see notebooks/_common.py).  Executed copies are not written back: the notebooks stay
 committed without outputs; pass --keep DIR to save executed copies there.  Exit status 1 if any notebook fails.
 """
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from fractions import Fraction
+from math import comb
 
 import numpy as np
 
@@ -43,3 +45,47 @@ def enumerate_strategies(answers: list, correct: list[bool], reward: list[float]
         tot["best_of_n"] += np.mean([correct[i] for i in tops])
         tot["pass_at_k"] += any(correct[i] for i in subset)
     return {s: v / count for s, v in tot.items()}
+
+
+def exact_majority(counts: list[int], nulls: int, values: list, k: int) -> Fraction:
+    """Exact rational majority@k (ties split, nulls never win) by an integer polynomial DP.
+
+    For each class j with positive value and each count x, the number of subsets with ``X_j = x`` and
+    every other class at most x, weighted by ``1 / (1 + T)`` (T others tied at x), is built as a
+    polynomial in z (subset size, truncated at k - x) whose coefficients are lists indexed by T.
+    ``values`` may be ints, floats or Fractions (floats are taken exactly).  Returns a Fraction.
+    """
+    counts = [int(c) for c in counts]
+    n = nulls + sum(counts)
+    k = min(k, n)
+    total = Fraction(0)
+    for j, (mj, vj) in enumerate(zip(counts, values, strict=True)):
+        if vj == 0 or mj == 0:
+            continue
+        for x in range(1, min(mj, k) + 1):
+            d_max = k - x
+            poly = [[comb(nulls, d)] for d in range(d_max + 1)]          # poly[d][T]
+            for i, mi in enumerate(counts):
+                if i == j or mi == 0:
+                    continue
+                below = [comb(mi, y) for y in range(min(x - 1, mi) + 1)]  # y < x
+                tie = comb(mi, x) if mi >= x else 0
+                width = len(poly[0]) + 1
+                new = [[0] * width for _ in range(d_max + 1)]
+                for d, row in enumerate(poly):
+                    if not any(row):
+                        continue
+                    for y, a in enumerate(below):
+                        if d + y > d_max:
+                            break
+                        tgt = new[d + y]
+                        for t, c in enumerate(row):
+                            tgt[t] += c * a
+                    if tie and d + x <= d_max:
+                        tgt = new[d + x]
+                        for t, c in enumerate(row):
+                            tgt[t + 1] += c * tie
+                poly = new
+            ways = sum(Fraction(c, t + 1) for t, c in enumerate(poly[d_max]) if c)
+            total += Fraction(vj) * comb(mj, x) * ways
+    return total / comb(n, k)

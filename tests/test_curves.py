@@ -42,7 +42,7 @@ def test_recovery_and_interval_coverage(fam):
         fit = fit_curve(C, V.mean(axis=1), n_problems=V.shape[1], families=[fam], limit=LIMIT,
                         per_problem=(V, F), n_boot=80, seed=int(rng.integers(1 << 30)))
         assert fit.converged, fit.message
-        ci = fit.param_intervals()
+        ci = fit.conf_int()
         for n, v in TRUTH[fam].items():
             hits[n] += ci.loc[n, "low"] <= v <= ci.loc[n, "high"]
         errs.append(np.max(np.abs(fit.predict(C, warn=False) - true_curve(fam, C))))
@@ -87,3 +87,35 @@ def test_bad_input():
         fit_curve(np.array([0.0, 1.0, 2.0, 3.0]), np.array([0.1, 0.2, 0.3, 0.4]), n_problems=10)
     with pytest.raises(ValueError, match="unknown curve family"):
         fit_curve(C, true_curve("power_floor", C), n_problems=10, families=["cubic"])
+
+
+def test_curve_fit_speaks_law_fit_vocabulary():
+    """predict(interval=True), conf_int(), summary() and a short repr, as scaling.fitlaw.LawFit."""
+    rng = np.random.default_rng(4)
+    V, F = simulate("power_floor_limit", rng)
+    fit = fit_curve(C, V.mean(axis=1), n_problems=V.shape[1], families=["power_floor_limit"], limit=LIMIT,
+                    per_problem=(V, F), n_boot=40, key={"model": "m", "method": "sample", "strategy": "majority"})
+    acc, lo, hi = fit.predict(C, interval=True, warn=False)
+    np.testing.assert_array_equal(acc, fit.predict(C, warn=False))
+    assert np.all(lo <= acc + 1e-12) and np.all(acc <= hi + 1e-12) and np.all(hi - lo > 0)
+    ci = fit.conf_int()
+    assert list(ci.index) == ["A", "alpha"] and set(ci.method) == {"bootstrap"}
+    assert (ci.low <= ci.estimate).all() and (ci.estimate <= ci.high).all()
+    text = fit.summary()
+    assert "m / sample / majority" in text and "1 - acc = (1 - limit) + A c^-alpha" in text and "chosen" in text
+    assert repr(fit).startswith("CurveFit('m / sample / majority': power_floor_limit A=") and len(repr(fit)) < 120
+    no_draws = fit_curve(C, V.mean(axis=1), n_problems=V.shape[1], families=["power_floor"])
+    assert np.isnan(no_draws.predict(C, interval=True, warn=False)[1]).all()
+    assert set(no_draws.conf_int().method) == {"none"}
+
+
+def test_each_formula_serves_the_grid_and_the_batch_fit():
+    """One formula per family: scoring parameter rows at shared points and replicate rows at their own
+    points give the same values."""
+    for name, fam in FAMILIES.items():
+        p = np.array([[TRUTH[name][n] for n in fam.params]] * 3)
+        logc, l10 = np.log(C / C.min()), np.log10(C)
+        shared = fam.f(p, logc, l10, {"limit": LIMIT})
+        own = fam.f(p, np.tile(logc, (3, 1)), np.tile(l10, (3, 1)), {"limit": LIMIT})
+        np.testing.assert_array_equal(shared, own)
+        assert shared.shape == (3, len(C))

@@ -14,7 +14,8 @@ transformers = pytest.importorskip("transformers")
 from collect.family import prm as prm_mod  # noqa: E402
 from collect.family.model import build_model, n_params, save_model  # noqa: E402
 from collect.family.task import (  # noqa: E402
-    MAX_VALUE,
+    LEVELS,
+    MAX_TOTAL,
     ArithProblem,
     extract_answer,
     generate_problems,
@@ -37,18 +38,25 @@ def test_generator_is_deterministic_and_valid():
     c = generate_problems(200, seed=4)
     assert [p.question for p in a] == [p.question for p in b]
     assert [p.question for p in a] != [p.question for p in c]
+    rng = np.random.default_rng(0)
     for p in a:
-        vals = p.values()
-        assert all(1 <= v <= MAX_VALUE for v in vals), p
         assert parse_question(p.question) == p
-        assert extract_answer(p.solution()) == str(p.answer)
-        assert len(split_steps(p.solution())) == p.difficulty + 1
-    assert {p.difficulty for p in a} == {1, 2, 3, 4, 5}
+        assert all(1 <= abs(t) <= 9 for t in p.terms[1:]) and 10 <= p.terms[0] <= 99
+        # every running total of every path stays in 1..MAX_TOTAL: the extremes are all negatives first
+        # and all positives first
+        neg, pos = sum(t for t in p.terms[1:] if t < 0), sum(t for t in p.terms[1:] if t > 0)
+        assert p.terms[0] + neg >= 1 and p.terms[0] + pos <= MAX_TOTAL, p
+        for sol in (p.solution(), p.random_solution(rng)):
+            assert extract_answer(sol) == str(p.answer)
+            assert len(split_steps(sol)) == p.difficulty + 1
+            assert all(step_labels(p.question, split_steps(sol)))
+    assert {p.difficulty for p in a} == set(LEVELS)
 
 
 def test_split_matches_shipped_file(tmp_path):
     probs = split_test()
     assert len(probs) == 500 and len({p.question for p in probs}) == 500
+    assert np.bincount([p.difficulty for p in probs]).tolist() == [0] + [50] * 10
     path = write_task(probs, tmp_path / "arith.jsonl")
     shipped = ROOT / "data" / "tasks" / "arith.jsonl"
     if shipped.exists():
@@ -58,27 +66,38 @@ def test_split_matches_shipped_file(tmp_path):
 
 
 def test_step_checker():
-    p = ArithProblem(12, (("+", 7), ("*", 3), ("-", 5)))
-    assert p.solution() == "Step 1: 12+7=19\n\nStep 2: 19*3=57\n\nStep 3: 57-5=52\n\nThe answer is 52"
+    p = ArithProblem((12, 7, -3, 5))
     q = p.question
-    assert step_labels(q, split_steps(p.solution())) == [True] * 4
-    # an arithmetic slip makes that step and every step built on it bad
-    assert step_labels(q, ["Step 1: 12+7=19", "Step 2: 19*3=56", "Step 3: 56-5=51", "The answer is 51"]) == [
-        True, False, False, False]
-    # arithmetic right but the wrong operand copied from the question: bad
-    assert step_labels(q, ["Step 1: 12+8=20"]) == [False]
-    # a later step that restores the true running value is good again (the answer is reachable)
-    assert step_labels(q, ["Step 1: 12+7=18", "Step 2: 19*3=57"]) == [False, True]
-    assert step_labels(q, ["Step 1: 12+7=19", "Step 4: 19*3=57", "The answer is 52"]) == [True, False, True]
+    assert q == "Compute: 12+7-3+5" and p.answer == 21
+    assert p.solution() == "12+7=19\n\n19-3=16\n\n16+5=21\n\nThe answer is 21"
+    assert p.solution([3, 1, 2]) == "12+5=17\n\n17+7=24\n\n24-3=21\n\nThe answer is 21"
+    # every order of the terms is a valid path
+    for order in ([1, 2, 3], [3, 2, 1], [2, 3, 1]):
+        assert step_labels(q, split_steps(p.solution(order))) == [True] * 4
+    # an arithmetic slip makes that step and every step built on it bad; the answer line is judged alone
+    assert step_labels(q, ["12+7=19", "19-3=15", "15+5=20", "The answer is 20"]) == [True, False, False, False]
+    assert step_labels(q, ["12+7=18", "18-3=15", "15+5=20", "The answer is 21"]) == [False, False, False, True]
+    # right arithmetic on a term that is not there, or is used up: bad
+    assert step_labels(q, ["12+8=20"]) == [False]
+    assert step_labels(q, ["12+7=19", "19+7=26"]) == [True, False]
+    # the running total must be carried over
+    assert step_labels(q, ["12+7=19", "18-3=15"]) == [True, False]
+    # a duplicated term may be used as often as it occurs
+    assert step_labels("Compute: 20+4+4", ["20+4=24", "24+4=28", "The answer is 28"]) == [True] * 3
+    # too many steps, an early answer, garbage
+    assert step_labels(q, ["12+7=19", "19-3=16", "16+5=21", "21+5=26"]) == [True] * 3 + [False]
+    assert step_labels(q, ["12+7=19", "The answer is 19"]) == [True, False]
     assert step_labels(q, ["garbage", "The answer is 7"]) == [False, False]
     with pytest.raises(ValueError, match="not an arith question"):
-        step_labels("What is 2+2?", ["Step 1: 2+2=4"])
+        step_labels("What is 2+2?", ["2+2=4"])
+    with pytest.raises(ValueError, match="not a permutation"):
+        p.solution([1, 1, 2])
 
 
 def test_tokenizer_round_trip(tmp_path):
     tok = build_tokenizer()
     texts = [p.question + "\n" + p.solution() for p in generate_problems(20, seed=1)]
-    texts += ["Any ASCII text: {x} [1] ~!", prm_mod.prm_text("Evaluate left to right: 2+3", ["Step 1: 2+3=5"])]
+    texts += ["Any ASCII text: {x} [1] ~!", prm_mod.prm_text("Compute: 12+3", ["12+3=15"])]
     for t in texts:
         assert tok.decode(tok(t)["input_ids"]) == t
     assert STEP_TAG in tok.get_vocab() and "+" in tok.get_vocab() and "-" in tok.get_vocab()
@@ -91,7 +110,7 @@ def test_tokenizer_round_trip(tmp_path):
 def test_labels_mask_the_prompt():
     tok = build_tokenizer()
     p = generate_problems(1, seed=0)[0]
-    b = encode_batch(tok, [p])
+    b = encode_batch(tok, [(p, p.solution())])
     n_prompt = len(tok(p.question + "\n")["input_ids"])
     assert (b["labels"][0, :n_prompt] == -100).all()
     assert b["labels"][0, -1] == tok.eos_token_id
@@ -106,8 +125,25 @@ def test_a_few_training_steps_reduce_loss(tmp_path):
     folder = save_model(model, tok, tmp_path / "m")
     m2 = transformers.AutoModelForCausalLM.from_pretrained(folder)
     assert n_params(m2) == n_params(model)
-    out = generate(m2, tok, ["Evaluate left to right: 2+3"], max_new_tokens=8)
+    out = generate(m2, tok, ["Compute: 12+3"], max_new_tokens=8)
     assert isinstance(out[0][0], str)
+
+
+def test_the_plateau_schedule_stops_and_cools_down():
+    """Warm-up, constant rate until the validation loss stops improving by plateau_tol over patience
+    steps, then a linear cool-down of cooldown x (steps so far); max_steps forces the plateau."""
+    from collect.family.train import lr_at
+
+    tok = build_tokenizer()
+    r = Recipe(eval_every=10, val_problems=16, patience=20, min_steps=30, max_steps=60, warmup=5,
+               plateau_tol=0.5, batch_size=8)
+    log = train(build_model("arith-neox-20k", seed=0), tok, r, exclude=set(), progress=False)
+    assert log["plateau_step"] in (30, 40, 50, 60)
+    assert log["steps"] == log["plateau_step"] + max(r.eval_every, int(r.cooldown * log["plateau_step"]))
+    assert [s for s, _ in log["val"]][-1] == log["steps"]
+    assert lr_at(2, r) == pytest.approx(r.lr * 3 / 5) and lr_at(100, r) == r.lr
+    assert lr_at(70, r, (60, 80)) == pytest.approx(r.lr * (1 - 0.9 * 0.5))
+    assert lr_at(80, r, (60, 80)) == pytest.approx(r.lr * r.min_lr_ratio)
 
 
 def test_prm_training_step_and_scores():
@@ -115,7 +151,7 @@ def test_prm_training_step_and_scores():
     model = build_model("arith-neox-20k", seed=0)
     probs = generate_problems(20, seed=5)
     recs = prm_mod.label_solutions([p.question for p in probs], [p.solution() for p in probs])
-    bad = [dict(r, steps=["Step 1: 1+1=3"] + r["steps"][1:], labels=[False] * len(r["labels"]), correct=False)
+    bad = [dict(r, steps=["1+1=3"] + r["steps"][1:], labels=[False] * len(r["labels"]), correct=False)
            for r in recs]
     log = prm_mod.train_prm(model, tok, recs + bad, prm_mod.PRMRecipe(steps=3, batch_size=8, warmup=1),
                             progress=False)
@@ -144,14 +180,19 @@ def test_shipped_models_load_and_generate():
     for folder in shipped:
         model = transformers.AutoModelForCausalLM.from_pretrained(folder)
         total_bytes += sum(f.stat().st_size for f in folder.glob("*.safetensors"))
-        if "prm" in folder.name:
-            cfg = json.loads((folder / "reward_config.json").read_text())
-            assert cfg == prm_mod.REWARD_CONFIG
-            continue
         info = json.loads((folder / "training.json").read_text())
         assert info["params"] == n_params(model)
+        if "verifier" in folder.name:
+            cfg = json.loads((folder / "reward_config.json").read_text())
+            assert cfg["kind"] == "likelihood"
+            ev = info["evaluation"]["pooled"]
+            assert ev["first_error_auc"] > 0.9 and ev["n_solutions"] > 1000
     assert total_bytes < 20e6
-    policies = [f for f in shipped if "prm" not in f.name]
+    policies = [f for f in shipped if "neox" in f.name]
+    verifiers = [f for f in shipped if "verifier" in f.name]
+    assert len(policies) >= 5 and len(verifiers) == 1
+    sizes = [json.loads((f / "training.json").read_text())["params"] for f in policies + verifiers]
+    assert max(sizes[:-1]) / min(sizes[:-1]) >= 50 and sizes[-1] > max(sizes[:-1])
     largest = max(policies, key=lambda f: json.loads((f / "training.json").read_text())["params"])
     big = transformers.AutoModelForCausalLM.from_pretrained(largest)
     probs = split_test()[:5]
@@ -160,30 +201,30 @@ def test_shipped_models_load_and_generate():
 
 
 def test_quick_build_runs_every_stage_end_to_end(tmp_path):
-    """`python -m collect.family build --quick` for two sizes: task, policies, PRM, then collection with the
-    toolkit's commands (sample, greedy, score, REBASE, MCTS) and consolidated tables that read back."""
+    """`python -m collect.family build --quick` for two sizes: task, policies and verifier, then collection with
+    the toolkit's commands (sample, greedy, score, REBASE, MCTS) and consolidated tables that read back."""
     import pandas as pd
 
     from collect.family.build import main
     from scaling import read_samples
 
     out, work = tmp_path / "data", tmp_path / "work"
-    assert main(["build", "--quick", "--sizes", "arith-neox-20k,arith-neox-65k", "--threads", "1",
+    assert main(["build", "--quick", "--sizes", "arith-neox-20k,arith-neox-50k", "--jobs", "1",
                  "--out", str(out), "--work", str(work)]) == 0
     arith = {p.name for p in (out / "samples" / "arith").iterdir()}
-    assert arith == {f"arith-neox-{s}{g}.parquet" for s in ("20k", "65k") for g in ("", "-greedy")}
-    t = pd.read_parquet(out / "samples" / "arith" / "arith-neox-65k.parquet")
-    assert len(t) == 10 * 4 and t["reward"].notna().all() and (t["reward_model"] == "arith-prm-65k").all()
+    assert arith == {f"arith-neox-{s}{g}.parquet" for s in ("20k", "50k") for g in ("", "-greedy")}
+    t = pd.read_parquet(out / "samples" / "arith" / "arith-neox-50k.parquet")
+    assert len(t) == 10 * 4 and t["reward"].notna().all() and (t["reward_model"] == "arith-verifier-2m").all()
     assert sorted(t.groupby("problem_id").size().unique()) == [4]
     sub = read_samples(out / "samples" / "arith-sub100")
     assert set(sub["method"]) == {"sample", "rebase", "mcts"} and set(sub["task"]) == {"arith-sub100"}
-    assert set(sub["model"]) == {"arith-neox-65k"}
+    assert set(sub["model"]) == {"arith-neox-50k"}
     # the subset holds every fifth problem of the (limited) task, and sampling rows are its rows only
     assert set(sub["problem_id"]) == {"arith-0000", "arith-0005"}
     # resuming writes nothing new and ships the same tables
     before = {p: p.read_bytes() for p in (out / "samples").rglob("*.parquet")}
-    assert main(["build", "--quick", "--only", "collect", "--sizes", "arith-neox-20k,arith-neox-65k",
-                 "--threads", "1", "--out", str(out), "--work", str(work)]) == 0
+    assert main(["build", "--quick", "--only", "collect", "--sizes", "arith-neox-20k,arith-neox-50k",
+                 "--jobs", "1", "--out", str(out), "--work", str(work)]) == 0
     after = {p: pd.read_parquet(p) for p in (out / "samples").rglob("*.parquet")}
     assert set(after) == set(before)
     for p, df in after.items():

@@ -105,9 +105,8 @@ def test_table4_and_table1_layouts():
 
 def test_saturation_plug_in_limit_equals_vote_over_all_samples():
     t = family_table({"a": 1e8, "b": 1e9}, n_problems=60, n_samples=16, seed=5)
-    c = scaling.evaluate(t, strategies=["majority", "weighted_majority"], n_boot=0)
-    lim = scaling.limits(t, n_boot=0)
-    sat = F.saturation(c, lim)
+    ev = scaling.evaluate(t, strategies=["majority", "weighted_majority"], n_boot=0, extrapolate=())
+    sat = F.saturation(ev.curves, ev.limits)
     assert len(sat) == 4
     # the plug-in estimate is the (weighted) vote over all cached samples, i.e. the accuracy at k = n
     np.testing.assert_allclose(sat.limit, sat.acc_k_max, atol=0.02)
@@ -130,14 +129,21 @@ def test_plot_curves_draws_one_line_per_group_with_bands():
     plt.close(fig)
 
 
-def test_config_reads_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv("SCALING_NBOOT", "7")
-    monkeypatch.setenv("SCALING_PROBLEMS", "11")
-    monkeypatch.setenv("SCALING_FIGURES", str(tmp_path / "figs"))
-    cfg = F.config()
-    assert cfg.n_boot == 7 and cfg.max_problems == 11 and cfg.figures.is_dir()
-    monkeypatch.delenv("SCALING_PROBLEMS")
-    assert F.config().max_problems is None
+def test_importing_the_library_leaves_the_matplotlib_backend_alone():
+    import subprocess
+    import sys
+
+    code = ("import matplotlib; matplotlib.use('svg')\n"
+            "import scaling, scaling.plots, scaling.figures, scaling.cli, scaling.fit\n"
+            "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def test_one_size_label_everywhere():
+    from scaling import names, plots
+    assert F.size_label is names.size_label and names.size_label(2e4) == "20k" and names.size_label(6.9e9) == "6.9B"
+    assert plots.size_label is names.size_label
 
 
 def test_has_rewards_ignores_greedy_rows_and_accepts_step_rewards():

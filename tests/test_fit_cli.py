@@ -6,7 +6,7 @@ import sys
 import pytest
 
 import scaling
-from scaling.fit.__main__ import main
+from scaling.cli import main
 from scaling.laws import load_law
 from scaling.synthetic import family_table
 
@@ -79,13 +79,19 @@ def test_module_entry_point_help():
     assert r.returncode == 0 and "DATA_DIR" in r.stdout.upper()
 
 
-def test_scaling_fit_stays_callable():
-    import scaling.fit as fit_pkg
-    from scaling.laws import fit as laws_fit
-    assert callable(fit_pkg)
-    with pytest.raises(ValueError, match="lacks column"):
-        fit_pkg(__import__("pandas").DataFrame({"task": ["t"]}))
-    assert laws_fit is not None
+def test_the_name_scaling_fit_means_one_thing():
+    """``scaling.fit`` is the command's package whatever was imported first, in a fresh interpreter."""
+    code = ("import importlib, sys, types\n"
+            "first = sys.argv[1]\n"
+            "importlib.import_module(first)\n"
+            "import scaling\n"
+            "assert isinstance(scaling.fit, types.ModuleType) and not callable(scaling.fit), first\n"
+            "import scaling.fit as f\n"
+            "assert f is scaling.fit is sys.modules['scaling.fit']\n"
+            "assert callable(scaling.Evaluation.fit) and callable(scaling.laws.fit)\n")
+    for first in ("scaling", "scaling.fit", "scaling.fit.__main__", "scaling.cli", "scaling.laws"):
+        r = subprocess.run([sys.executable, "-c", code, first], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
 
 
 def test_by_difficulty(data_dir, tmp_path, capsys):

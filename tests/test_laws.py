@@ -1,4 +1,4 @@
-"""Laws: frontier, optimal, min_flops, size law, allocation on hand-checkable cases; files."""
+"""Laws: frontier, optimal, min_flops, size law, allocation on hand-checkable cases; files; what fit accepts."""
 
 import json
 import warnings
@@ -7,27 +7,35 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import scaling
 from scaling.allocation import per_difficulty, split_budget
 from scaling.curves import ExtrapolationWarning
+from scaling.evaluation import Evaluation
 from scaling.frontier import pareto
 from scaling.laws import FORMAT_VERSION, LawFileError, fit, load_law
 
 K = 2 ** np.arange(0, 9)
 
 
-def curve_rows(model, params, cost, e_inf, a=0.5, alpha=0.5, strategy="majority", P=1000, **extra):
+def curve_rows(model, params, cost, e_inf, a=0.5, alpha=0.5, strategy="majority", **extra):
     """Exact power-floor curves: error = e_inf + a * k^-alpha at flops = k * cost."""
     acc = 1 - (e_inf + a * K.astype(float) ** -alpha)
     return pd.DataFrame({"task": "t", "model": model, "params": params, "method": "sample", "strategy": strategy,
-                         "k": K, "flops": K * cost, "accuracy": acc, "ci_low": acc - 0.01, "ci_high": acc + 0.01,
-                         "n_problems": P, **extra})
+                         "k": K, "flops": K * cost, "accuracy": acc, **extra})
+
+
+def evaluation(*frames, P=200):
+    """An evaluation whose P problems all have the curve's value at every k (so its mean is exact)."""
+    rows = pd.concat(frames, ignore_index=True)
+    per_problem = rows.merge(pd.DataFrame({"problem_id": [f"p{i:03d}" for i in range(P)]}), how="cross")
+    return Evaluation(per_problem, n_boot=0)
 
 
 @pytest.fixture(scope="module")
 def two_models():
     # small: cheap, floor 30 % error; big: 10x the cost per sample, floor 10 % error
-    curves = pd.concat([curve_rows("small", 1e9, 1e12, 0.30), curve_rows("big", 1e10, 1e13, 0.10)])
-    return fit(curves, n_boot=0, families=["power_floor"])
+    ev = evaluation(curve_rows("small", 1e9, 1e12, 0.30), curve_rows("big", 1e10, 1e13, 0.10))
+    return fit(ev, n_boot=0, families=["power_floor"])
 
 
 def test_pareto_hand_case():
@@ -80,7 +88,7 @@ def test_size_law_recovers_planted_slope():
         cost = N * 1e3
         e_inf = 0.4 * (N / 1e8) ** -0.25
         frames.append(curve_rows(f"m{N:.0e}", N, cost, e_inf, a=0.5, alpha=0.5))
-    laws = fit(pd.concat(frames), n_boot=0, families=["power_floor"])
+    laws = evaluation(*frames).fit(n_boot=0, families=["power_floor"])
     sl = laws.size_law()
     assert sl is not None and sl["slope"] > 0
     assert sl["exponent"] == pytest.approx(1 / sl["slope"])
@@ -115,7 +123,7 @@ def test_per_difficulty_gain_and_split():
               curve_rows("big", 1e10, 1e13, 0.01, difficulty="easy"),
               curve_rows("small", 1e9, 1e12, 0.60, difficulty="hard"),
               curve_rows("big", 1e10, 1e13, 0.15, difficulty="hard")]
-    laws = fit(pd.concat(frames), n_boot=0, families=["power_floor"])
+    laws = evaluation(*frames).fit(n_boot=0, families=["power_floor"])
     res = per_difficulty(laws, 2.56e14)
     easy, hard, tot = res.iloc[0], res.iloc[1], res.iloc[2]
     assert "big" in hard.choice
@@ -129,11 +137,23 @@ def test_per_difficulty_gain_and_split():
         split_budget(laws, total=1e16, counts={"medium": 10})
 
 
-def test_fit_errors_and_flags():
-    with pytest.raises(ValueError, match="lacks column"):
+def test_fit_takes_an_evaluation_or_a_sample_table_and_names_anything_else():
+    with pytest.raises(scaling.SchemaError, match=r"missing column\(s\) \['problem_id'"):
         fit(pd.DataFrame({"task": ["t"]}))
+    curves = evaluation(curve_rows("small", 1e9, 1e12, 0.3)).curves
+    with pytest.raises(scaling.SchemaError, match="got a curves table.*no 'problem_id' column.*help\\(scaling.schema\\)"):
+        fit(curves)
+    from scaling.synthetic import family_table
+    t = family_table({"a": 1e8}, n_problems=20, n_samples=8)
+    by_table, by_evaluation = fit(t, n_boot=0), scaling.evaluate(t).fit(n_boot=0)
+    assert by_table.curves.keys() == by_evaluation.curves.keys()
+    for label, cf in by_table.curves.items():
+        assert cf.params == by_evaluation.curves[label].params
+
+
+def test_fit_flags_too_few_points():
     few = curve_rows("small", 1e9, 1e12, 0.3).head(2)
-    laws = fit(few, n_boot=0)
+    laws = evaluation(few).fit(n_boot=0)
     assert laws.curves == {} and len(laws.points) == 2
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -143,7 +163,14 @@ def test_fit_errors_and_flags():
 def test_tree_search_curve_competes():
     """Tree-search rows (k = the run's budget) get their own curve and can win a budget."""
     rebase = curve_rows("small", 1e9, 1.3e12, 0.20).assign(method="rebase")
-    laws = fit(pd.concat([curve_rows("small", 1e9, 1e12, 0.30), rebase]), n_boot=0, families=["power_floor"])
+    laws = evaluation(curve_rows("small", 1e9, 1e12, 0.30), rebase).fit(n_boot=0, families=["power_floor"])
     assert {cf.key["method"] for cf in laws.curves.values()} == {"sample", "rebase"}
     o = laws.optimal(1e14)
     assert o["method"] == "rebase" and o["k"] == int(1e14 // 1.3e12)
+
+
+def test_multi_task_labels_lead_with_the_task():
+    other = curve_rows("small", 1e9, 1e12, 0.2).assign(task="u")
+    laws = evaluation(curve_rows("small", 1e9, 1e12, 0.3), other).fit(n_boot=0, families=["power_floor"])
+    assert sorted(laws.curves) == ["t / small / sample / majority", "u / small / sample / majority"]
+    assert laws.predict(4e12, model="small", task="u") == pytest.approx(1 - (0.2 + 0.25), abs=1e-4)

@@ -7,6 +7,7 @@ to a temporary folder so the committed figures/ (made from all the data) are not
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -18,6 +19,38 @@ nbclient = pytest.importorskip("nbclient")
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
 FAST_ENV = {"SCALING_NBOOT": "10", "SCALING_PROBLEMS": "40"}
+
+
+def _common():
+    """notebooks/_common.py, the notebooks' own plumbing (not part of the scaling library)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_common", ROOT / "notebooks" / "_common.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["_common"] = mod      # dataclasses look their module up while it executes
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_config_reads_environment(tmp_path, monkeypatch):
+    common = _common()
+    monkeypatch.setenv("SCALING_NBOOT", "7")
+    monkeypatch.setenv("SCALING_PROBLEMS", "11")
+    monkeypatch.setenv("SCALING_FIGURES", str(tmp_path / "figs"))
+    monkeypatch.delenv("SCALING_ROOT", raising=False)
+    cfg = common.config(start=ROOT / "notebooks")
+    assert cfg.n_boot == 7 and cfg.max_problems == 11 and cfg.figures.is_dir() and cfg.root == ROOT
+    assert cfg.data == ROOT / "data" / "samples"
+    monkeypatch.delenv("SCALING_PROBLEMS")
+    assert common.config().max_problems is None
+
+
+def test_notebooks_use_the_one_pipeline():
+    """No notebook assembles evaluation tables by hand or reaches for library plumbing that moved out."""
+    for path in NOTEBOOKS:
+        code = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+        for old in ("per_problem=True", "scaling.fit(", "scaling.limits(", "F.config(", "F.save("):
+            assert old not in code, f"{path.name} still uses {old}"
 
 
 def test_there_is_a_notebook_per_figure_family():

@@ -83,6 +83,36 @@ def test_params_conflict_across_files_is_caught(tmp_path):
         scaling.read_samples(tmp_path)
 
 
+def test_a_duplicate_key_across_files_is_caught(tmp_path):
+    scaling.write_samples(table(), tmp_path / "a.parquet")
+    scaling.write_samples(table(), tmp_path / "b.parquet")
+    with pytest.raises(scaling.SchemaError, match="duplicate key"):
+        scaling.read_samples(tmp_path)
+
+
+def test_validated_columns_typed_once_and_shared():
+    """Strings: one object per distinct value, None for null, integers as decimal strings; lists: float
+    arrays kept as they are, other sequences converted, a non-finite value named by its row."""
+    raw = table()
+    raw["answer"] = pd.Series([None if i == 2 else i % 2 for i in range(len(raw))], dtype=object)
+    raw.loc[2, "correct"] = False
+    arrays = [np.array([0.1, 0.9]) for _ in range(len(raw))]
+    raw["step_rewards"] = pd.Series(arrays, dtype=object)
+    raw.loc[3, "step_rewards"] = None
+    raw.loc[4, "step_rewards"] = [1, 2]                        # ints: converted to a float array
+    got = scaling.validate(raw)
+    assert got.answer.tolist()[:4] == ["0", "1", None, "1"] and got.answer.dtype == object
+    assert len({id(v) for v in got.task}) == 1 and len({id(v) for v in got.problem_id}) == 3
+    assert got.step_rewards[0] is arrays[0] and got.step_rewards[3] is None and got.step_rewards[4].dtype == float
+    assert list(got.step_rewards[4]) == [1.0, 2.0]
+    again = scaling.validate(got)                              # already typed: the arrays are kept
+    assert all(a is b for a, b in zip(again.step_rewards, got.step_rewards, strict=True))
+    bad = got.copy()
+    bad["step_rewards"] = [np.array([0.5, np.nan]) if i == 7 else v for i, v in enumerate(got.step_rewards)]
+    with pytest.raises(scaling.SchemaError, match=r"step_rewards.*finite numbers.*first is row 7"):
+        scaling.validate(bad)
+
+
 def test_empty_directory_is_an_error(tmp_path):
     with pytest.raises(scaling.SchemaError, match="no sample tables"):
         scaling.read_samples(tmp_path)
@@ -93,7 +123,7 @@ def test_reward_strategy_without_rewards_names_it():
     with pytest.raises(scaling.SchemaError, match="'best_of_n' needs rewards"):
         scaling.evaluate(samples, strategies=["best_of_n"])
     # by default only the strategies the data supports are evaluated
-    assert set(scaling.evaluate(samples, n_boot=10).strategy) == {"majority", "pass_at_k"}
+    assert set(scaling.evaluate(samples, n_boot=10, extrapolate=()).curves.strategy) == {"majority", "pass_at_k"}
 
 
 def test_paper_table4_greedy_flops():
@@ -103,7 +133,7 @@ def test_paper_table4_greedy_flops():
     assert solution_flops(34e9, 279) == pytest.approx(19.0e12, rel=0.002)
     # sampling n costs exactly n times greedy (Table 4's convention)
     df = scaling.validate(table(n_problems=1, n=4).assign(gen_tokens=291, params=6.74e9))
-    curves = scaling.evaluate(df, strategies=["majority"], ks=[1, 4], n_boot=0)
+    curves = scaling.evaluate(df, strategies=["majority"], ks=[1, 4], n_boot=0, extrapolate=()).curves
     assert curves.set_index("k").flops.to_dict() == pytest.approx({1: 3.92268e12, 4: 4 * 3.92268e12})
 
 
@@ -121,7 +151,8 @@ def test_compute_switches():
     rw = row_flops(df, "reward")
     assert np.allclose(rw.flops, base.flops + 2 * 1e8 * (g + 50))
     # per-problem prompt is charged once per problem in evaluate
-    curves = scaling.evaluate(df, strategies=["pass_at_k"], ks=[1, 2], flops="prompt=per_problem", n_boot=0)
+    curves = scaling.evaluate(df, strategies=["pass_at_k"], ks=[1, 2], flops="prompt=per_problem", n_boot=0,
+                              extrapolate=()).curves
     assert curves.set_index("k").flops[2] == pytest.approx(2e9 * (g.sum() + 50))
     with pytest.raises(ValueError, match="unknown compute switch"):
         Compute.parse("bogus")
@@ -135,7 +166,7 @@ def test_tree_rows_use_run_tokens_and_budget():
                          "sample_id": i, "answer": "1" if i < 3 - run else "2", "correct": i < 3 - run,
                          "gen_tokens": 100, "run_id": f"r{run}", "budget": 4, "run_gen_tokens": 500 + 100 * run,
                          "reward": 0.5})
-    curves = scaling.evaluate(scaling.validate(pd.DataFrame(rows)), n_boot=0)
+    curves = scaling.evaluate(scaling.validate(pd.DataFrame(rows)), n_boot=0).curves
     maj = curves.query("strategy == 'majority'").iloc[0]
     assert maj.k == 4 and maj.flops == pytest.approx(2e9 * 550)
     # run 0: "1" x3 beats "2" -> 1; run 1: "1" x2 ties "2" x2 -> 0.5
@@ -164,6 +195,6 @@ def test_convert_list_per_problem_jsonl():
                                  model="Qwen2.5-Math-7B-Instruct", params=7.62e9, reward_transform="sigmoid")
     assert len(df) == 800 and df.problem_id.nunique() == 100
     assert df.reward.between(0, 1).all() and df.gen_tokens.min() > 0
-    curves = scaling.evaluate(df, n_boot=100)
+    curves = scaling.evaluate(df, n_boot=100).curves
     maj8 = curves.query("strategy == 'majority' and k == 8").accuracy.iloc[0]
     assert 0.85 < maj8 < 1.0

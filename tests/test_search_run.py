@@ -106,7 +106,7 @@ def test_rebase_rows_trees_and_token_accounting(assets, engine, prm, tmp_path):
     flops = scaling.flops.row_flops(rows)["flops"]
     assert (flops == 2 * rows["params"] * rows["run_gen_tokens"]).all()
     # and the rows flow through scaling.evaluate: one unit per run, k = the budget, cost = the run's
-    curves = scaling.evaluate(rows, strategies=["majority", "weighted_majority", "best_of_n"], n_boot=0)
+    curves = scaling.evaluate(rows, strategies=["majority", "weighted_majority", "best_of_n"], n_boot=0).curves
     assert set(curves["method"]) == {"rebase"} and set(curves["k"]) == {4}
     run_cost = rows.groupby(["problem_id", "run_id"])["run_gen_tokens"].first().mean() * 2 * engine.params
     assert curves["flops"].to_numpy() == pytest.approx(run_cost)

@@ -1,13 +1,17 @@
-"""The bundled model family: a generated arithmetic task, a character tokenizer, five GPT-NeoX (Pythia
-architecture) policies of 19k to 1.0M parameters trained with one recipe, and a process reward model.
+"""The bundled model family: a generated arithmetic task whose terms may be added in any order, a
+character tokenizer, five GPT-NeoX (Pythia architecture) policies of 19k to 1.0M parameters trained to
+their plateau with one recipe, and a larger verifier (1.9M) read as a likelihood process reward model.
 
-Modules: :mod:`~collect.family.task` (problems, reference solutions, step checker),
+Modules: :mod:`~collect.family.task` (problems, random solution paths, step checker),
 :mod:`~collect.family.tokenizer`, :mod:`~collect.family.model` (sizes), :mod:`~collect.family.train`
-(recipe, greedy evaluation), :mod:`~collect.family.prm` (step labels, PRM training and evaluation),
-:mod:`~collect.family.collection` (sampling, PRM scoring, REBASE/MCTS with the toolkit's commands, shipped
-tables), :mod:`~collect.family.build` (``python -m collect.family build`` rebuilds everything from seeds).
+(recipe, plateau schedule, greedy evaluation), :mod:`~collect.family.verifier` (the verifier, its min-p
+choice and evaluation), :mod:`~collect.family.metrics` (verifier metrics shared with the step-tag PRM),
+:mod:`~collect.family.prm` (the Math-Shepherd-style step-tag PRM, kept for comparison),
+:mod:`~collect.family.collection` (sampling, verifier scores, REBASE/MCTS with the toolkit's commands,
+shipped tables), :mod:`~collect.family.build` (``python -m collect.family build`` rebuilds everything from
+seeds).
 
-Shipped: ``data/tasks/arith.jsonl`` (500 test problems) and ``data/models/arith-neox-{20k,65k,160k,460k,1m}``
-plus ``data/models/arith-prm-460k``. Prompt format of the policies: question, newline, then the solution
-(``python -m collect sample --template raw``).
+Shipped: ``data/tasks/arith.jsonl`` (500 test problems, 50 per level 1..10),
+``data/models/arith-neox-{20k,50k,130k,330k,1m}`` and ``data/models/arith-verifier-2m``. Prompt format of
+the policies: question, newline, then the solution (``python -m collect sample --template raw``).
 """

@@ -1,41 +1,45 @@
-"""Rebuild the bundled model family from seeds: task file, policy models, process reward model.
+"""Rebuild the bundled model family from seeds: task file, policies, verifier, sample tables.
 
 Usage::
 
-    python -m collect.family build [--out data/] [--device cpu|cuda] [--quick] [--only task|policies|prm|collect]
-                                   [--sizes a,b] [--threads 2] [--steps N] [--samples 256] [--work collect-work/]
+    python -m collect.family build [--out data/] [--device cpu|cuda] [--jobs 2] [--quick]
+                                   [--only task|models|collect|prm] [--sizes a,b] [--samples 256]
+                                   [--work collect-work/]
     python -m collect.family sizes
 
-Steps (all deterministic in fixed seeds):
+Stages (all deterministic in fixed seeds):
 
-1. ``<out>/tasks/arith.jsonl``: the test split, 100 problems per difficulty 1..5 (500 problems).
-2. ``<out>/models/arith-neox-*``: every size of :data:`collect.family.model.SIZES` trained with the one
-   recipe of :mod:`collect.family.train`, saved in bfloat16 safetensors with its tokenizer and a
-   ``training.json`` (parameters, recipe, wall/CPU seconds, final loss, greedy test accuracy).
-3. ``<out>/models/arith-prm-*``: the process reward model (:mod:`collect.family.prm`), fine-tuned from a
-   policy on the policies' own temperature-1 samples of fresh training problems, evaluated on their
-   samples of the test problems; ``reward_config.json`` and ``training.json`` beside the weights.
-4. ``<out>/samples/arith*/``: the sample tables, collected with the toolkit's own commands
+1. ``task``: ``<out>/tasks/arith.jsonl``, the test split, 50 problems per difficulty 1..10 (500 problems).
+2. ``models``: ``<out>/models/arith-neox-*``, every size of :data:`collect.family.model.SIZES` trained to
+   its plateau with the one recipe of :mod:`collect.family.train`, and the verifier
+   ``<out>/models/arith-verifier-*`` (:mod:`collect.family.verifier`: a larger model of correct solutions,
+   read as a likelihood verifier), evaluated on the policies' samples of test problems. Each folder holds
+   bfloat16 safetensors, the tokenizer and a ``training.json`` (parameters, recipe, steps, validation
+   curve, wall/CPU seconds, greedy test accuracy; the verifier's metrics).
+3. ``collect``: ``<out>/samples/arith*/``, collected with the toolkit's own commands
    (:mod:`collect.family.collection`: ``collect sample`` 256 per problem + greedy, ``collect score`` with the
-   PRM, ``collect search`` REBASE and MCTS at budgets 4..64 for two sizes); part files and solution texts
-   in ``--work``, one consolidated Parquet file per table shipped.
+   verifier, ``collect search`` REBASE and MCTS at budgets 4..64 for two sizes); part files and solution
+   texts in ``--work``, one consolidated Parquet file per table shipped.
+4. ``prm`` (only when asked, ``--only prm``): the Math-Shepherd-style step-tag PRM of
+   :mod:`collect.family.prm`, fine-tuned from a policy on the policies' own labelled samples; kept to
+   compare the two verifier kinds, not used by the shipped tables.
 
-Measured cost (CPU, 2 cores shared between two jobs, one torch thread per job): policies 1,148 CPU-s
-(20k: 62 s, 65k: 125 s, 160k: 172 s, 460k: 322 s, 1m: 468 s); PRM 1,317 s (sampling 80,000 training
-solutions 608 s, 2,500 fine-tuning steps 688 s); collection stages measured in data/README.md; an
-estimated 9,300 CPU-s in all. ``--device cuda`` runs it on a GPU (not timed yet). Bitwise results depend on the
-torch version, the device and the thread count (floating-point reduction order); the data, the
-initialisation, the order of training examples and the sampling seeds are fixed.
+``--jobs N`` runs independent pieces (models to train, policies to sample, searches) in N processes of one
+torch thread each; on 2 cores ``--jobs 2`` halves the wall time. Measured cost: data/README.md. Bitwise
+results depend on the torch version, the device and the thread count (floating-point reduction order); the
+data, the initialisation, the order of training examples and the sampling seeds are fixed.
 
 ``--quick`` trains for a handful of steps only (a smoke test in seconds; not the shipped models).
-``--steps`` changes the number of policy training steps for every size (e.g. longer on a GPU).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,20 +47,27 @@ import torch
 
 from collect.family import collection
 from collect.family import prm as prm_mod
-from collect.family.model import SIZES, build_model, n_params, save_model
+from collect.family.model import SIZES, VERIFIER_SIZES, build_model, n_params, save_model
 from collect.family.task import generate_problems, split_test, write_task
 from collect.family.tokenizer import build_tokenizer
 from collect.family.train import Recipe, generate, greedy_accuracy, train
+from collect.family.verifier import choose_min_p, evaluate_verifier
 
-RECIPE = Recipe()
-PRM_BASE = "arith-neox-460k"
-PRM_NAME = "arith-prm-460k"
-# the PRM learns from the samples of every policy of the family (its base included)
-PRM_POLICIES = list(SIZES)
-PRM_TRAIN_PROBLEMS = 8000  # fresh training problems for PRM data (80,000 labelled solutions)
-PRM_SAMPLES = 2            # samples per problem per policy (temperature 1)
-PRM_EVAL_PROBLEMS = 100    # test problems whose policy samples measure the PRM
-PRM_EVAL_SAMPLES = 4       # samples per eval problem per policy
+# One peak rate (3e-3) for every size, patience 1000 steps. Tried: Adam's 1/width rule (Recipe(lr_width=80),
+# patience 2000) let the 1M reach 0.016 nats/token above the floor at 4000 steps where this recipe stalls at
+# 0.03 (1M greedy 0.968 < 330k 0.986), but retraining all five sizes with it did not fit the session's
+# CPU budget; data/README reports both.
+RECIPE = Recipe(patience=1000)
+VERIFIER = next(iter(VERIFIER_SIZES))
+VERIFIER_RECIPE = Recipe(steps=5000, seed=4242)   # a fixed cosine schedule (CPU time), longer than the policies' plateaus
+VERIFIER_EVAL_PROBLEMS = 100   # test problems (10 per level) whose policy samples measure the verifier
+VERIFIER_EVAL_SAMPLES = 16     # samples per eval problem and policy (temperature 1)
+VERIFIER_TUNE_PROBLEMS = 100   # fresh training problems whose policy samples choose the verifier's min_p
+PRM_BASE = "arith-neox-330k"
+PRM_TRAIN_PROBLEMS = 4000      # fresh training problems for PRM data
+PRM_SAMPLES = 2                # samples per problem per policy (temperature 1)
+PRM_EVAL_PROBLEMS = 100
+PRM_EVAL_SAMPLES = 4
 PRM_RECIPE = prm_mod.PRMRecipe()
 
 
@@ -64,30 +75,65 @@ def _dump(path: Path, obj: dict) -> None:
     path.write_text(json.dumps(obj, indent=1) + "\n")
 
 
-def build_policies(out: Path, *, device: str, recipe: Recipe, names: list[str], progress: bool = True) -> dict:
+def _pool(jobs: int) -> ProcessPoolExecutor:
+    """Worker processes of one torch thread each (spawned: no fork of a threaded parent)."""
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=torch.set_num_threads, initargs=(1,))
+
+
+def train_one(name: str, out: Path, *, device: str, recipe: Recipe, progress: bool = True) -> dict:
+    """Train one family member (a policy or the verifier) from its seed, save it, measure greedy accuracy
+    on the test split, write its ``training.json``; returns that record."""
     tok = build_tokenizer()
     test = split_test()
-    exclude = {p.question for p in test}
-    report = {}
-    for name in names:
-        model = build_model(name, seed=0)
-        log = train(model, tok, recipe, exclude=exclude, device=device, progress=progress, desc=name)
-        acc = greedy_accuracy(model, tok, test, device=device)
-        folder = save_model(model, tok, out / "models" / name)
-        info = {"name": name, "params": n_params(model), "size": dict(zip(("d", "layers", "heads"), SIZES[name], strict=True)),
-                "recipe": recipe.__dict__, "train_seconds": round(log["seconds"], 1),
-                "train_cpu_seconds": round(log["cpu_seconds"], 1), "device": device,
-                "final_loss": float(np.mean(log["losses"][-50:])),
-                "greedy_accuracy": acc["accuracy"], "greedy_by_difficulty": acc["by_difficulty"],
-                "distinct_wrong_answers": acc["distinct_wrong_answers"]}
-        _dump(folder / "training.json", info)
-        report[name] = info
-        print(f"{name}: {info['params']} params, {info['train_seconds']} s, loss {info['final_loss']:.4f}, "
-              f"greedy {acc['accuracy']:.3f} {acc['by_difficulty']}", flush=True)
+    model = build_model(name, seed=0)
+    log = train(model, tok, recipe, exclude={p.question for p in test}, device=device, progress=progress,
+                desc=name)
+    acc = greedy_accuracy(model, tok, test, device=device)
+    folder = save_model(model, tok, out / "models" / name)
+    size = {**SIZES, **VERIFIER_SIZES}[name]
+    info = {"name": name, "params": n_params(model), "size": dict(zip(("d", "layers", "heads"), size, strict=True)),
+            "recipe": asdict(recipe), "peak_lr": log["peak_lr"], "steps": log["steps"], "plateau_step": log["plateau_step"],
+            "validation_loss_above_floor": log["val"], "validation_floor": log["floor"], "train_seconds": round(log["seconds"], 1),
+            "train_cpu_seconds": round(log["cpu_seconds"], 1), "device": device, "threads": torch.get_num_threads(),
+            "final_loss": float(np.mean(log["losses"][-50:])),
+            "greedy_accuracy": acc["accuracy"], "greedy_by_difficulty": acc["by_difficulty"],
+            "distinct_wrong_answers": acc["distinct_wrong_answers"]}
+    _dump(folder / "training.json", info)
+    print(f"{name}: {info['params']} params, {info['steps']} steps (plateau at {info['plateau_step']}), "
+          f"{info['train_cpu_seconds']} CPU-s, loss {info['final_loss']:.4f}, greedy {acc['accuracy']:.3f}", flush=True)
+    return info
+
+
+def build_models(out: Path, *, device: str, recipe: Recipe, names: list[str], verifier: str | None,
+                 verifier_recipe: Recipe, jobs: int = 1, progress: bool = True, n_eval: int = VERIFIER_EVAL_PROBLEMS,
+                 n_eval_samples: int = VERIFIER_EVAL_SAMPLES) -> dict:
+    """Train the policies ``names`` and the ``verifier`` (largest first, ``jobs`` at a time), then evaluate
+    the verifier on the policies' samples."""
+    plan = ([(verifier, verifier_recipe)] if verifier else []) + [(n, recipe) for n in reversed(names)]
+    report: dict = {}
+    for n, r in list(plan):   # a model already trained with the same recipe is kept (the stage resumes)
+        done = out / "models" / n / "training.json"
+        old = json.loads(done.read_text()).get("recipe") if done.exists() else None
+        if old is not None and Recipe(**old).key() == r.key():
+            report[n] = json.loads(done.read_text())
+            plan.remove((n, r))
+            print(f"{n}: already trained with this recipe, kept", flush=True)
+    if jobs > 1:
+        with _pool(jobs) as pool:
+            futures = {n: pool.submit(train_one, n, out, device=device, recipe=r, progress=False) for n, r in plan}
+            report |= {n: f.result() for n, f in futures.items()}
+    else:
+        report |= {n: train_one(n, out, device=device, recipe=r, progress=progress) for n, r in plan}
+    if verifier:
+        report[verifier]["evaluation"] = finish_verifier(out, verifier, names, device=device, n_eval=n_eval,
+                                                         n_samples=n_eval_samples)
     return report
 
 
-def _sample_records(policies: list[str], out: Path, questions: list[str], n: int, seed: int, device: str):
+def sample_records(policies: list[str], out: Path, questions: list[str], n: int, seed: int,
+                   device: str) -> list[dict]:
+    """``n`` temperature-1 samples of every policy for every question, labelled step by step."""
     from transformers import AutoModelForCausalLM
 
     tok = build_tokenizer()
@@ -101,62 +147,90 @@ def _sample_records(policies: list[str], out: Path, questions: list[str], n: int
     return records
 
 
+def eval_questions(n: int) -> list[str]:
+    """``n`` test questions, the same number from every level (every (500 / n)-th of the split)."""
+    test = split_test()
+    return [p.question for p in test[:: max(1, len(test) // n)]][:n]
+
+
+def fresh_questions(n: int, seed: int) -> list[str]:
+    """``n`` training-distribution questions (levels cycling), none of them in the test split."""
+    exclude = {p.question for p in split_test()}
+    return [p.question for p in generate_problems(3 * n, seed=seed) if p.question not in exclude][:n]
+
+
+def finish_verifier(out: Path, name: str, policies: list[str], *, device: str,
+                    n_eval: int = VERIFIER_EVAL_PROBLEMS, n_samples: int = VERIFIER_EVAL_SAMPLES) -> dict:
+    """Make ``<out>/models/<name>`` a likelihood verifier: choose its ``min_p`` on the policies' samples of
+    fresh training problems, write ``reward_config.json``, then measure it on their samples of test
+    problems; the choice and the metrics go into its ``training.json``."""
+    from collect.likelihood import LikelihoodVerifier, write_reward_config
+
+    folder = out / "models" / name
+    t0 = time.process_time()
+    tune = sample_records(policies, out, fresh_questions(VERIFIER_TUNE_PROBLEMS if n_eval >= 50 else n_eval, 555),
+                          n_samples // 2 or 1, 400, device)
+    write_reward_config(folder)
+    min_p, grid = choose_min_p(LikelihoodVerifier(str(folder), device=device, batch_size=256), tune)
+    write_reward_config(folder, min_p=min_p)
+    records = sample_records(policies, out, eval_questions(n_eval), n_samples, 300, device)
+    ev = evaluate_verifier(LikelihoodVerifier(str(folder), device=device, batch_size=256), records)
+    ev["min_p"], ev["min_p_within_question_auc_on_training_problems"] = min_p, grid
+    ev["cpu_seconds"] = round(time.process_time() - t0, 1)
+    info = json.loads((folder / "training.json").read_text())
+    info["evaluation"] = ev
+    _dump(folder / "training.json", info)
+    p = ev["pooled"]
+    by_step = list(p["first_error_auc_by_step"].values()) or [float("nan")]
+    print(f"{name}: min_p {min_p} (grid {grid}); first-error AUC {p['first_error_auc']:.3f} (by step index "
+          f"{min(by_step):.3f}..{max(by_step):.3f}), "
+          f"within-question AUC {p['within_question_auc']:.3f} (median over policies "
+          f"{p['within_question_auc_median_over_policies']:.3f}), best of group {p['best_of_group_correct']:.3f} "
+          f"vs random {p['solution_correct_rate']:.3f}", flush=True)
+    return ev
+
+
 def build_prm(out: Path, *, device: str, recipe: prm_mod.PRMRecipe, n_train: int, n_samples: int,
-              n_eval: int, base: str = PRM_BASE, name: str = PRM_NAME, policies: list[str] | None = None) -> dict:
+              n_eval: int, base: str, policies: list[str]) -> dict:
+    """The step-tag PRM (stage 4 of the module docstring)."""
     from transformers import AutoModelForCausalLM
 
     tok = build_tokenizer()
-    policies = list(PRM_POLICIES if policies is None else policies)
     missing = [p for p in policies if not (out / "models" / p / "config.json").exists()]
     if missing:
         raise FileNotFoundError(f"PRM data needs the trained policies {missing} under {out / 'models'}")
-    test = split_test()
-    exclude = {p.question for p in test}
-    train_qs = [p.question for p in generate_problems(3 * n_train, seed=777) if p.question not in exclude][:n_train]
+    name = "arith-prm-" + base.split("-")[-1]
+    train_qs = fresh_questions(n_train, 777)
     t0, c0 = time.time(), time.process_time()
-    train_recs = _sample_records(policies, out, train_qs, n_samples, 100, device)
-    eval_recs = _sample_records(policies, out, [p.question for p in test[:: max(1, len(test) // n_eval)]],
-                                PRM_EVAL_SAMPLES, 200, device)
+    train_recs = sample_records(policies, out, train_qs, n_samples, 100, device)
+    eval_recs = sample_records(policies, out, eval_questions(n_eval), PRM_EVAL_SAMPLES, 200, device)
     sample_s, sample_cpu = time.time() - t0, time.process_time() - c0
     model = AutoModelForCausalLM.from_pretrained(out / "models" / base, dtype=torch.float32)
-    before = prm_mod.evaluate_prm(model, tok, eval_recs, device=device)
     log = prm_mod.train_prm(model, tok, train_recs, recipe, device=device)
     ev = prm_mod.evaluate_prm(model, tok, eval_recs, device=device)
-    ev_train = prm_mod.evaluate_prm(model, tok, train_recs[:: max(1, len(train_recs) // 500)], device=device)
     folder = save_model(model, tok, out / "models" / name)
     prm_mod.save_reward_config(folder)
-    info = {"name": name, "params": n_params(model), "initialised_from": base, "recipe": recipe.__dict__,
+    info = {"name": name, "params": n_params(model), "initialised_from": base, "recipe": asdict(recipe),
             "policies_sampled": policies, "train_solutions": len(train_recs),
-            "train_steps_labelled": int(sum(len(r["labels"]) for r in train_recs)),
-            "train_good_step_rate": float(np.mean([x for r in train_recs for x in r["labels"]])),
-            "sampling_seconds": round(sample_s, 1), "sampling_cpu_seconds": round(sample_cpu, 1),
+            "sampling_cpu_seconds": round(sample_cpu, 1), "sampling_seconds": round(sample_s, 1),
             "train_seconds": round(log["seconds"], 1), "train_cpu_seconds": round(log["cpu_seconds"], 1),
-            "final_loss": float(np.mean(log["losses"][-50:])), "eval_test_samples": ev,
-            "eval_train_samples": ev_train, "eval_before_training": before, "device": device}
+            "final_loss": float(np.mean(log["losses"][-50:])), "eval_test_samples": ev, "device": device}
     _dump(folder / "training.json", info)
-    print(f"{name}: step AUC {ev['step_auc']:.3f} (first-error steps {ev['first_error_auc']:.3f}), accuracy "
-          f"{ev['step_accuracy']:.3f} (balanced {ev['step_balanced_accuracy']:.3f}, good rate {ev['step_good_rate']:.3f}); "
-          f"solution AUC {ev['solution_auc']:.3f} (within a question {ev['within_question_auc']:.3f}), accuracy "
-          f"{ev['solution_accuracy']:.3f} (balanced {ev['solution_balanced_accuracy']:.3f}, correct rate "
-          f"{ev['solution_correct_rate']:.3f}); PRM-best of each question's samples correct "
-          f"{ev['best_of_group_correct']:.3f}", flush=True)
+    print(f"{name}: first-error AUC {ev['first_error_auc']:.3f}, within-question AUC "
+          f"{ev['within_question_auc']:.3f}, best of group {ev['best_of_group_correct']:.3f}", flush=True)
     return info
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m collect.family", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
-    b = sub.add_parser("build", help="rebuild task file, policies and PRM")
+    b = sub.add_parser("build", help="rebuild task file, policies, verifier and sample tables")
     b.add_argument("--out", default="data", help="output root (default data/)")
     b.add_argument("--device", default="cpu", help="cpu or cuda")
+    b.add_argument("--jobs", type=int, default=2, help="worker processes of one thread each (default 2)")
     b.add_argument("--quick", action="store_true", help="a few steps only: smoke test, not the shipped models")
-    b.add_argument("--only", choices=["task", "policies", "prm", "collect"], default=None)
-    b.add_argument("--sizes", default=None, help="comma-separated subset of sizes (default all)")
-    b.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
-    b.add_argument("--steps", type=int, default=None,
-                   help=f"policy training steps for every size (default {Recipe().steps}; more on a GPU)")
-    b.add_argument("--prm-steps", type=int, default=None,
-                   help=f"PRM fine-tuning steps (default {prm_mod.PRMRecipe().steps})")
+    b.add_argument("--only", choices=["task", "models", "collect", "prm"], default=None)
+    b.add_argument("--sizes", default=None, help="comma-separated subset of policy sizes (default all)")
     b.add_argument("--samples", type=int, default=None,
                    help=f"samples per test problem and policy (default {collection.SAMPLES})")
     b.add_argument("--work", default="collect-work",
@@ -164,40 +238,38 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("sizes", help="print the family's sizes and parameter counts")
     args = ap.parse_args(argv)
     if args.cmd == "sizes":
-        for name in SIZES:
-            print(name, SIZES[name], n_params(build_model(name)))
+        for name, size in {**SIZES, **VERIFIER_SIZES}.items():
+            print(name, size, n_params(build_model(name)))
         return 0
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(1)
     out = Path(args.out)
     names = args.sizes.split(",") if args.sizes else list(SIZES)
-    recipe, prm_recipe = RECIPE, PRM_RECIPE
+    recipe, vrecipe, prm_recipe = RECIPE, VERIFIER_RECIPE, PRM_RECIPE
     n_train, n_samples, n_eval = PRM_TRAIN_PROBLEMS, PRM_SAMPLES, PRM_EVAL_PROBLEMS
-    if args.steps:
-        recipe = Recipe(steps=args.steps)
-    if args.prm_steps:
-        prm_recipe = prm_mod.PRMRecipe(steps=args.prm_steps)
+    verifier_eval = {}
     if args.quick:
-        recipe = Recipe(steps=6, batch_size=8, warmup=2)
+        verifier_eval = {"n_eval": 10, "n_eval_samples": 2}
+        recipe = replace(RECIPE, steps=6, batch_size=8, warmup=2)
+        vrecipe = replace(VERIFIER_RECIPE, steps=6, batch_size=8, warmup=2)
         prm_recipe = prm_mod.PRMRecipe(steps=4, batch_size=8, warmup=1)
         n_train, n_samples, n_eval = 8, 1, 10
     t0, c0 = time.time(), time.process_time()
     if args.only in (None, "task"):
         write_task(split_test(), out / "tasks" / "arith.jsonl")
-    if args.only in (None, "policies"):
-        build_policies(out, device=args.device, recipe=recipe, names=names)
-    if PRM_BASE in names:
-        base, name, policies = PRM_BASE, PRM_NAME, PRM_POLICIES
-    else:  # a subset of sizes (e.g. a quick smoke test): PRM from the largest, on all of them
-        base, name, policies = names[-1], f"arith-prm-{names[-1].split('-')[-1]}", names
-    if args.only in (None, "prm"):
-        build_prm(out, device=args.device, recipe=prm_recipe, n_train=n_train, n_samples=n_samples,
-                  n_eval=n_eval, base=base, name=name, policies=policies)
+    if args.only in (None, "models"):
+        build_models(out, device=args.device, recipe=recipe, names=names, verifier=VERIFIER,
+                     verifier_recipe=vrecipe, jobs=args.jobs, **verifier_eval)
     if args.only in (None, "collect"):
         quick = {"limit": 10, "budgets": [4], "search_policies": names[-1:]} if args.quick else {}
         n = args.samples or (4 if args.quick else collection.SAMPLES)
-        rep = collection.collect_family(out, Path(args.work), policies=names, prm=name, device=args.device,
-                                        threads=args.threads, n=n, **quick)
+        rep = collection.collect_family(out, Path(args.work), policies=names, verifier=VERIFIER,
+                                        device=args.device, jobs=args.jobs, n=n, **quick)
         print(f"collection done in {rep['seconds']:.0f} s: {len(rep['shipped'])} tables, "
               f"{collection.size_mb(rep['shipped']):.1f} MB under {out / 'samples'}", flush=True)
-    print(f"build done: {time.time() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU", flush=True)
+    if args.only == "prm":
+        base = PRM_BASE if PRM_BASE in names else names[-1]
+        build_prm(out, device=args.device, recipe=prm_recipe, n_train=n_train, n_samples=n_samples,
+                  n_eval=n_eval, base=base, policies=names)
+    print(f"build done: {time.time() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU of this process",
+          flush=True)
     return 0

@@ -1,6 +1,6 @@
 """The bundled GPT-NeoX (Pythia-architecture) model family: configurations, construction, saving.
 
-Every size uses Pythia's architecture (rotary on 25 % of head dims, parallel attention + MLP residual,
+Every size (the policies :data:`SIZES` and the verifier :data:`VERIFIER_SIZES`) uses Pythia's architecture (rotary on 25 % of head dims, parallel attention + MLP residual,
 untied input/output embeddings, GELU MLP of width 4d) and differs only in width ``d``, depth ``L`` and heads.
 Parameter counts (embeddings included) are printed by ``python -m collect.family sizes``.
 
@@ -18,22 +18,25 @@ from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, PreTrainedTokenizerF
 
 from collect.family.tokenizer import build_tokenizer
 
-# name -> (hidden size d, layers L, attention heads)
+# name -> (hidden size d, layers L, attention heads): the policies, about 2.6x apart (52x in all)
 SIZES: dict[str, tuple[int, int, int]] = {
     "arith-neox-20k": (24, 2, 3),
-    "arith-neox-65k": (40, 3, 5),
-    "arith-neox-160k": (64, 3, 8),
-    "arith-neox-460k": (96, 4, 12),
+    "arith-neox-50k": (40, 2, 5),
+    "arith-neox-130k": (56, 3, 7),
+    "arith-neox-330k": (80, 4, 8),
     "arith-neox-1m": (128, 5, 8),
 }
+# the verifier (collect.family.verifier): larger than every policy, as the paper's is
+VERIFIER_SIZES: dict[str, tuple[int, int, int]] = {"arith-verifier-2m": (160, 6, 8)}
 MAX_POSITIONS = 256
 
 
 def make_config(name: str, vocab_size: int | None = None) -> GPTNeoXConfig:
     """GPTNeoXConfig of one family member (vocabulary of :func:`build_tokenizer` unless given)."""
-    if name not in SIZES:
-        raise ValueError(f"unknown model size {name!r}; expected one of {sorted(SIZES)}")
-    d, n_layers, heads = SIZES[name]
+    sizes = {**SIZES, **VERIFIER_SIZES}
+    if name not in sizes:
+        raise ValueError(f"unknown model size {name!r}; expected one of {sorted(sizes)}")
+    d, n_layers, heads = sizes[name]
     tok = build_tokenizer()
     return GPTNeoXConfig(
         vocab_size=vocab_size or len(tok), hidden_size=d, num_hidden_layers=n_layers,

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from collect.family.metrics import auc, verifier_metrics
 from collect.family.task import digit_labels, split_steps, step_labels
 from collect.family.tokenizer import STEP_TAG
 from collect.reward import reward_text
@@ -180,70 +181,13 @@ def score_records(model, tok, records: list[dict], *, device: str = "cpu", batch
     return out
 
 
-def auc(scores, labels) -> float:
-    """Area under the ROC curve: P(score of a random positive > score of a random negative), ties half
-    (Mann-Whitney U / (n1 n0)); NaN when a class is absent.
-
-    >>> auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])
-    0.75
-    """
-    from scipy.stats import rankdata
-
-    s, y = np.asarray(scores, float), np.asarray(labels, bool)
-    n1, n0 = int(y.sum()), int((~y).sum())
-    if not n1 or not n0:
-        return float("nan")
-    return float((rankdata(s)[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
-
-
 def evaluate_prm(model, tok, records: list[dict], *, device: str = "cpu") -> dict:
-    """How well the PRM separates good from bad steps and correct from wrong solutions.
-
-    * step level: accuracy of P(good) > 0.5, balanced accuracy (mean recall of the two classes; 0.5 for a
-      constant predictor), AUC over all steps and ``first_error_auc`` over the steps whose earlier steps
-      are all good (there the label is this step's own correctness: the PRM must check the arithmetic,
-      not only notice an earlier mistake);
-    * solution level: the score after the last step (what ``collect score`` stores as ``reward``) and the
-      minimum over steps, as accuracy (> 0.5), balanced accuracy and AUC against the solution being
-      correct; ``within_question_auc``: the AUC of the last-step score among one question's solutions
-      (pairs of a correct and a wrong solution to the same question), which is what reward-weighted voting
-      and best-of-n use;
-    * ``best_of_group_correct``: mean correctness of the solution ranked first by the last-step score among
-      each question's solutions, against ``solution_correct_rate`` (random choice).
-    """
+    """:func:`collect.family.metrics.verifier_metrics` of the PRM's scores on ``records``, plus
+    ``solution_auc_min`` (the minimum step score as the solution's score)."""
     scores = score_records(model, tok, records, device=device)
-    lab = np.concatenate([np.asarray(r["labels"], bool) for r in records])
-    flat = np.concatenate(scores)
-    first = np.concatenate([np.concatenate([[True], np.cumprod(r["labels"])[:-1].astype(bool)]) for r in records])
-    last = np.array([s[-1] for s in scores])
-    low = np.array([s.min() for s in scores])
-    sol_lab = np.array([r["correct"] for r in records])
-
-    def balanced(p, y):
-        rec = [float((p[y == c] == c).mean()) for c in (True, False) if (y == c).any()]
-        return float(np.mean(rec))
-
-    by_q: dict[str, list[int]] = {}
-    for i, r in enumerate(records):
-        by_q.setdefault(r["question"], []).append(i)
-    best = [sol_lab[max(ix, key=lambda i: last[i])] for ix in by_q.values()]
-    wins = ties = pairs = 0.0
-    for ix in by_q.values():
-        good, bad = last[ix][sol_lab[ix]], last[ix][~sol_lab[ix]]
-        if len(good) and len(bad):
-            wins += float((good[:, None] > bad[None, :]).sum())
-            ties += float((good[:, None] == bad[None, :]).sum())
-            pairs += len(good) * len(bad)
-    return {"step_accuracy": float(((flat > 0.5) == lab).mean()),
-            "step_balanced_accuracy": balanced(flat > 0.5, lab), "step_auc": auc(flat, lab),
-            "first_error_auc": auc(flat[first], lab[first]), "step_good_rate": float(lab.mean()),
-            "solution_accuracy": float(((last > 0.5) == sol_lab).mean()),
-            "solution_balanced_accuracy": balanced(last > 0.5, sol_lab), "solution_auc": auc(last, sol_lab),
-            "solution_auc_min": auc(low, sol_lab),
-            "within_question_auc": (wins + ties / 2) / pairs if pairs else float("nan"),
-            "solution_correct_rate": float(sol_lab.mean()),
-            "best_of_group_correct": float(np.mean(best)), "n_groups": len(by_q),
-            "n_steps": int(lab.size), "n_solutions": len(records)}
+    out = verifier_metrics(scores, records)
+    out["solution_auc_min"] = auc([s.min() for s in scores], [r["correct"] for r in records])
+    return out
 
 
 def save_reward_config(folder: str | Path) -> Path:

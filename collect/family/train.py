@@ -1,40 +1,79 @@
 """One training recipe for every size of the family (nanoGPT style: plain loop, no Trainer).
 
 Recipe (identical for all sizes, so sizes differ only in parameters): the same deterministic stream of
-``steps * batch_size`` training problems (test questions excluded); sequence = prompt + reference solution
-+ end-of-text, loss on the solution tokens only; AdamW (betas 0.9/0.95, weight decay 0.1), peak learning
-rate ``lr`` with linear warm-up over ``warmup`` steps then cosine decay to ``lr/10``; gradient clipping 1.0;
-fp32 on CPU, bf16 autocast on CUDA. Greedy accuracy on the test split is measured with ``greedy_accuracy``.
+training problems (test questions excluded), each with a uniformly random solution path; sequence = prompt
++ solution + end-of-text, loss on the solution tokens only; AdamW (betas 0.9/0.95, weight decay 0.1),
+gradient clipping 1.0, fp32 on CPU, bf16 autocast on CUDA.
+
+Peak learning rate: ``lr``, or with ``lr_width`` set, ``lr * lr_width / d`` for a model of width ``d`` (Adam's
+learning rate falls as 1/width in maximal-update parametrisation: wider models take smaller steps, so one
+recipe stays stable from the smallest to the largest size).
+
+Schedule: train to the plateau (warm-up, stable, decay). Linear warm-up over ``warmup`` steps to the
+peak learning rate ``lr``, then constant; every ``eval_every`` steps the loss on a fixed validation set
+(``val_problems`` fresh problems, one random path each) is measured, less its entropy floor (the loss a
+perfect model still pays for not knowing which path the example took, :func:`collect.family.task.path_nll`;
+0.12 nats per token), and training is on its plateau when the best of this excess loss has not improved
+by more than ``plateau_tol`` (relative) over the last ``patience`` steps, or ``max_steps`` is reached
+(never before ``min_steps``). It then cools down: the
+learning rate falls linearly to ``lr * min_lr_ratio`` over ``cooldown`` x (steps so far) more steps. So
+small models, which learn slowly, train for many cheap steps and large ones stop early; every size ends
+at its own plateau. ``steps`` > 0 instead fixes the run to ``steps`` steps with a cosine schedule (the
+verifier's recipe, and quick smoke tests). Greedy accuracy on the test split: :func:`greedy_accuracy`.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from collect.family.task import ArithProblem, extract_answer, prompt, train_batches
+from collect.family.task import (
+    ArithProblem,
+    extract_answer,
+    generate_problems,
+    path_nll,
+    prompt,
+    train_batches,
+)
 
 
 @dataclass
 class Recipe:
-    steps: int = 1500
+    steps: int = 0               # 0: train to the plateau (module docstring); > 0: fixed cosine schedule
     batch_size: int = 32
     lr: float = 3e-3
-    warmup: int = 100
+    lr_width: int | None = None  # peak rate lr * lr_width / width (Adam's 1/width rule); None: lr for all
+    warmup: int = 200
     weight_decay: float = 0.1
     min_lr_ratio: float = 0.1
     seed: int = 1234
+    eval_every: int = 250
+    val_problems: int = 512
+    patience: int = 2000
+    plateau_tol: float = 0.05
+    min_steps: int = 2000
+    max_steps: int = 16000
+    cooldown: float = 0.3
+
+    def key(self) -> dict:
+        """The settings that shape training (the plateau settings only matter when ``steps`` is 0): two
+        recipes with equal keys train the same model."""
+        from dataclasses import asdict
+
+        plateau = ("eval_every", "val_problems", "patience", "plateau_tol", "min_steps", "max_steps", "cooldown")
+        return {k: v for k, v in asdict(self).items() if not (self.steps > 0 and k in plateau)}
 
 
-def encode_batch(tok, problems: list[ArithProblem], device: str = "cpu") -> dict[str, torch.Tensor]:
-    """Right-padded ids, attention mask and labels (-100 on prompt and padding) of prompt + solution + EOS."""
-    prompts = tok([prompt(p.question) for p in problems], add_special_tokens=False)["input_ids"]
-    sols = tok([p.solution() for p in problems], add_special_tokens=False)["input_ids"]
+def encode_batch(tok, examples: list[tuple[ArithProblem, str]], device: str = "cpu") -> dict[str, torch.Tensor]:
+    """Right-padded ids, attention mask and labels (-100 on prompt and padding) of prompt + solution + EOS
+    for ``(problem, solution)`` pairs."""
+    prompts = tok([prompt(p.question) for p, _ in examples], add_special_tokens=False)["input_ids"]
+    sols = tok([s for _, s in examples], add_special_tokens=False)["input_ids"]
     rows = [pr + so + [tok.eos_token_id] for pr, so in zip(prompts, sols, strict=True)]
     labs = [[-100] * len(pr) + so + [tok.eos_token_id] for pr, so in zip(prompts, sols, strict=True)]
     width = max(len(r) for r in rows)
@@ -48,31 +87,82 @@ def encode_batch(tok, problems: list[ArithProblem], device: str = "cpu") -> dict
     return {"input_ids": ids.to(device), "attention_mask": mask.to(device), "labels": labels.to(device)}
 
 
-def lr_at(step: int, r: Recipe) -> float:
+def lr_at(step: int, r: Recipe, cooldown: tuple[int, int] | None = None) -> float:
+    """Fixed schedule (``r.steps`` > 0): warm-up then cosine to ``lr * min_lr_ratio`` at ``r.steps``.
+    Plateau schedule: warm-up then constant; once the cool-down ``(start, end)`` is known, linear decay to
+    ``lr * min_lr_ratio`` at ``end``."""
     if step < r.warmup:
         return r.lr * (step + 1) / r.warmup
-    t = (step - r.warmup) / max(1, r.steps - r.warmup)
-    return r.lr * (r.min_lr_ratio + (1 - r.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+    if r.steps > 0:
+        t = (step - r.warmup) / max(1, r.steps - r.warmup)
+        return r.lr * (r.min_lr_ratio + (1 - r.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+    if cooldown is None:
+        return r.lr
+    start, end = cooldown
+    t = min(1.0, max(0, step - start) / max(1, end - start))
+    return r.lr * (1 - (1 - r.min_lr_ratio) * t)
+
+
+@torch.no_grad()
+def validation_loss(model, tok, examples: list[tuple[ArithProblem, str]], device: str = "cpu",
+                    batch_size: int = 128) -> float:
+    """Mean token loss on the solution tokens of ``examples`` (teacher forced)."""
+    was_training = model.training
+    model.eval()
+    total = count = 0.0
+    for i in range(0, len(examples), batch_size):
+        b = encode_batch(tok, examples[i:i + batch_size], device)
+        n = float((b["labels"][:, 1:] != -100).sum())
+        total += float(model(**b).loss) * n
+        count += n
+    model.train(was_training)
+    return total / count
+
+
+def entropy_floor(tok, examples: list[tuple[ArithProblem, str]]) -> float:
+    """The validation loss per solution token of a perfect model: the path entropy of the examples
+    (:func:`collect.family.task.path_nll`) over their solution tokens (end-of-text included)."""
+    nll = sum(path_nll(p, s) for p, s in examples)
+    tokens = sum(len(tok(s, add_special_tokens=False)["input_ids"]) + 1 for _, s in examples)
+    return nll / tokens
+
+
+def validation_set(recipe: Recipe, exclude: set[str]) -> list[tuple[ArithProblem, str]]:
+    """The fixed validation examples of the plateau schedule (a seed of their own, test questions excluded)."""
+    rng = np.random.default_rng(recipe.seed + 1)
+    probs = [p for p in generate_problems(2 * recipe.val_problems, seed=recipe.seed + 1) if p.question not in exclude]
+    return [(p, p.random_solution(rng)) for p in probs[:recipe.val_problems]]
 
 
 def train(model, tok, recipe: Recipe, *, exclude: set[str], device: str = "cpu", progress: bool = True,
           desc: str = "train") -> dict:
-    """Train ``model`` in place with ``recipe``; returns {"losses": [...], "seconds": wall, "cpu_seconds": ...}."""
+    """Train ``model`` in place with ``recipe`` (module docstring); returns {"losses": [...], "val": [(step,
+    validation loss above the floor), ...], "floor": f, "steps": n, "plateau_step": s, "seconds": wall,
+    "cpu_seconds": ...}."""
     torch.manual_seed(recipe.seed)
+    if recipe.lr_width:
+        recipe = replace(recipe, lr=recipe.lr * recipe.lr_width / model.config.hidden_size, lr_width=None)
     model.to(device).train()
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": recipe.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=recipe.lr, betas=(0.9, 0.95))
     stream = train_batches(recipe.seed, recipe.batch_size, exclude)
-    losses = []
+    fixed = recipe.steps > 0
+    val = [] if fixed else validation_set(recipe, exclude)
+    floor = entropy_floor(tok, val) if val else 0.0
+    losses: list[float] = []
+    curve: list[tuple[int, float]] = []
     t0, c0 = time.time(), time.process_time()
     use_amp = device.startswith("cuda")
-    bar = tqdm(range(recipe.steps), desc=desc, disable=not progress, mininterval=5)
-    for step in bar:
+    end = recipe.steps if fixed else None          # known once the plateau is reached
+    cool: tuple[int, int] | None = None
+    bar = tqdm(total=recipe.steps if fixed else recipe.max_steps, desc=desc, disable=not progress, mininterval=10)
+    step = 0
+    while end is None or step < end:
         batch = encode_batch(tok, next(stream), device)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, recipe)
+            g["lr"] = lr_at(step, recipe, cool)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
             loss = model(**batch).loss
         opt.zero_grad(set_to_none=True)
@@ -80,15 +170,42 @@ def train(model, tok, recipe: Recipe, *, exclude: set[str], device: str = "cpu",
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         losses.append(loss.item())
-        if step % 50 == 0:
-            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+        step += 1
+        bar.update(1)
+        if not fixed and end is None and step % recipe.eval_every == 0:
+            curve.append((step, validation_loss(model, tok, val, device) - floor))
+            bar.set_postfix(val=f"{curve[-1][1]:.4f}")
+            if not progress and step % (4 * recipe.eval_every) == 0:   # a line now and then for logs
+                print(f"{desc}: step {step}, validation loss {curve[-1][1]:.4f} above the floor, "
+                      f"{time.process_time() - c0:.0f} CPU-s",
+                      flush=True)
+            if _on_plateau(curve, step, recipe):
+                end = step + max(recipe.eval_every, int(recipe.cooldown * step))
+                cool = (step, end)
+    bar.close()
+    if not fixed:
+        curve.append((step, validation_loss(model, tok, val, device) - floor))
     model.eval()
-    return {"losses": losses, "seconds": time.time() - t0, "cpu_seconds": time.process_time() - c0}
+    return {"losses": losses, "val": curve, "floor": floor, "steps": step, "peak_lr": recipe.lr,
+            "plateau_step": None if cool is None else cool[0],
+            "seconds": time.time() - t0, "cpu_seconds": time.process_time() - c0}
+
+
+def _on_plateau(curve: list[tuple[int, float]], step: int, r: Recipe) -> bool:
+    """Best excess validation loss not improved by more than ``plateau_tol`` (relative) over the last
+    ``patience`` steps, or ``max_steps`` reached; never before ``min_steps``."""
+    if step >= r.max_steps:
+        return True
+    if step < max(r.min_steps, r.patience + r.eval_every):
+        return False
+    before = min(v for s, v in curve if s <= step - r.patience)
+    recent = min(v for s, v in curve if s > step - r.patience)
+    return recent > before * (1 - r.plateau_tol)
 
 
 @torch.no_grad()
 def generate(model, tok, questions: list[str], *, device: str = "cpu", batch_size: int = 256,
-             max_new_tokens: int = 96, do_sample: bool = False, temperature: float = 1.0,
+             max_new_tokens: int = 160, do_sample: bool = False, temperature: float = 1.0,
              num_return_sequences: int = 1, seed: int = 0) -> list[list[str]]:
     """Solutions (text after the prompt, EOS removed) for each question; ``num_return_sequences`` each."""
     model.to(device).eval()

@@ -41,6 +41,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=("hf", "vllm"), default="hf", help="generation backend (default hf)")
     p.add_argument("--device", default="cpu", help="hf backend and reward model: cpu, cuda or cuda:N")
     p.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 (default per backend)")
+    p.add_argument("--reward-dtype", default=None,
+                   help="reward model's dtype: float32, bfloat16 or float16 (default: float32 on CPU, bf16/fp16 on CUDA)")
     p.add_argument("--model-name", default=None, help="name recorded in the table (default: folder name)")
     p.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm backend: GPUs per model")
     p.add_argument("--threads", type=int, default=None, help="on CPU: torch threads")
@@ -89,7 +91,7 @@ def run(args: argparse.Namespace) -> dict:
         if args.dtype:
             kw["dtype"] = args.dtype
     engine = load_engine(args.backend, args.model, **kw)
-    reward_model = load_reward_model(args.reward_model, device=args.device)
+    reward_model = load_reward_model(args.reward_model, device=args.device, dtype=args.reward_dtype)
     if getattr(reward_model, "kind", "prm") != "prm":
         print(f"warning: {args.reward_model} is an outcome reward model; tree search scores partial "
               "solutions with it as if it were a process reward model", file=sys.stderr)

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     import scaling
 
     samples = scaling.read_samples(args.paths)
-    curves = scaling.evaluate(samples, strategies=args.strategies.split(","), n_boot=args.n_boot)
+    curves = scaling.evaluate(samples, strategies=args.strategies.split(","), n_boot=args.n_boot, extrapolate=()).curves
     pd.set_option("display.width", 200)
     cols = ["model", "method", "strategy", "k", "flops", "accuracy", "ci_low", "ci_high"]
     print(curves[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
