@@ -212,8 +212,12 @@ def test_figure_marks_extrapolated_points_with_bands(tmp_path):
 
     t = pd.concat([sample_table(make_world(30, skill, seed=1, model=name, params=p), 16, seed=2)
                    for name, skill, p in (("s", -0.5, 1e8), ("l", 0.5, 1e9))], ignore_index=True)
-    res = extrapolate_samples(t, strategies=["pass_at_k"], multiples=(2, 4), n_boot=2)
-    laws = scaling.fit(scaling.evaluate(t, strategies=["pass_at_k"]), extrapolated=res.per_problem, n_boot=0)
-    ax = error_vs_flops(laws, "synthetic", "pass_at_k", extrapolation=res.summary)
+    ev = scaling.evaluate(t, strategies=["pass_at_k"], extrapolate=(2, 4), n_boot=50)
+    s = ev.extrapolated_summary           # the pipeline's intervals for the extrapolated means
+    assert len(s) == 4 and s.extrapolated.all() and (s.ci_low < s.accuracy).all() and (s.accuracy < s.ci_high).all()
+    per = ev.extrapolated.groupby(["model", "k"]).accuracy.mean()
+    assert np.allclose(per.values, s.set_index(["model", "k"]).accuracy.loc[per.index].values, atol=0.02)
+    laws = ev.fit(n_boot=0)
+    ax = error_vs_flops(laws, "synthetic", "pass_at_k", extrapolation=s)
     assert any("95% interval" in txt.get_text() for txt in ax.get_legend().get_texts())
-    assert save_all(laws, "synthetic", tmp_path, extrapolation=res.summary)
+    assert save_all(laws, "synthetic", tmp_path, extrapolation=s)
