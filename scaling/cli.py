@@ -92,13 +92,14 @@ def _no_curve(ev, task: str) -> InputError:
                       "(k = 1, 2, 4, ... needs n >= 4) or run several tree-search budgets")
 
 
-def _figure_calls(laws, task: str, folder: str) -> list:
-    """One call per figure of ``task`` (:func:`scaling.plots.save_figure`); none without a figures folder."""
+def _figure_calls(laws, task: str, folder: str, extrapolation=None) -> list:
+    """One call per figure of ``task`` (:func:`scaling.plots.save_figure`, extrapolated points with their
+    intervals); none without a figures folder."""
     if not folder:
         return []
     from scaling.plots import figure_names, save_figure
 
-    return [(1.0, save_figure, (laws, task, name, folder)) for name in figure_names(laws, task)]
+    return [(1.0, save_figure, (laws, task, name, folder, 130, extrapolation)) for name in figure_names(laws, task)]
 
 
 def _draw(outputs: list, n_jobs: int) -> list[Path]:
@@ -143,7 +144,9 @@ def run(args) -> int:
             laws_by = ev_by.select(task=task).fit(**fit_options)
             print(f"task {task}: " + per_bin_report(laws_by, args.by), end="\n\n")
             after.append(laws_by.save(out_dir / f"{slug(f'{task}-by-{args.by}')}.json"))
-        outputs.append((saved, _figure_calls(laws, task, args.figures), after))
+        ex = ev.extrapolated_summary
+        ex = ex[ex.task.astype(str) == str(task)] if len(ex) else None
+        outputs.append((saved, _figure_calls(laws, task, args.figures, ex), after))
     written = _draw(outputs, args.jobs)
     print(f"wrote {len(written)} file(s): {', '.join(str(p) for p in written)}")
     print(f"{n_fitted} curves fitted in {time.time() - t0:.1f}s")

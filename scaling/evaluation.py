@@ -6,7 +6,10 @@ returns an :class:`Evaluation`.  It holds three tidy long tables computed from t
 
 ``per_problem``         one row per (configuration, k, problem): the problem's exact (or Monte-Carlo)
                         accuracy of the strategy over size-k subsets of its solutions, and its expected FLOPs;
-``extrapolated``        the same shape, for k beyond the cached solutions (:mod:`scaling.extrapolate`);
+``extrapolated``        the same shape, for k beyond the cached solutions (:mod:`scaling.extrapolate`),
+                        with ``extrapolated_summary`` (one row per configuration and k: the mean over
+                        problems with its 95 % model interval, the success-rate prior chosen and the
+                        in-data check's error) for figures and reports;
 ``limits_per_problem``  one row per (task, model, method, voting strategy, problem): the plug-in limit of
                         majority / weighted voting (Theorems 1 and 2 of Wu et al.);
 
@@ -50,7 +53,8 @@ from .strategies import concat, evaluate_groups, limits_frame, values_frame
 if TYPE_CHECKING:
     from .laws import Laws
 
-__all__ = ["evaluate", "limits", "Evaluation", "PER_PROBLEM_COLUMNS", "EXTRAPOLATED_COLUMNS", "LIMIT_COLUMNS",
+__all__ = ["evaluate", "limits", "Evaluation", "PER_PROBLEM_COLUMNS", "EXTRAPOLATED_COLUMNS",
+           "EXTRAPOLATED_SUMMARY_COLUMNS", "LIMIT_COLUMNS",
            "EXTRAPOLATE", "config_columns", "aggregate_limits"]
 
 #: Multiples of the cached solution count at which :func:`evaluate` extrapolates per problem by default.
@@ -62,6 +66,9 @@ BASE_KEYS = ["task", "model", "params", "method", "strategy"]
 PER_PROBLEM_COLUMNS = BASE_KEYS + ["reward_agg", "k", "problem_id", "accuracy", "flops", "mc_var", "capped"]
 #: Columns of ``Evaluation.extrapolated`` (+ the by columns).
 EXTRAPOLATED_COLUMNS = BASE_KEYS + ["reward_agg", "k", "problem_id", "accuracy", "flops"]
+#: Columns of ``Evaluation.extrapolated_summary`` (+ the by columns).
+EXTRAPOLATED_SUMMARY_COLUMNS = BASE_KEYS + ["reward_agg", "k", "flops", "accuracy", "ci_low", "ci_high",
+                                            "extrapolated", "n_problems", "prior", "check_error"]
 #: Columns of ``Evaluation.limits_per_problem`` (+ the by columns after ``method``).
 LIMIT_COLUMNS = ["task", "model", "method", "strategy", "problem_id", "correct_share", "top_wrong_share",
                  "margin", "limit"]
@@ -197,13 +204,15 @@ class Evaluation:
 
     Attributes
     ----------
-    per_problem, extrapolated, limits_per_problem : the tidy long tables (see the module docstring).
+    per_problem, extrapolated, limits_per_problem, extrapolated_summary : the tidy long tables (see the
+        module docstring).
     curves, limits : their aggregates over problems, with bootstrap intervals.
     settings : how the values were computed (strategies, compute convention, reward_agg, by, seeds ...).
     """
 
     def __init__(self, per_problem: pd.DataFrame, *, extrapolated: pd.DataFrame | None = None,
-                 limits_per_problem: pd.DataFrame | None = None, confidence: float = 0.95, n_boot: int = 1000,
+                 limits_per_problem: pd.DataFrame | None = None,
+                 extrapolated_summary: pd.DataFrame | None = None, confidence: float = 0.95, n_boot: int = 1000,
                  seed: int = 0, settings: Mapping | None = None):
         pp = _require(per_problem, BASE_KEYS + ["k", "problem_id", "accuracy", "flops"], "per_problem")
         if "mc_var" not in pp:
@@ -216,6 +225,8 @@ class Evaluation:
             raise ValueError(f"confidence must be in (0, 1), got {confidence}")
         self.per_problem = pp
         self.extrapolated = _require(extrapolated, EXTRAPOLATED_COLUMNS, "extrapolated")
+        self.extrapolated_summary = _require(extrapolated_summary, EXTRAPOLATED_SUMMARY_COLUMNS,
+                                             "extrapolated_summary")
         self.limits_per_problem = _require(limits_per_problem, LIMIT_COLUMNS, "limits_per_problem")
         self.by = _by_columns(pp)
         self.settings = {"confidence": confidence, "n_boot": int(n_boot), "seed": int(seed), **dict(settings or {})}
@@ -251,7 +262,8 @@ class Evaluation:
                            f"{config_columns(self.per_problem)}")
         s = self.settings
         return Evaluation(_match(self.per_problem, match), extrapolated=_match(self.extrapolated, match),
-                          limits_per_problem=_match(self.limits_per_problem, match), confidence=s["confidence"],
+                          limits_per_problem=_match(self.limits_per_problem, match),
+                          extrapolated_summary=_match(self.extrapolated_summary, match), confidence=s["confidence"],
                           n_boot=s["n_boot"], seed=s["seed"], settings=s)
 
     def fit(self, **options) -> Laws:
@@ -370,12 +382,13 @@ def evaluate(samples: pd.DataFrame, strategies: Sequence[str] | None = None, ks:
     if values is None:
         raise SchemaError("samples: no (task, model, method) group has a strategy to evaluate; greedy rows need "
                           "'greedy' among the strategies, the others need method sample, rebase or mcts")
-    extrapolated = concat(extra)
+    extrapolated = concat(e[0] for e in extra if e is not None)
+    extrapolated_summary = concat(e[1] for e in extra if e is not None)
     compute = Compute.parse(flops)
     settings = {"strategies": strategies, "ks": None if ks is None else [int(k) for k in ks],
                 "compute": compute.describe() + (" (paper)" if compute == Compute() else ""),
                 "reward_agg": reward_agg, "by": by_cols, "n_draws": n_draws, "extrapolate": list(extrapolate)}
-    return Evaluation(values, extrapolated=extrapolated,
+    return Evaluation(values, extrapolated=extrapolated, extrapolated_summary=extrapolated_summary,
                       limits_per_problem=concat(limits_frame(m, by_cols) for m in mats),
                       confidence=confidence, n_boot=n_boot, seed=seed, settings=settings)
 

@@ -33,8 +33,14 @@ def _palette(values):
     return {v: cols[i] for i, v in enumerate(vals)}
 
 
-def error_vs_flops(laws, task: str, strategy: str, method: str = "sample", ax=None):
-    """Error (%) vs FLOPs for one task and strategy, one colour per model size."""
+def error_vs_flops(laws, task: str, strategy: str, method: str = "sample", ax=None, extrapolation=None):
+    """Error (%) vs FLOPs for one task and strategy, one colour per model size.
+
+    ``extrapolation``: ``Evaluation.extrapolated_summary`` or the ``summary`` of
+    :func:`scaling.extrapolate.extrapolate_samples` (columns task,
+    model, method, strategy, flops, accuracy, ci_low, ci_high, extrapolated).  Its extrapolated rows are
+    drawn as hollow markers with their 95 % interval as error bars, in place of the fit's unbanded
+    extrapolated points."""
     curves = [cf for cf in laws.curves.values()
               if str(cf.key.get("task")) == str(task) and cf.key.get("strategy") == strategy
               and cf.key.get("method") == method]
@@ -72,7 +78,16 @@ def error_vs_flops(laws, task: str, strategy: str, method: str = "sample", ax=No
         if np.isfinite(blo).all():
             ax.fill_between(grid, 100 * (1 - bhi), 100 * (1 - blo), color=col, alpha=0.18, lw=0)
         ex = cf.points[cf.points.source == "extrapolated"]
-        if len(ex):
+        if extrapolation is not None:
+            e = extrapolation
+            ex = e[(e.task.astype(str) == str(task)) & (e.model.astype(str) == model) & (e.method == method)
+                   & (e.strategy == strategy) & e.extrapolated.astype(bool)]
+            if len(ex):
+                ax.errorbar(ex.flops, 100 * (1 - ex.accuracy), fmt="o", mfc="none", color=col, ms=5, capsize=3,
+                            lw=1, ls="none", yerr=np.vstack([100 * (ex.ci_high - ex.accuracy).clip(lower=0),
+                                                             100 * (ex.accuracy - ex.ci_low).clip(lower=0)]))
+                drew["extrapolated"] = True
+        elif len(ex):
             ax.plot(ex.flops, 100 * (1 - ex.accuracy), "o", mfc="none", color=col, ms=5)
             drew["extrapolated"] = True
         if cf.limit is not None and np.isfinite(cf.limit):
@@ -93,7 +108,7 @@ def error_vs_flops(laws, task: str, strategy: str, method: str = "sample", ax=No
     labels.append("measured (95% CI); line + band: fit (95% bootstrap)")
     if drew["extrapolated"]:
         handles.append(Line2D([], [], color="k", marker="o", mfc="none", ls="none", ms=5))
-        labels.append("per-problem extrapolation")
+        labels.append("per-problem extrapolation" + (" (95% interval)" if extrapolation is not None else ""))
     if drew["limit"]:
         handles.append(Line2D([], [], color="k", ls="--", lw=0.8))
         labels.append("plug-in voting limit")
@@ -168,7 +183,7 @@ def figure_names(laws, task: str) -> list[str]:
     return [*dict.fromkeys(s for _, s in combos if s != "greedy"), "frontier", "optimal-size"]
 
 
-def _strategy_figure(laws, task: str, strategy: str):
+def _strategy_figure(laws, task: str, strategy: str, extrapolation=None):
     """Error vs FLOPs of one strategy, a panel per method (two columns)."""
     pts = laws.points[laws.points.task.astype(str) == str(task)]
     methods = sorted({m for m, s in zip(pts.method, pts.strategy, strict=True) if s == strategy})
@@ -178,15 +193,17 @@ def _strategy_figure(laws, task: str, strategy: str):
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(7 * cols, 4.8 * rows), squeeze=False)
     for ax, m in zip(axes.ravel(), methods, strict=False):
-        error_vs_flops(laws, task, strategy, method=m, ax=ax)
+        error_vs_flops(laws, task, strategy, method=m, ax=ax, extrapolation=extrapolation)
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)
     return fig
 
 
-def save_figure(laws, task: str, name: str, out_dir: str | Path, dpi: int = 130) -> Path | None:
+def save_figure(laws, task: str, name: str, out_dir: str | Path, dpi: int = 130, extrapolation=None) -> Path | None:
     """Draw and write ``<out_dir>/<task>-<name>.png``, one of :func:`figure_names`; returns its path, or None
-    when there is nothing to draw (no size law for ``optimal-size``)."""
+    when there is nothing to draw (no size law for ``optimal-size``).  ``extrapolation``: the interval table
+    of the extrapolated points (``Evaluation.extrapolated_summary``), drawn with its bands (see
+    :func:`error_vs_flops`)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if name == "frontier":
@@ -198,7 +215,7 @@ def save_figure(laws, task: str, name: str, out_dir: str | Path, dpi: int = 130)
             plt.close(fig)
             return None
     else:
-        fig = _strategy_figure(laws, task, name)
+        fig = _strategy_figure(laws, task, name, extrapolation)
     path = out_dir / f"{slug(task)}-{name}.png"
     fig.tight_layout()
     fig.savefig(path, dpi=dpi)
@@ -206,8 +223,9 @@ def save_figure(laws, task: str, name: str, out_dir: str | Path, dpi: int = 130)
     return path
 
 
-def save_all(laws, task: str, out_dir: str | Path, dpi: int = 130) -> list[Path]:
+def save_all(laws, task: str, out_dir: str | Path, dpi: int = 130, extrapolation=None) -> list[Path]:
     """Write ``<task>-<strategy>.png`` per strategy (error vs FLOPs), ``<task>-frontier.png`` and
-    ``<task>-optimal-size.png`` (when a size law exists).  Returns the paths written."""
-    paths = (save_figure(laws, task, name, out_dir, dpi) for name in figure_names(laws, task))
+    ``<task>-optimal-size.png`` (when a size law exists); ``extrapolation`` as in :func:`save_figure`.
+    Returns the paths written."""
+    paths = (save_figure(laws, task, name, out_dir, dpi, extrapolation) for name in figure_names(laws, task))
     return [p for p in paths if p is not None]

@@ -20,8 +20,7 @@ import pandas as pd
 
 from . import estimators as est
 from . import workers
-from .extrapolate import fit_beta_mixture
-from .extrapolate import per_problem as extrapolate_per_problem
+from .extrapolate import fit_success_model, predict
 from .matrix import SampleMatrix, class_mass
 from .schema import (
     GREEDY_METHODS,
@@ -262,27 +261,34 @@ def limits_frame(m: SampleMatrix, by: list[str]) -> pd.DataFrame | None:
 
 
 def extrapolated_frame(m: SampleMatrix, strategies: Sequence[str], multiples: Sequence[int], by: list[str],
-                        reward_agg: str | None, seed: int, n_draws: int = 16) -> pd.DataFrame | None:
-    """Per-problem predictions at k = n * multiple (n: the group's smallest solution count, at least 4)
-    from :func:`scaling.extrapolate.per_problem`; cost k times the problem's mean cost of one solution plus
-    its prompt once."""
+                       reward_agg: str | None, seed: int, n_draws: int = 16, level: float = 0.95
+                       ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Predictions at k = n * multiple (n: the group's smallest solution count, at least 4) from
+    :func:`scaling.extrapolate.predict`: per problem (cost k times the problem's mean cost of one solution
+    plus its prompt once) and as a mean over problems with its ``level`` interval, the success-rate prior
+    chosen by the in-data check and that check's error.  One success-rate model per group serves pass@k
+    and best-of-n.  Returns (per-problem frame, interval frame), or None when nothing is extrapolated."""
     n0 = int(m.n.min())
     strategies = [s for s in strategies if s != "greedy"]
     if m.key["method"] not in SAMPLING_METHODS or n0 < 4 or not multiples or not strategies:
         return None
     ks = [n0 * int(mult) for mult in multiples]
-    mixture = None
-    if {"pass_at_k", "best_of_n"} & set(strategies):   # one coverage prior per group, shared
-        mixture = fit_beta_mixture(m.correct.sum(axis=1), m.n)
+    success = None
+    if {"pass_at_k", "best_of_n"} & set(strategies):
+        success = fit_success_model(m.correct.sum(axis=1), m.n, seed=seed)
     cost = np.asarray(ks, float)[None, :] * (m.unit_flops / m.n)[:, None] + m.prompt_flops[:, None]
     P = len(m.n)
-    frames = []
+    key = _key(m, by, reward_agg)
+    frames, rows = [], []
     for s in strategies:
-        pred, _ = extrapolate_per_problem(m, s, ks, n_draws=n_draws, seed=seed, mixture=mixture)
-        frames.append(pd.DataFrame({**_key(m, by, reward_agg), "strategy": s, "k": np.tile(ks, P),
+        r = predict(m, s, ks, n_draws=n_draws, seed=seed, level=level, success=success)
+        frames.append(pd.DataFrame({**key, "strategy": s, "k": np.tile(ks, P),
                                     "problem_id": np.repeat(m.problem_ids, len(ks)),
-                                    "accuracy": np.clip(pred, 0.0, 1.0).ravel(), "flops": cost.ravel()}))
-    return pd.concat(frames, ignore_index=True)
+                                    "accuracy": np.clip(r.pred, 0.0, 1.0).ravel(), "flops": cost.ravel()}))
+        rows.append(pd.DataFrame({**key, "strategy": s, "k": ks, "flops": cost.mean(axis=0), "accuracy": r.est,
+                                  "ci_low": r.lo, "ci_high": r.hi, "extrapolated": r.extrapolated,
+                                  "n_problems": P, "prior": r.prior, "check_error": r.check_error}))
+    return pd.concat(frames, ignore_index=True), pd.concat(rows, ignore_index=True)
 
 
 def concat(frames: Iterable[pd.DataFrame | None]) -> pd.DataFrame | None:
