@@ -3,14 +3,14 @@
 Stages (every one resumable: re-running skips the rows and runs already written in ``work``):
 
 1. ``python -m collect sample`` for every policy: ``n`` temperature-1 samples per test problem and one
-   greedy row per problem (``--template raw --max-tokens 128 --seed 0``);
+   greedy row per problem (``--template raw --max-tokens 160 --seed 0``);
 2. ``python -m collect score`` of those samples with the family's verifier (``reward`` = score after the
    last step, ``step_rewards`` = the score after every step);
 3. ``python -m collect search`` (REBASE, 2 runs per problem, and MCTS, 1 run) at budgets 4..64 for the
    search policies on the ``arith-sub100`` subset (every fifth test problem: 10 per level), guided by the
    verifier;
 4. consolidation: the part files of each collected table become one Parquet file under
-   ``<out>/samples/``: ``arith/<model>.parquet`` (PRM-scored samples), ``arith/<model>-greedy.parquet``,
+   ``<out>/samples/``: ``arith/<model>.parquet`` (verifier-scored samples), ``arith/<model>-greedy.parquet``,
    ``arith-sub100/<model>-{rebase,mcts}.parquet`` and ``arith-sub100/<model>-sample.parquet`` (the scored
    samples of the subset's problems, relabelled to task ``arith-sub100`` so sampling and search compare
    within one task).
