@@ -471,3 +471,8 @@ def monte_carlo(codes: np.ndarray, value: np.ndarray, ks: list[int], n_draws: in
 
 __all__ = ["pass_at_k", "best_of_k", "best_of_ks", "majority_at_k", "vote", "vote_all", "weighted_majority_mc",
            "monte_carlo", "random_prefix_masses", "log_binom", "NULL", "PAD"]
+
+
+def majority_at_ks(codes: np.ndarray, value: np.ndarray, n: np.ndarray, ks, max_elems: int = 4_000_000) -> dict:
+    """0.1.0 had no several-k entry point: :func:`majority_at_k` once per k (what its evaluate did)."""
+    return {int(k): majority_at_k(codes, value, n, int(k), max_elems) for k in ks}
