@@ -1,7 +1,7 @@
 """Tree searches over a task: rows into sample tables, trees into ``trees/``, resumable.
 
 For every problem and every run index ``r < runs`` one search is made (REBASE or MCTS), and each of its
-solutions becomes one sample-table row (schema in DESIGN.md)::
+solutions becomes one sample-table row (the contract: ``scaling/schema.py``)::
 
     task, problem_id, model, params, method ("rebase" | "mcts"), sample_id, answer, correct,
     gen_tokens (tokens on the solution's path), prompt_tokens, logprob (path sum),
