@@ -19,6 +19,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
+from matplotlib.ticker import LogLocator
 
 from .names import STRATEGY_NAMES, size_label, slug
 
@@ -98,6 +99,7 @@ def error_vs_flops(laws, task: str, strategy: str, method: str = "sample", ax=No
         col = pal.get(float(g.params), "k")
         ax.plot([g.flops], [100 * (1 - g.accuracy)], "X", color=col, ms=8, mec="k", mew=0.6)
     ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))   # 2x and 5x: labels that do not overlap
     ax.set_xlabel("inference FLOPs per problem (log scale)")
     ax.set_ylabel("test error (%)")
     ax.set_title(f"{task}: {STRATEGY_NAMES.get(strategy, strategy)} ({method})")
