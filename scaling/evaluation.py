@@ -382,7 +382,7 @@ def evaluate(samples: pd.DataFrame, strategies: Sequence[str] | None = None, ks:
     if values is None:
         raise SchemaError("samples: no (task, model, method) group has a strategy to evaluate; greedy rows need "
                           "'greedy' among the strategies, the others need method sample, rebase or mcts")
-    extrapolated = concat(e[0] for e in extra if e is not None)
+    extrapolated = concat(e[0] for e in extra if e is not None)           # (per problem, summary, checks)
     extrapolated_summary = concat(e[1] for e in extra if e is not None)
     compute = Compute.parse(flops)
     settings = {"strategies": strategies, "ks": None if ks is None else [int(k) for k in ks],

@@ -1125,55 +1125,37 @@ def extrapolate_samples(samples: pd.DataFrame, strategies=None, multiples=(2, 4,
     ``multiples``, per problem and as a mean with its ``level`` interval (see :func:`extrapolate`).  The
     success-rate model of a group (:func:`fit_success_model`, ``n_boot`` bootstrap replicates) is fitted
     once and shared by pass@k and best-of-n.  ``intervals=False`` skips the in-data checks that only
-    widen the voting and best-of-n intervals (the per-problem predictions are the same).  Returns an
+    widen the voting and best-of-n intervals (the per-problem predictions are the same).  The per-group
+    work is the one ``scaling.evaluate`` does (:func:`scaling.strategies.extrapolated_frame`).  Returns an
     :class:`Extrapolation`.
     """
     from .matrix import to_matrices
+    from .strategies import extrapolated_frame
 
-    mats = [m for m in to_matrices(samples, compute=compute, reward_agg=reward_agg, by=by)
+    by_cols = [by] if isinstance(by, str) else list(by or [])
+    mats = [m for m in to_matrices(samples, compute=compute, reward_agg=reward_agg, by=by_cols)
             if m.key["method"] == "sample"]
-    jobs = []
-    for m in mats:
-        strats = list(strategies or STRATEGIES)
-        if not m.has_rewards:  # as scaling.evaluate: reward strategies need a reward on every row
-            strats = [s for s in strats if s not in ("weighted_majority", "best_of_n")]
-        jobs += [(m, s) for s in strats if s in STRATEGIES]
-    it = jobs
     if progress:
         from tqdm.auto import tqdm
-        it = tqdm(jobs, desc="extrapolating per problem", unit="curve")
-    models: dict[int, SuccessModel] = {}
-    frames, rows, checks = [], [], []
-    for m, s in it:
-        a = _arrays(m)
-        n0 = int(a["n"].min())
-        if n0 < 4:
+        mats = tqdm(mats, desc="extrapolating per problem", unit="group")
+    zq = special.ndtri((1 + level) / 2)
+    per, summ, checks = [], [], []
+    for m in mats:
+        strats = [s for s in (strategies or STRATEGIES) if s in STRATEGIES]
+        if not m.has_rewards:  # as scaling.evaluate: reward strategies need a reward on every row
+            strats = [s for s in strats if s not in ("weighted_majority", "best_of_n")]
+        out = extrapolated_frame(m, strats, multiples, by_cols, reward_agg, seed, n_draws, level, n_boot, intervals)
+        if out is None:
             continue
-        ks = [n0 * mult for mult in multiples]
-        key = dict(m.key)
-        if s in ("pass_at_k", "best_of_n") and id(m) not in models:
-            models[id(m)] = fit_success_model(a["c"], a["n"], seed=seed, n_boot=n_boot)
-            checks.append(models[id(m)].check.assign(**key, reward_agg=reward_agg))
-        r = _predict(m, s, ks, n_draws=n_draws, seed=seed, level=level, success=models.get(id(m)),
-                     check=intervals)
-        flops = np.asarray(ks, float)[None, :] * a["per_sample_flops"][:, None] + a["prompt_flops"][:, None]
-        P = len(a["n"])
-        frames.append(pd.DataFrame({**{c: [v] * (P * len(ks)) for c, v in key.items()},
-                                    "reward_agg": reward_agg, "strategy": s, "k": np.tile(ks, P),
-                                    "problem_id": np.repeat(m.problem_ids, len(ks)),
-                                    "accuracy": np.clip(r.pred, 0.0, 1.0).ravel(), "flops": flops.ravel(),
-                                    "source": "extrapolated"}))
-        zq = special.ndtri((1 + level) / 2)
-        rows.append(pd.DataFrame({**{c: [v] * len(ks) for c, v in key.items()}, "reward_agg": reward_agg,
-                                  "strategy": s, "k": ks, "flops": flops.mean(axis=0), "accuracy": r.est,
-                                  "ci_low": r.lo, "ci_high": r.hi, "se": (r.hi - r.lo) / (2 * zq),
-                                  "extrapolated": r.extrapolated, "n_problems": P, "prior": r.prior,
-                                  "check_error": r.check_error, "source": "extrapolated"}))
-    per = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=_PP_COLUMNS)
-    summ = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        per.append(out[0].assign(source="extrapolated"))
+        summ.append(out[1].assign(se=(out[1].ci_high - out[1].ci_low) / (2 * zq), source="extrapolated"))
+        if out[2] is not None:
+            checks.append(out[2])
+    per_df = pd.concat(per, ignore_index=True) if per else pd.DataFrame(columns=_PP_COLUMNS)
+    summ_df = pd.concat(summ, ignore_index=True) if summ else pd.DataFrame(
         columns=["task", "model", "params", "method", "strategy", "k", "flops", "accuracy", "ci_low", "ci_high",
                  "se", "extrapolated", "n_problems", "prior", "check_error", "source"])
-    return Extrapolation(per, summ, pd.concat(checks, ignore_index=True) if checks else pd.DataFrame())
+    return Extrapolation(per_df, summ_df, pd.concat(checks, ignore_index=True) if checks else pd.DataFrame())
 
 
 def extrapolated_table(samples: pd.DataFrame, strategies=None, multiples=(2, 4, 8, 16), *, compute=None,

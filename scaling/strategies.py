@@ -261,13 +261,16 @@ def limits_frame(m: SampleMatrix, by: list[str]) -> pd.DataFrame | None:
 
 
 def extrapolated_frame(m: SampleMatrix, strategies: Sequence[str], multiples: Sequence[int], by: list[str],
-                       reward_agg: str | None, seed: int, n_draws: int = 16, level: float = 0.95
-                       ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+                       reward_agg: str | None, seed: int, n_draws: int = 16, level: float = 0.95,
+                       n_boot: int = 30, check: bool = True
+                       ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None] | None:
     """Predictions at k = n * multiple (n: the group's smallest solution count, at least 4) from
     :func:`scaling.extrapolate.predict`: per problem (cost k times the problem's mean cost of one solution
     plus its prompt once) and as a mean over problems with its ``level`` interval, the success-rate prior
-    chosen by the in-data check and that check's error.  One success-rate model per group serves pass@k
-    and best-of-n.  Returns (per-problem frame, interval frame), or None when nothing is extrapolated."""
+    chosen by the in-data check and that check's error.  One success-rate model per group (``n_boot``
+    bootstrap refits) serves pass@k and best-of-n; ``check=False`` skips the in-data checks of voting and
+    best-of-n, which only widen their intervals.  Returns (per-problem frame, interval frame, the success
+    model's candidate table or None), or None when nothing is extrapolated."""
     n0 = int(m.n.min())
     strategies = [s for s in strategies if s != "greedy"]
     if m.key["method"] not in SAMPLING_METHODS or n0 < 4 or not multiples or not strategies:
@@ -275,20 +278,21 @@ def extrapolated_frame(m: SampleMatrix, strategies: Sequence[str], multiples: Se
     ks = [n0 * int(mult) for mult in multiples]
     success = None
     if {"pass_at_k", "best_of_n"} & set(strategies):
-        success = fit_success_model(m.correct.sum(axis=1), m.n, seed=seed)
+        success = fit_success_model(m.correct.sum(axis=1), m.n, seed=seed, n_boot=n_boot)
     cost = np.asarray(ks, float)[None, :] * (m.unit_flops / m.n)[:, None] + m.prompt_flops[:, None]
     P = len(m.n)
     key = _key(m, by, reward_agg)
     frames, rows = [], []
     for s in strategies:
-        r = predict(m, s, ks, n_draws=n_draws, seed=seed, level=level, success=success)
+        r = predict(m, s, ks, n_draws=n_draws, seed=seed, level=level, success=success, check=check)
         frames.append(pd.DataFrame({**key, "strategy": s, "k": np.tile(ks, P),
                                     "problem_id": np.repeat(m.problem_ids, len(ks)),
                                     "accuracy": np.clip(r.pred, 0.0, 1.0).ravel(), "flops": cost.ravel()}))
         rows.append(pd.DataFrame({**key, "strategy": s, "k": ks, "flops": cost.mean(axis=0), "accuracy": r.est,
                                   "ci_low": r.lo, "ci_high": r.hi, "extrapolated": r.extrapolated,
                                   "n_problems": P, "prior": r.prior, "check_error": r.check_error}))
-    return pd.concat(frames, ignore_index=True), pd.concat(rows, ignore_index=True)
+    checks = None if success is None else success.check.assign(**key)
+    return pd.concat(frames, ignore_index=True), pd.concat(rows, ignore_index=True), checks
 
 
 def concat(frames: Iterable[pd.DataFrame | None]) -> pd.DataFrame | None:

@@ -56,7 +56,7 @@ from collect.family.verifier import choose_min_p, evaluate_verifier
 # One peak rate (3e-3) for every size; training stops once the excess validation loss has not improved by
 # 5 % over 2000 steps. The 1M was trained (and is shipped) with a 1000-step patience, which the small sizes
 # outgrew (the 50k stopped at 2500 steps, 0.50 nats/token above the floor, greedy 0.08); retraining it with
-# 2000 costs ~2000 CPU-s more (left for a later rebuild), so the build trains it with the recipe it was
+# 2000 would cost an estimated 2000-3000 CPU-s (0.35 CPU-s per 1M step measured; left for a later rebuild), so the build trains it with the recipe it was
 # trained with and reproduces the shipped model. Tried: Adam's 1/width rule (Recipe(lr_width=80)) took the
 # 1M to 0.016 nats/token above the floor at 4000 steps where lr 3e-3 stalls at 0.03 (1M greedy 0.968).
 RECIPE = Recipe(patience=2000)
@@ -109,7 +109,8 @@ def train_one(name: str, out: Path, *, device: str, recipe: Recipe, progress: bo
 
 
 def build_models(out: Path, *, device: str, recipe: Recipe, names: list[str], verifier: str | None,
-                 verifier_recipe: Recipe, recipe_of: dict[str, Recipe] | None = None, jobs: int = 1, progress: bool = True, n_eval: int = VERIFIER_EVAL_PROBLEMS,
+                 verifier_recipe: Recipe, recipe_of: dict[str, Recipe] | None = None, jobs: int = 1,
+                 progress: bool = True, n_eval: int = VERIFIER_EVAL_PROBLEMS,
                  n_eval_samples: int = VERIFIER_EVAL_SAMPLES) -> dict:
     """Train the policies ``names`` and the ``verifier`` (largest first, ``jobs`` at a time), then evaluate
     the verifier on the policies' samples.  ``recipe_of``: a different recipe for some policies."""
@@ -118,9 +119,9 @@ def build_models(out: Path, *, device: str, recipe: Recipe, names: list[str], ve
     report: dict = {}
     for n, r in list(plan):   # a model already trained with the same recipe is kept (the stage resumes)
         done = out / "models" / n / "training.json"
-        old = json.loads(done.read_text()).get("recipe") if done.exists() else None
-        if old is not None and Recipe(**old).key() == r.key():
-            report[n] = json.loads(done.read_text())
+        info = json.loads(done.read_text()) if done.exists() else {}
+        if "recipe" in info and Recipe(**info["recipe"]).key() == r.key():
+            report[n] = info
             plan.remove((n, r))
             print(f"{n}: already trained with this recipe, kept", flush=True)
     if jobs > 1:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -63,8 +63,6 @@ class Recipe:
     def key(self) -> dict:
         """The settings that shape training (the plateau settings only matter when ``steps`` is 0): two
         recipes with equal keys train the same model."""
-        from dataclasses import asdict
-
         plateau = ("eval_every", "val_problems", "patience", "plateau_tol", "min_steps", "max_steps", "cooldown")
         return {k: v for k, v in asdict(self).items() if not (self.steps > 0 and k in plateau)}
 
