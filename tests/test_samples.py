@@ -42,6 +42,19 @@ def test_roundtrip_parquet_and_jsonl(tmp_path):
     assert got.gen_tokens.dtype == np.int64
 
 
+def test_parquet_written_with_zstd_and_read_back_exactly(tmp_path):
+    import pyarrow.parquet as pq
+
+    df = scaling.validate(table(n_problems=5, n=8))
+    df["reward"] = np.random.default_rng(0).random(len(df))
+    df["step_rewards"] = [[5e-324, float(r)] for r in df.reward]   # a subnormal survives (no float32)
+    path = scaling.write_samples(df, tmp_path / "t.parquet")
+    meta = pq.ParquetFile(path).metadata.row_group(0)
+    assert {meta.column(j).compression for j in range(meta.num_columns)} == {"ZSTD"}
+    got = scaling.read_samples(path)
+    pd.testing.assert_frame_equal(got, df)
+
+
 def test_directory_skips_task_text_and_tree_folders(tmp_path):
     scaling.write_samples(table(), tmp_path / "samples" / "x.parquet")
     (tmp_path / "tasks").mkdir()
