@@ -170,6 +170,26 @@ def test_prm_training_step_and_scores():
     assert all(((s > 0) & (s < 1)).all() for s in scores)
 
 
+def test_verifier_metrics_by_step_against_brute_force():
+    from collect.family.metrics import auc, verifier_metrics
+
+    rng = np.random.default_rng(3)
+    records, scores = [], []
+    for i in range(60):
+        n = int(rng.integers(2, 6))
+        labels = list(np.cumprod(rng.random(n) < 0.8).astype(bool))
+        records.append({"question": f"q{i % 10}", "labels": labels, "correct": bool(labels[-1])})
+        scores.append(rng.random(n))
+    m = verifier_metrics(scores, records)
+    for k, value in m["first_error_auc_by_step"].items():   # steps with every earlier step good, at index k
+        at = [i for i, r in enumerate(records) if len(r["labels"]) >= k and all(r["labels"][:k - 1])]
+        s, y = [scores[i][k - 1] for i in at], [records[i]["labels"][k - 1] for i in at]
+        assert value == pytest.approx(auc(s, y))
+        assert m["first_error_count_by_step"][k] == len(y) - sum(y)
+        pairs = [(s[i], s[j]) for i in range(len(s)) for j in range(len(s)) if y[i] and not y[j]]
+        assert value == pytest.approx(np.mean([(a > b) + 0.5 * (a == b) for a, b in pairs]))
+
+
 shipped = sorted(p for p in MODELS.glob("arith-*") if (p / "config.json").exists()) if MODELS.exists() else []
 
 

@@ -55,7 +55,8 @@ def verifier_metrics(scores: list, records: list[dict]) -> dict:
     * step level: accuracy of score > 0.5, balanced accuracy (mean recall of the two classes), AUC over all
       steps, and ``first_error_auc`` over the steps whose earlier steps are all good (there the label is
       the step's own correctness: the verifier must check the step, not notice an earlier mistake), pooled
-      and per step index (``first_error_auc_by_step``; pooled AUCs can hide a step-position prior);
+      and per step index (``first_error_auc_by_step``; pooled AUCs can hide a step-position prior), with
+      the number of first errors each of those rests on (``first_error_count_by_step``);
     * solution level: the score after the last step (the ``reward``) as accuracy (> 0.5), balanced
       accuracy and AUC against correctness; ``within_question_auc`` among one question's solutions;
     * ``best_of_group_correct``: correctness of the top-scored solution of each question, against
@@ -79,6 +80,8 @@ def verifier_metrics(scores: list, records: list[dict]) -> dict:
             "step_balanced_accuracy": _balanced(flat > 0.5, lab), "step_auc": auc(flat, lab),
             "first_error_auc": auc(flat[first], lab[first]),
             "first_error_auc_by_step": {k: v for k, v in by_step.items() if not np.isnan(v)},
+            "first_error_count_by_step": {k: int((first & (index == k - 1) & ~lab).sum())
+                                          for k, v in by_step.items() if not np.isnan(v)},
             "step_good_rate": float(lab.mean()),
             "solution_accuracy": float(((last > 0.5) == sol).mean()),
             "solution_balanced_accuracy": _balanced(last > 0.5, sol), "solution_auc": auc(last, sol),
