@@ -9,8 +9,10 @@ difference, 95 % percentile interval):
 1. voting vs greedy: majority@32 - greedy per size (paper, Table 4: +6..+11 points);
 2. weighted vs majority voting at k = 16 and 32 (paper: +1..+5);
 3. best-of-n rises with n: best-of-16 - best-of-1, and whether it ever falls from 4 to 64;
-4. the verifier: within-question AUC of the reward on every size's shipped samples, and the step-level
-   metrics measured when it was built (``data/models/arith-verifier-*/training.json``);
+4. the verifier: within-question AUC of the reward on every size's shipped samples, the step-level
+   metrics measured when it was built (``data/models/arith-verifier-*/training.json``) and, when the
+   build's solution texts are at hand (``--work``, default ``collect-work/``), the first-error AUC per step
+   index on every shipped sample (steps labelled exactly by ``collect.family.task.step_labels``);
 5. the Pareto frontier of the measured points (no oracle): which sizes are on it with k >= 4, and over
    what range of FLOPs each size is the best choice;
 6. REBASE vs sampling at equal FLOPs on the search subset (sampling interpolated in log FLOPs between the
@@ -88,6 +90,44 @@ def verifier_table(samples: pd.DataFrame, models: list[str], data: Path) -> tupl
     return pd.DataFrame(rows), info
 
 
+def step_table(data: Path, work: Path, models: list[str]) -> tuple[pd.DataFrame, dict] | None:
+    """First-error AUC by step index of the shipped ``step_rewards``, per size and pooled over sizes, from
+    the collection's solution texts (``<work>/arith/<model>/texts``); None when they are not there."""
+    from collect.family.metrics import verifier_metrics
+    from collect.family.task import split_steps, step_labels
+
+    if not all((work / "arith" / m / "texts").is_dir() for m in models):
+        return None
+    rows, every_rec, every_score = [], [], []
+    for m in models:
+        texts = pd.concat([pd.read_json(f, lines=True) for f in sorted((work / "arith" / m / "texts").glob("*.jsonl"))])
+        t = pd.read_parquet(data / "samples" / "arith" / f"{m}.parquet",
+                            columns=["problem_id", "sample_id", "step_rewards", "correct"])
+        t = t.merge(texts[["problem_id", "sample_id", "question", "text"]], on=["problem_id", "sample_id"],
+                    how="left", validate="1:1")
+        if t.text.isna().any():
+            raise ValueError(f"{work / 'arith' / m / 'texts'}: no text for {int(t.text.isna().sum())} shipped samples")
+        recs, scores, empty = [], [], 0
+        for r in t.itertuples():
+            steps = split_steps(r.text)
+            if not steps and r.step_rewards is None:   # an empty solution (end of text first): no step to judge
+                empty += 1
+                continue
+            if r.step_rewards is None or len(steps) != len(r.step_rewards):
+                raise ValueError(f"{m} {r.problem_id} sample {r.sample_id}: {len(steps)} steps in the text, "
+                                 f"{r.step_rewards if r.step_rewards is None else len(r.step_rewards)} step_rewards")
+            recs.append({"question": r.question, "labels": step_labels(r.question, steps), "correct": bool(r.correct)})
+            scores.append(np.asarray(r.step_rewards, float))
+        ev = verifier_metrics(scores, recs)
+        by = ev["first_error_auc_by_step"]
+        rows.append({"model": m, "first_error_auc": ev["first_error_auc"], "min_over_steps": min(by.values()),
+                     "worst_step": min(by, key=by.get), "first_errors": sum(ev["first_error_count_by_step"].values()),
+                     "empty_solutions": empty})
+        every_rec += recs
+        every_score += scores
+    return pd.DataFrame(rows), verifier_metrics(every_score, every_rec)
+
+
 def frontier_table(ev) -> pd.DataFrame:
     cur = ev.curves
     pts = cur[(cur.task == "arith") & (cur.strategy != "pass_at_k")]
@@ -137,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=str(ROOT / "data"))
     ap.add_argument("--fits", default=str(ROOT / "fits"))
     ap.add_argument("--boot", type=int, default=1000)
+    ap.add_argument("--work", default=str(ROOT / "collect-work"),
+                    help="the family build's work folder (solution texts for the per-step verifier AUCs)")
     args = ap.parse_args(argv)
     data = Path(args.data)
     pd.set_option("display.width", 200, "display.max_columns", 30, "display.max_colwidth", 60)
@@ -156,6 +198,16 @@ def main(argv: list[str] | None = None) -> int:
               f"{p['step_auc']:.3f}; within-question AUC {p['within_question_auc']:.3f} (median over policies "
               f"{p['within_question_auc_median_over_policies']:.3f}); best of group {p['best_of_group_correct']:.3f} "
               f"vs random {p['solution_correct_rate']:.3f}\n")
+    steps = step_table(data, Path(args.work), models)
+    if steps is None:
+        print(f"(no solution texts under {args.work}: per-step AUCs on every shipped sample skipped)\n")
+    else:
+        st, pooled = steps
+        print("first-error AUC of the shipped step_rewards, every sample, per size:")
+        print(st.round(4).to_string(index=False))
+        print(f"pooled over sizes ({pooled['n_solutions']} samples): first-error AUC {pooled['first_error_auc']:.4f}; "
+              "by step index (AUC, first errors): "
+              f"{ {k: (round(v, 3), pooled['first_error_count_by_step'][k]) for k, v in pooled['first_error_auc_by_step'].items()} }\n")
     print("## Pareto frontier of the measured points (no pass@k)\n")
     print(frontier_table(ev).round(3).to_string(index=False), "\n")
     sub = data / "samples" / "arith-sub100"
