@@ -117,7 +117,8 @@ def error_vs_flops(laws, task: str, strategy: str, method: str = "sample", ax=No
     if len(greedy):
         handles.append(Line2D([], [], color="k", marker="X", ls="none", ms=7))
         labels.append("greedy")
-    ax.legend(handles, labels, fontsize=8, loc="upper right", framealpha=0.9)
+    # beside the axes, not over them: with many sizes a legend inside covers the curves
+    ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), framealpha=0.9)
     return ax
 
 
@@ -193,7 +194,7 @@ def _strategy_figure(laws, task: str, strategy: str, extrapolation=None):
     n = len(methods)
     cols = min(n, 2)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(7 * cols, 4.8 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(9.5 * cols, 4.8 * rows), squeeze=False)   # room for legends
     for ax, m in zip(axes.ravel(), methods, strict=False):
         error_vs_flops(laws, task, strategy, method=m, ax=ax, extrapolation=extrapolation)
     for ax in axes.ravel()[n:]:
@@ -220,7 +221,7 @@ def save_figure(laws, task: str, name: str, out_dir: str | Path, dpi: int = 130,
         fig = _strategy_figure(laws, task, name, extrapolation)
     path = out_dir / f"{slug(task)}-{name}.png"
     fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")   # keeps a legend placed beside the axes
     plt.close(fig)
     return path
 
