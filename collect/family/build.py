@@ -66,6 +66,11 @@ VERIFIER_RECIPE = Recipe(steps=5000, seed=4242)   # a fixed cosine schedule (CPU
 VERIFIER_EVAL_PROBLEMS = 100   # test problems (10 per level) whose policy samples measure the verifier
 VERIFIER_EVAL_SAMPLES = 16     # samples per eval problem and policy (temperature 1)
 VERIFIER_TUNE_PROBLEMS = 100   # fresh training problems whose policy samples choose the verifier's min_p
+# The verifier's min_p, fixed: chosen by that grid when the family had five sizes (20k-1M). The grid is
+# re-measured and recorded on every build, but its argmax moves with the set of policies (0.2 with the 57k
+# and 67k added, for a within-question AUC gain recorded in training.json), and changing min_p means
+# re-scoring every table and re-running every search; None chooses by the grid again.
+VERIFIER_MIN_P: float | None = 0.1
 PRM_BASE = "arith-neox-130k"
 PRM_TRAIN_PROBLEMS = 4000      # fresh training problems for PRM data
 PRM_SAMPLES = 2                # samples per problem per policy (temperature 1)
@@ -165,10 +170,12 @@ def fresh_questions(n: int, seed: int) -> list[str]:
 
 
 def finish_verifier(out: Path, name: str, policies: list[str], *, device: str,
-                    n_eval: int = VERIFIER_EVAL_PROBLEMS, n_samples: int = VERIFIER_EVAL_SAMPLES) -> dict:
-    """Make ``<out>/models/<name>`` a likelihood verifier: choose its ``min_p`` on the policies' samples of
-    fresh training problems, write ``reward_config.json``, then measure it on their samples of test
-    problems; the choice and the metrics go into its ``training.json``."""
+                    n_eval: int = VERIFIER_EVAL_PROBLEMS, n_samples: int = VERIFIER_EVAL_SAMPLES,
+                    min_p: float | None = VERIFIER_MIN_P) -> dict:
+    """Make ``<out>/models/<name>`` a likelihood verifier: measure every ``min_p`` of the grid on the
+    policies' samples of fresh training problems, take ``min_p`` (the grid's best when None), write
+    ``reward_config.json``, then measure it on their samples of test problems; the grid, the choice and
+    the metrics go into its ``training.json``."""
     from collect.likelihood import LikelihoodVerifier, write_reward_config
 
     folder = out / "models" / name
@@ -176,18 +183,20 @@ def finish_verifier(out: Path, name: str, policies: list[str], *, device: str,
     tune = sample_records(policies, out, fresh_questions(VERIFIER_TUNE_PROBLEMS if n_eval >= 50 else n_eval, 555),
                           n_samples // 2 or 1, 400, device)
     write_reward_config(folder)
-    min_p, grid = choose_min_p(LikelihoodVerifier(str(folder), device=device, batch_size=256), tune)
+    best, grid = choose_min_p(LikelihoodVerifier(str(folder), device=device, batch_size=256), tune)
+    min_p = best if min_p is None else min_p
     write_reward_config(folder, min_p=min_p)
     records = sample_records(policies, out, eval_questions(n_eval), n_samples, 300, device)
     ev = evaluate_verifier(LikelihoodVerifier(str(folder), device=device, batch_size=256), records)
     ev["min_p"], ev["min_p_within_question_auc_on_training_problems"] = min_p, grid
+    ev["min_p_best_on_training_problems"], ev["policies"] = best, list(policies)
     ev["cpu_seconds"] = round(time.process_time() - t0, 1)
     info = json.loads((folder / "training.json").read_text())
     info["evaluation"] = ev
     _dump(folder / "training.json", info)
     p = ev["pooled"]
     by_step = list(p["first_error_auc_by_step"].values()) or [float("nan")]
-    print(f"{name}: min_p {min_p} (grid {grid}); first-error AUC {p['first_error_auc']:.3f} (by step index "
+    print(f"{name}: min_p {min_p} (grid's best {best}: {grid}); first-error AUC {p['first_error_auc']:.3f} (by step index "
           f"{min(by_step):.3f}..{max(by_step):.3f}), "
           f"within-question AUC {p['within_question_auc']:.3f} (median over policies "
           f"{p['within_question_auc_median_over_policies']:.3f}), best of group {p['best_of_group_correct']:.3f} "
