@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -53,6 +54,9 @@ def test_parquet_written_with_zstd_and_read_back_exactly(tmp_path):
     assert {meta.column(j).compression for j in range(meta.num_columns)} == {"ZSTD"}
     got = scaling.read_samples(path)
     pd.testing.assert_frame_equal(got, df)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask   # like a file open() creates, not mkstemp's 0600
 
 
 def test_directory_skips_task_text_and_tree_folders(tmp_path):
