@@ -19,14 +19,15 @@ from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, PreTrainedTokenizerF
 from collect.family.tokenizer import build_tokenizer
 
 # name -> (hidden size d, layers L, attention heads): the policies, 52x from the smallest to the largest.
-# Depth 2 up to 67k, where the task's difficulty spreads the sizes' accuracies (greedy 0.06-0.54), then
-# depth 3 and 5, where every size solves nearly all problems (greedy 0.97-0.99): see data/README.md
+# Two regimes (data/README.md): depth 2, whose greedy accuracy grows with width (0.06 at 20k to 0.79 at
+# 113k), and depth 3 and 5, where every size solves nearly all problems (greedy 0.97-0.99).
 SIZES: dict[str, tuple[int, int, int]] = {
     "arith-neox-20k": (24, 2, 3),
     "arith-neox-50k": (40, 2, 5),
-    "arith-neox-57k": (44, 2, 4),
     "arith-neox-67k": (48, 2, 6),
     "arith-neox-80k": (44, 3, 4),
+    "arith-neox-88k": (56, 2, 7),
+    "arith-neox-113k": (64, 2, 8),
     "arith-neox-130k": (56, 3, 7),
     "arith-neox-1m": (128, 5, 8),
 }
