@@ -54,5 +54,5 @@ def save(fig, cfg: Config, name: str, dpi: int = 130) -> Path:
     """Write ``<figures>/<name>.png`` (tight layout) and return the path."""
     fig.tight_layout()
     path = cfg.figures / f"{name}.png"
-    fig.savefig(path, dpi=dpi)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")   # keeps legends placed beside the axes
     return path

@@ -1,5 +1,5 @@
 """The bundled model family: a generated arithmetic task whose terms may be added in any order, a
-character tokenizer, seven GPT-NeoX (Pythia architecture) policies of 19k to 1.0M parameters trained to
+character tokenizer, eight GPT-NeoX (Pythia architecture) policies of 19k to 1.0M parameters trained to
 their plateau with one recipe, and a larger verifier (1.9M) read as a likelihood process reward model.
 
 Modules: :mod:`~collect.family.task` (problems, random solution paths, step checker),
