@@ -550,12 +550,9 @@ def _exact_at_n(a: dict, strategy: str) -> np.ndarray:
     if strategy == "pass_at_k":
         return (a["c"] > 0).astype(float)
     if strategy in ("majority", "weighted_majority"):
-        if strategy == "majority":
-            mass = class_mass(codes, None, n_cls)
-        else:
-            mass = class_mass(codes, a["reward"], n_cls)
-            mass[class_mass(codes, None, n_cls) == 0] = 0.0
-        present = class_mass(codes, None, n_cls) > 0
+        counts = class_mass(codes, None, n_cls)
+        present = counts > 0
+        mass = counts if strategy == "majority" else np.where(present, class_mass(codes, a["reward"], n_cls), 0.0)
         return vote(mass, present, value)
     if strategy == "best_of_n":
         r = np.where(a["valid"] & np.isfinite(a["reward"]), a["reward"], -np.inf)
@@ -855,7 +852,7 @@ def _best_of_n(a: dict, ks_all: np.ndarray, mix, m: int, rng: np.random.Generato
     srs = s_mid * np.exp(rs / 2)
     # one uniform grid for every problem and draw
     live = at_w > 1e-9
-    reach = min(max(_Shape.upper(shape.with_xi(x), 1e-8) for x in xis), 60.0)
+    reach = min(max(shape.with_xi(x).upper(1e-8) for x in xis), 60.0)
     top = max(float(np.max(np.where(live, at_loc, -np.inf))) + sws.max() * reach,
               float(np.max(loc_r + 4 * np.sqrt(pv_r))) + srs.max() * reach)
     floor = shape.lower(1e-4)
@@ -964,8 +961,12 @@ class _Prediction:
     check_error: float = np.nan
 
 
-def _predict(m, strategy: str, ks, *, n_draws: int = 16, seed: int = 0, anchor: float = 0.5, level: float = 0.95,
-             success: SuccessModel | None = None, check: bool = True) -> _Prediction:
+def predict(m, strategy: str, ks, *, n_draws: int = 16, seed: int = 0, anchor: float = 0.5, level: float = 0.95,
+            success: SuccessModel | None = None, check: bool = True) -> _Prediction:
+    """Everything :func:`extrapolate` knows about one sampling group at ``ks``: per-problem predictions
+    ``pred`` (P, K), the exact values at the anchor, the mean over problems ``est`` with its ``level``
+    interval ``lo``/``hi``, which k are ``extrapolated``, the chosen ``prior`` and the in-data
+    ``check_error`` (see :func:`extrapolate` for the model and :func:`per_problem` for the anchor)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; expected one of {STRATEGIES}")
     a = _arrays(m)
@@ -1035,16 +1036,6 @@ def _predict(m, strategy: str, ks, *, n_draws: int = 16, seed: int = 0, anchor: 
                        extrap, **info)
 
 
-def predict(m, strategy: str, ks, *, n_draws: int = 16, seed: int = 0, anchor: float = 0.5, level: float = 0.95,
-            success: SuccessModel | None = None, check: bool = True) -> _Prediction:
-    """Everything :func:`extrapolate` knows about one sampling group at ``ks``: per-problem predictions
-    ``pred`` (P, K), the exact values at the anchor, the mean over problems ``est`` with its ``level``
-    interval ``lo``/``hi``, which k are ``extrapolated``, the chosen ``prior`` and the in-data
-    ``check_error`` (see :func:`extrapolate` for the model and :func:`per_problem` for the anchor)."""
-    return _predict(m, strategy, ks, n_draws=n_draws, seed=seed, anchor=anchor, level=level, success=success,
-                    check=check)
-
-
 def per_problem(m, strategy: str, ks, *, n_draws: int = 16, seed: int = 0, anchor: float = 0.5,
                 mixture: SuccessModel | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-problem predictions (P, K) at ``ks`` and the exact values at the anchor.
@@ -1057,7 +1048,7 @@ def per_problem(m, strategy: str, ks, *, n_draws: int = 16, seed: int = 0, ancho
     problem's cached solutions and the exact estimate where it does not.  ``mixture``: a fitted
     :class:`SuccessModel` to reuse (pass@k, best-of-n).
     """
-    r = _predict(m, strategy, ks, n_draws=n_draws, seed=seed, anchor=anchor, success=mixture, check=False)
+    r = predict(m, strategy, ks, n_draws=n_draws, seed=seed, anchor=anchor, success=mixture, check=False)
     return r.pred, r.exact
 
 
@@ -1080,7 +1071,7 @@ def extrapolate(m, strategy: str, ks=(128, 256, 512, 1024), *, n_draws: int = 16
     check's predicted minus observed value at n from n/4 of the solutions: pass@n of the weighted
     priors for pass@k, the strategy itself for voting and best-of-n).
     """
-    r = _predict(m, strategy, ks, n_draws=n_draws, seed=seed, anchor=anchor, level=level, success=success,
+    r = predict(m, strategy, ks, n_draws=n_draws, seed=seed, anchor=anchor, level=level, success=success,
                  check=check)
     a = _arrays(m)
     zq = special.ndtri((1 + level) / 2)

@@ -238,10 +238,13 @@ def matched_compute(curves: pd.DataFrame, base: str = "sample", other: str = "re
                                               "base_flops", "saving"])
 
 
-def difficulty_bin(samples: pd.DataFrame, column: str = "difficulty", easy_max: int = 2,
+def difficulty_bin(samples: pd.DataFrame, column: str = "difficulty", easy_max: int | None = 2,
                    out: str = "difficulty_bin") -> pd.DataFrame:
     """Add ``out`` = 'easy' where the level in ``column`` (its trailing integer: 'Level 2' -> 2, '3' -> 3)
     is at most ``easy_max``, 'hard' otherwise -- the paper's split of MATH (levels 1-2 easy, 3-5 hard).
+    ``easy_max=None`` applies that split's proportion to any number of levels: the lowest two fifths,
+    ``max(1, round(0.4 * top level))`` (MATH 1-2 of 5, a ten-level task 1-4).  The result's
+    ``attrs["difficulty_levels"]`` names the two bins' level ranges.
     Raises ValueError naming the first label without a level."""
     if column not in samples:
         raise ValueError(f"difficulty_bin: the table has no {column!r} column")
@@ -251,8 +254,12 @@ def difficulty_bin(samples: pd.DataFrame, column: str = "difficulty", easy_max: 
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise ValueError(f"difficulty_bin: row {i} has {column}={samples[column].iloc[i]!r}, expected a label "
                          "ending in an integer level (e.g. 'Level 3' or '3')")
+    top = int(lv.max()) if len(lv) else 0
+    if easy_max is None:
+        easy_max = max(1, round(0.4 * top))
     res = samples.copy()
     res[out] = np.where(lv.to_numpy() <= easy_max, "easy", "hard")
+    res.attrs["difficulty_levels"] = {"easy": f"levels 1-{easy_max}", "hard": f"levels {easy_max + 1}-{top}"}
     return res
 
 

@@ -61,6 +61,15 @@ def test_difficulty_bin_levels_and_bad_label():
         F.difficulty_bin(pd.DataFrame({"x": [1]}))
 
 
+def test_difficulty_bin_scales_the_paper_split_to_any_number_of_levels():
+    math = F.difficulty_bin(pd.DataFrame({"difficulty": [f"Level {i}" for i in range(1, 6)]}), easy_max=None)
+    assert list(math.difficulty_bin) == ["easy"] * 2 + ["hard"] * 3
+    assert math.attrs["difficulty_levels"] == {"easy": "levels 1-2", "hard": "levels 3-5"}
+    ten = F.difficulty_bin(pd.DataFrame({"difficulty": [str(i) for i in range(1, 11)]}), easy_max=None)
+    assert list(ten.difficulty_bin) == ["easy"] * 4 + ["hard"] * 6
+    assert ten.attrs["difficulty_levels"] == {"easy": "levels 1-4", "hard": "levels 5-10"}
+
+
 def test_subsample_keeps_whole_problems_for_every_model_and_strata():
     t = family_table({"a": 1e8, "b": 1e9}, n_problems=80, n_samples=4, seed=3)
     sub = F.subsample_problems(t, 20, seed=1)

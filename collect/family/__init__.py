@@ -12,6 +12,7 @@ shipped tables), :mod:`~collect.family.build` (``python -m collect.family build`
 seeds).
 
 Shipped: ``data/tasks/arith.jsonl`` (500 test problems, 50 per level 1..10),
-``data/models/arith-neox-{20k,50k,80k,130k,1m}`` and ``data/models/arith-verifier-2m``. Prompt format of
+``data/models/arith-neox-*`` (the sizes of :data:`collect.family.model.SIZES`) and
+``data/models/arith-verifier-2m``. Prompt format of
 the policies: question, newline, then the solution (``python -m collect sample --template raw``).
 """

@@ -75,12 +75,13 @@ def verifier_metrics(scores: list, records: list[dict]) -> dict:
     for i, q in enumerate(questions):
         by_q.setdefault(q, []).append(i)
     best = [sol[max(ix, key=lambda i: last[i])] for ix in by_q.values()]
-    by_step = {int(k) + 1: auc(flat[first & (index == k)], lab[first & (index == k)]) for k in np.unique(index)}
+    at_step = {int(k) + 1: first & (index == k) for k in np.unique(index)}
+    by_step = {k: auc(flat[mask], lab[mask]) for k, mask in at_step.items()}
     return {"step_accuracy": float(((flat > 0.5) == lab).mean()),
             "step_balanced_accuracy": _balanced(flat > 0.5, lab), "step_auc": auc(flat, lab),
             "first_error_auc": auc(flat[first], lab[first]),
             "first_error_auc_by_step": {k: v for k, v in by_step.items() if not np.isnan(v)},
-            "first_error_count_by_step": {k: int((first & (index == k - 1) & ~lab).sum())
+            "first_error_count_by_step": {k: int((at_step[k] & ~lab).sum())
                                           for k, v in by_step.items() if not np.isnan(v)},
             "step_good_rate": float(lab.mean()),
             "solution_accuracy": float(((last > 0.5) == sol).mean()),
