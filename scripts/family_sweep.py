@@ -106,6 +106,10 @@ def plan(name: str) -> list[Job]:
     if name == "smoke":
         return [Job("arith", 64, 2, 30, verifier=True), Job("arith", 32, 2, 20), Job("arith", 64, 2, 20),
                 Job("zipf2", 64, 2, 30, verifier=True), Job("zipf2", 32, 2, 20)]
+    if name == "gpu2":   # one wave: every job starts at once
+        return ([Job(v, 256, 4, 6000, verifier=True) for v in ("arith", "zipf2")]
+                + [Job("arith", w, 2, 4000) for w in sorted(WIDTHS, reverse=True)]
+                + [Job("zipf2", w, 3, 4000) for w in sorted(WIDTHS, reverse=True)])
     if name != "gpu":
         raise ValueError(f"unknown plan {name!r}")
     groups = [("arith", 2, 4000), ("zipf2", 2, 4000), ("arith", 3, 4000), ("zipf2", 3, 4000),
@@ -149,7 +153,7 @@ def _generate(model, tok, problems, *, device, n, temperature, max_new_tokens, s
 
 
 def run_job(job: Job, work: str, device: str, n: int, temps: tuple[float, ...], n_problems: int,
-            deadline: float) -> dict:
+            deadline: float, hard_stop: float) -> dict:
     import pandas as pd
     import torch
 
@@ -169,7 +173,7 @@ def run_job(job: Job, work: str, device: str, n: int, temps: tuple[float, ...], 
     test = [test[i] for i in np.unique(np.round(np.linspace(0, len(test) - 1, min(n_problems, len(test)))).astype(int))]
     c0, t0 = time.process_time(), time.time()
     model = build_model(name, seed=0)
-    recipe = Recipe(steps=job.steps, seed=4242 if job.verifier else 1234)
+    recipe = Recipe(steps=job.steps, seed=4242 if job.verifier else 1234, lr=3e-3 * min(1.0, 128 / job.width))
     log = train(model, tok, recipe, exclude={p.question for p in split_test()}, device=device, progress=False,
                 desc=name)
     info = {"name": name, "variant": job.variant, "width": job.width, "depth": job.depth, "steps": job.steps,
@@ -178,6 +182,8 @@ def run_job(job: Job, work: str, device: str, n: int, temps: tuple[float, ...], 
             "loss_curve": [float(np.mean(log["losses"][max(0, s - 250):s])) for s in
                            range(500, job.steps + 1, 500)]}
     folder = Path(work) / "models" / name
+    if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        return info | {"error": "diverged: non-finite parameters after training"}
     if job.verifier:
         save_model(model, tok, folder, dtype=torch.float32)
         (folder / "done").write_text("ok")
@@ -189,7 +195,7 @@ def run_job(job: Job, work: str, device: str, n: int, temps: tuple[float, ...], 
     for temp in (0.0,) + tuple(temps):
         k = 1 if temp == 0 else n
         res = _generate(model, tok, test, device=device, n=k, temperature=temp, max_new_tokens=v.max_new_tokens,
-                        seed=7, batch=4096 if device.startswith("cuda") else 256)
+                        seed=7, batch=2048 if device.startswith("cuda") else 256)
         for i, p in enumerate(test):
             for j in range(k):
                 text, gen = res[i * k + j]
@@ -199,14 +205,14 @@ def run_job(job: Job, work: str, device: str, n: int, temps: tuple[float, ...], 
     vfolder = Path(work) / "models" / f"{job.variant}-s6000-vw256-l4"
     if not vfolder.exists():   # the smoke plan's verifier
         vfolder = next(iter(sorted((Path(work) / "models").glob(f"{job.variant}-*-vw*"))), vfolder)
-    while not (vfolder / "done").exists() and time.time() < deadline + 120:
+    while not (vfolder / "done").exists() and time.time() < hard_stop:
         time.sleep(2)
     rewards = np.full(len(rows), np.nan)
     if (vfolder / "done").exists():
         from transformers import AutoModelForCausalLM
 
         vm = AutoModelForCausalLM.from_pretrained(vfolder, dtype=torch.float32).to(device)
-        ver = LikelihoodVerifier.from_model(vm, tok, min_p=0.1, batch_size=2048 if device.startswith("cuda") else 256)
+        ver = LikelihoodVerifier.from_model(vm, tok, min_p=0.1, batch_size=512 if device.startswith("cuda") else 256)
         steps = [split_steps(r[8]) for r in rows]
         idx = [i for i, s in enumerate(steps) if s]
         scores = ver.score([rows[i][7] for i in idx], [steps[i] for i in idx])
@@ -246,9 +252,9 @@ def run_plan(args) -> int:
     say(f"{len(jobs)} jobs, {args.workers} workers on {args.device}, deadline {args.deadline} s")
     infos = []
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=args.workers, mp_context=ctx) as pool:
-        pending = {pool.submit(run_job, j, str(work), args.device, args.n, temps, args.problems, deadline): j
-                   for j in jobs}
+    with ProcessPoolExecutor(max_workers=args.workers, mp_context=ctx, max_tasks_per_child=1) as pool:
+        pending = {pool.submit(run_job, j, str(work), args.device, args.n, temps, args.problems, deadline,
+                               deadline + args.grace - 20): j for j in jobs}
         while pending:
             done, _ = wait(pending, timeout=max(1.0, deadline + args.grace - time.time()),
                            return_when=FIRST_COMPLETED)
