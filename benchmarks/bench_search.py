@@ -68,7 +68,7 @@ def _models(args, tmp: Path) -> tuple[str, str, str]:
     if policy is None:
         policy = str(save_model(build_model(args.family_size, seed=1), tok, tmp / args.family_size))
     if prm is None:
-        prm = save_model(build_model("arith-neox-130k", seed=2), tok, tmp / "prm-random")
+        prm = save_model(build_model("arith-neox-423k", seed=2), tok, tmp / "prm-random")
         save_reward_config(prm)
     return policy, str(prm), origin
 
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default=None)
     ap.add_argument("--reward-model", default=None)
-    ap.add_argument("--family-size", default="arith-neox-50k")
+    ap.add_argument("--family-size", default="arith-neox-113k")
     ap.add_argument("--task", default="arith")
     ap.add_argument("--problems", type=int, default=16)
     ap.add_argument("--budget", type=int, default=8)

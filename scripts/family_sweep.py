@@ -154,14 +154,12 @@ def _generate(model, tok, problems, *, device, n, temperature, max_new_tokens, s
 
 def run_job(job: Job, work: str, device: str, n: int, temps: tuple[float, ...], n_problems: int,
             deadline: float, hard_stop: float) -> dict:
-    import pandas as pd
     import torch
 
     from collect.family.model import build_model, n_params, save_model
-    from collect.family.task import extract_answer, split_steps, split_test
+    from collect.family.task import split_test
     from collect.family.tokenizer import build_tokenizer
     from collect.family.train import Recipe, train
-    from collect.likelihood import LikelihoodVerifier
 
     if time.time() > deadline:
         return {"name": job.name, "skipped": True}
@@ -169,8 +167,7 @@ def run_job(job: Job, work: str, device: str, n: int, temps: tuple[float, ...], 
     use_variant(job.variant)
     name = _register(job)
     tok = build_tokenizer()
-    test = split_test()
-    test = [test[i] for i in np.unique(np.round(np.linspace(0, len(test) - 1, min(n_problems, len(test)))).astype(int))]
+    test = _test_problems(n_problems)
     c0, t0 = time.process_time(), time.time()
     model = build_model(name, seed=0)
     recipe = Recipe(steps=job.steps, seed=4242 if job.verifier else 1234, lr=3e-3 * min(1.0, 128 / job.width))
@@ -189,7 +186,27 @@ def run_job(job: Job, work: str, device: str, n: int, temps: tuple[float, ...], 
         (folder / "done").write_text("ok")
         return info
     model.eval()
-    v = VARIANTS[job.variant]
+    vfolder = Path(work) / "models" / f"{job.variant}-s6000-vw256-l4"
+    if not vfolder.exists():   # the smoke plan's verifier
+        vfolder = next(iter(sorted((Path(work) / "models").glob(f"{job.variant}-*-vw*"))), vfolder)
+    meta = {"variant": job.variant, "steps": job.steps, "depth": job.depth, "width": job.width}
+    return info | sample_and_score(model, tok, test, name, meta, vfolder, Path(work) / "parts", device=device,
+                                   n=n, temps=temps, hard_stop=hard_stop, t0=t0)
+
+
+def sample_and_score(model, tok, test, name: str, meta: dict, vfolder: Path, parts: Path, *, device: str,
+                     n: int, temps: tuple[float, ...], hard_stop: float, t0: float) -> dict:
+    """Greedy and ``n`` samples per temperature of ``test``, scored by the verifier in ``vfolder`` (once its
+    ``done`` marker exists, for a verifier trained by the sweep, or at once for a finished verifier folder
+    with a reward_config.json); one compact part table in ``parts``."""
+    import pandas as pd
+    import torch
+
+    from collect.family.model import n_params
+    from collect.family.task import extract_answer, split_steps
+    from collect.likelihood import LikelihoodVerifier
+
+    v = VARIANTS[meta["variant"]]
     rows = []
     t1 = time.time()
     for temp in (0.0,) + tuple(temps):
@@ -201,43 +218,76 @@ def run_job(job: Job, work: str, device: str, n: int, temps: tuple[float, ...], 
                 text, gen = res[i * k + j]
                 ans = extract_answer(text)
                 rows.append((i, j, temp, ans, ans == str(p.answer), gen, p.difficulty, p.question, text))
-    info["sample_wall_s"] = round(time.time() - t1, 1)
-    vfolder = Path(work) / "models" / f"{job.variant}-s6000-vw256-l4"
-    if not vfolder.exists():   # the smoke plan's verifier
-        vfolder = next(iter(sorted((Path(work) / "models").glob(f"{job.variant}-*-vw*"))), vfolder)
-    while not (vfolder / "done").exists() and time.time() < hard_stop:
+    info = {"sample_wall_s": round(time.time() - t1, 1)}
+    finished = (vfolder / "reward_config.json").exists()
+    while not finished and not (vfolder / "done").exists() and time.time() < hard_stop:
         time.sleep(2)
     rewards = np.full(len(rows), np.nan)
-    if (vfolder / "done").exists():
+    if finished or (vfolder / "done").exists():
         from transformers import AutoModelForCausalLM
 
-        vm = AutoModelForCausalLM.from_pretrained(vfolder, dtype=torch.float32).to(device)
-        ver = LikelihoodVerifier.from_model(vm, tok, min_p=0.1, batch_size=512 if device.startswith("cuda") else 256)
+        batch = 512 if device.startswith("cuda") else 256
+        if finished:
+            ver = LikelihoodVerifier(str(vfolder), device=device, batch_size=batch)
+        else:
+            vm = AutoModelForCausalLM.from_pretrained(vfolder, dtype=torch.float32).to(device)
+            ver = LikelihoodVerifier.from_model(vm, tok, min_p=0.1, batch_size=batch)
         steps = [split_steps(r[8]) for r in rows]
         idx = [i for i, s in enumerate(steps) if s]
+        t2 = time.time()
         scores = ver.score([rows[i][7] for i in idx], [steps[i] for i in idx])
+        info["score_wall_s"] = round(time.time() - t2, 1)
         rewards[:] = 0.0
         rewards[idx] = [s[-1] for s in scores]
     df = pd.DataFrame(rows, columns=["problem", "sample_id", "temperature", "answer", "correct", "gen_tokens",
                                      "difficulty", "question", "text"]).drop(columns=["question", "text"])
     df["reward"] = rewards.astype("float32")
-    df["model"], df["params"], df["variant"] = name, float(info["params"]), job.variant
-    df["steps"], df["depth"], df["width"] = job.steps, job.depth, job.width
-    parts = Path(work) / "parts"
+    df["model"], df["params"] = name, float(n_params(model))
+    for key, val in meta.items():
+        df[key] = val
     parts.mkdir(parents=True, exist_ok=True)
     df.to_parquet(parts / f"{name}.parquet", compression="zstd")
-    g = df[df.temperature == 0]
-    info["greedy"] = float(g.correct.mean())
+    info["greedy"] = float(df[df.temperature == 0].correct.mean())
     info["sample_acc"] = {str(t): float(df[df.temperature == t].correct.mean()) for t in temps}
     info["wall_s"] = round(time.time() - t0, 1)
     return info
+
+
+def existing_job(folder: str, verifier: str, work: str, device: str, n: int, temps: tuple[float, ...],
+                 n_problems: int) -> dict:
+    """Sample and score a policy already trained (a family folder with training.json) on the arith task."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from collect.family.tokenizer import build_tokenizer
+
+    torch.set_num_threads(1)
+    t0 = time.time()
+    folder = Path(folder)
+    info = json.loads((folder / "training.json").read_text())
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).to(device).eval()
+    size = info.get("size", {})
+    meta = {"variant": "arith", "steps": int(info.get("steps", 0)), "depth": int(size.get("layers", 0)),
+            "width": int(size.get("d", 0))}
+    return {"name": folder.name} | sample_and_score(model, build_tokenizer(), _test_problems(n_problems), folder.name,
+                                                    meta, Path(verifier), Path(work) / "parts", device=device, n=n,
+                                                    temps=temps, hard_stop=time.time(), t0=t0)
+
+
+def _test_problems(n_problems: int):
+    from collect.family.task import split_test
+
+    test = split_test()
+    return [test[i] for i in np.unique(np.round(np.linspace(0, len(test) - 1, min(n_problems, len(test)))).astype(int))]
 
 
 def run_plan(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(args.work or (out / "work"))
-    jobs = plan(args.plan)
+    jobs = plan(args.plan) if args.plan else sorted(
+        (str(f.parent) for f in Path(args.models).glob("arith-neox-*/training.json")),
+        key=lambda f: -json.loads((Path(f) / "training.json").read_text())["params"])
     start = time.time()
     deadline = start + args.deadline
     temps = tuple(float(t) for t in args.temps.split(","))
@@ -253,8 +303,10 @@ def run_plan(args) -> int:
     infos = []
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=args.workers, mp_context=ctx, max_tasks_per_child=1) as pool:
-        pending = {pool.submit(run_job, j, str(work), args.device, args.n, temps, args.problems, deadline,
-                               deadline + args.grace - 20): j for j in jobs}
+        pending = {(pool.submit(run_job, j, str(work), args.device, args.n, temps, args.problems, deadline,
+                                deadline + args.grace - 20) if args.plan else
+                    pool.submit(existing_job, j, args.verifier, str(work), args.device, args.n, temps,
+                                args.problems)): j for j in jobs}
         while pending:
             done, _ = wait(pending, timeout=max(1.0, deadline + args.grace - time.time()),
                            return_when=FIRST_COMPLETED)
@@ -268,7 +320,7 @@ def run_plan(args) -> int:
                 try:
                     info = f.result()
                 except Exception as e:   # noqa: BLE001 - a pilot job's failure is reported, not fatal
-                    info = {"name": j.name, "error": repr(e)}
+                    info = {"name": getattr(j, "name", j), "error": repr(e)}
                 infos.append(info)
                 say(json.dumps({k: info[k] for k in info if k != "loss_curve"}))
     consolidate(work, out, infos, say)
@@ -347,6 +399,8 @@ def report(folder: str, strategy: str, ks: list[int]) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--plan", default=None)
+    ap.add_argument("--models", default=None, help="sample and score the trained family in this folder instead")
+    ap.add_argument("--verifier", default=None, help="with --models: the verifier folder")
     ap.add_argument("--report", default=None, help="a folder written by a sweep: print its crossing measures")
     ap.add_argument("--strategy", default="weighted_majority")
     ap.add_argument("--ks", default="1,2,4,8,16,32,64")
