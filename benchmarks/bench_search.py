@@ -136,8 +136,8 @@ def main(argv: list[str] | None = None) -> int:
 
     trees = [Tree(p, pr.question) for p, pr in zip(prompts, problems, strict=True)]
     searches = [Rebase(t, args.budget) for t in trees]
-    ex = ModelExpander(wrapped, timed_rm, max_tokens=args.max_tokens, step_tokens=args.step_tokens, seed=0,
-                       measure_reuse=True, siblings_as_n=not args.repeat_prefixes)
+    ex = ModelExpander(wrapped, timed_rm, SamplingParams(max_tokens=args.max_tokens, seed=0),
+                       step_tokens=args.step_tokens, measure_reuse=True, siblings_as_n=not args.repeat_prefixes)
     s1 = dict(engine.stats)
     t0 = time.perf_counter()
     drive(searches, ex)

@@ -1,10 +1,9 @@
 """The vLLM adapter without vLLM: request building and output conversion on objects shaped like vLLM's
 ``RequestOutput`` / ``CompletionOutput`` / ``Logprob``; parameter counting from safetensors headers.
-The whole path runs only where vllm imports (and a GPU exists)."""
+vLLM itself runs in test_vllm_real.py (on CPU); the GPU path here only where a GPU exists."""
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
 
 import pytest
@@ -17,8 +16,6 @@ from collect.engines.vllm import (
     sampling_kwargs,
 )
 from collect.params import SamplingParams
-
-HAS_VLLM = importlib.util.find_spec("vllm") is not None
 
 
 @dataclass
@@ -96,14 +93,13 @@ def test_count_params_from_safetensors(tmp_path):
         count_params_in_folder(tmp_path)
 
 
+@pytest.mark.no_vllm
 def test_engine_needs_vllm(tmp_path):
-    if HAS_VLLM:
-        pytest.skip("vllm is installed")
     with pytest.raises(ImportError, match="vllm"):
         VLLMEngine(str(tmp_path))
 
 
-@pytest.mark.skipif(not HAS_VLLM, reason="vllm not installed")
+@pytest.mark.vllm
 def test_sampling_kwargs_accepted_by_vllm():
     from vllm import SamplingParams
 
@@ -115,7 +111,7 @@ def test_sampling_kwargs_accepted_by_vllm():
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not HAS_VLLM, reason="vllm not installed")
+@pytest.mark.vllm
 def test_vllm_engine_end_to_end(tmp_path):
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():

@@ -164,6 +164,10 @@ class VLLMEngine:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
+    def close(self) -> None:
+        """Stop vLLM's engine-core process now (else it stops when the engine is garbage-collected)."""
+        self.llm.llm_engine.engine_core.shutdown()
+
     def score_tokens(self, sequences: list[list[int]], next_ids: list[int]) -> list[TokenScores]:
         """Read every sequence with vLLM's prompt log-probabilities (:class:`~collect.engines.base.TokenScores`).
 
