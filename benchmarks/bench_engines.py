@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     searches = [Rebase(t, args.budget) for t in trees]
     ex = ModelExpander(timed_engine, timed_rm, sp.replace(n=1), step_tokens=args.step_tokens,
                        siblings_as_n=False)   # copies of a prefix in one call: vLLM's prefix cache shares them
-    made = vllm.stats["generated_tokens"]
+    made, sent, cached = (vllm.stats[k] for k in ("generated_tokens", "prompt_tokens", "cached_prompt_tokens"))
     t0 = time.perf_counter()
     drive(searches, ex)
     t_search = time.perf_counter() - t0
@@ -144,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"REBASE on vLLM   : {tok_r:7d} tokens; generate {timed_engine.seconds:7.2f} s = {r_gen:9.1f} tok/s; "
           f"end to end {t_search:7.2f} s = {r_e2e:9.1f} tok/s (verifier {timed_rm.seconds:.2f} s, "
           f"{ex.stats['generate_calls']} generate calls, {sum(len(s.outputs) for s in searches)} solutions)")
+    print(f"REBASE prompt tokens served by vLLM's prefix cache: {vllm.stats['cached_prompt_tokens'] - cached} of "
+          f"{vllm.stats['prompt_tokens'] - sent}")
     print(f"ratio REBASE / sampling tok/s on vLLM: generate-only {r_gen / r_s:.2f}, end-to-end {r_e2e / r_s:.2f}")
     return 0
 

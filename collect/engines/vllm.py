@@ -166,7 +166,7 @@ class VLLMEngine:
 
             folder = Path(snapshot_download(self.model_path, allow_patterns=["*.safetensors", "*.json"]))
         self.params = count_params_in_folder(folder)
-        self.stats = {"requests": 0, "prompt_tokens": 0, "generated_tokens": 0}
+        self.stats = {"requests": 0, "prompt_tokens": 0, "cached_prompt_tokens": 0, "generated_tokens": 0}
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
@@ -206,5 +206,6 @@ class VLLMEngine:
         result = [convert_output(o, params.logprobs) for o in outputs]
         self.stats["requests"] += len(prompts)
         self.stats["prompt_tokens"] += sum(len(o.prompt_token_ids or []) for o in outputs)
+        self.stats["cached_prompt_tokens"] += sum(getattr(o, "num_cached_tokens", 0) or 0 for o in outputs)
         self.stats["generated_tokens"] += sum(c.num_tokens for r in result for c in r)
         return result
