@@ -4,7 +4,7 @@ Trains every policy of a plan (task variant x depth x width x fixed steps, the P
 sees the same examples in the same order for the same number of steps), samples each one greedily and
 ``--n`` times at several temperatures on its task variant's 500-problem test split, scores every sample
 with a likelihood verifier of the same task variant (a larger model of correct solutions,
-:mod:`collect.likelihood`, ``min_p`` 0.1) and writes compact sample tables (no texts) that
+:mod:`collect.rewards.likelihood`, ``min_p`` 0.1) and writes compact sample tables (no texts) that
 ``scaling.evaluate`` reads, one task per (variant, temperature). ``--report`` prints the crossing
 measures (:func:`family_findings.crossing_measures`) of every family a plan holds.
 
@@ -204,7 +204,7 @@ def sample_and_score(model, tok, test, name: str, meta: dict, vfolder: Path, par
 
     from collect.family.model import n_params
     from collect.family.task import extract_answer, split_steps
-    from collect.likelihood import LikelihoodVerifier
+    from collect.rewards import LikelihoodVerifier
 
     v = VARIANTS[meta["variant"]]
     rows = []

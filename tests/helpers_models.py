@@ -83,3 +83,53 @@ def write_task(path: Path, n: int = 6) -> Path:
             fh.write(json.dumps({"id": f"p{i}", "question": f"What is {a} + {b}?", "answer": str(a + b),
                                  "level": str(1 + i % 3)}) + "\n")
     return path
+
+
+#: Where trained test models are kept between runs (git-ignored); a folder per settings key.
+MODEL_CACHE = Path(__file__).resolve().parents[1] / ".cache" / "test-models"
+
+
+def train_arith_model(*, hidden: int = 64, layers: int = 2, heads: int = 2, steps: int = 300, seed: int = 0,
+                      cache: Path = MODEL_CACHE, verifier: bool = False) -> Path:
+    """A GPT-NeoX of the family's architecture (``collect.family.model``), width ``hidden``, ``heads``
+    heads of ``hidden // heads`` dims, trained ``steps`` steps on the arith task with the family's recipe
+    (``collect.family.train``, fixed cosine schedule), saved in float32 with the family's tokenizer.
+
+    Kept under ``cache/<key>`` (a finished folder holds ``trained.json``; written through a temporary
+    folder, so a killed build is redone). With ``verifier`` the folder also gets a likelihood verifier's
+    ``reward_config.json``.  Head size 32 (the default) is one vLLM's CPU attention accepts.
+    """
+    import os
+    import shutil
+
+    key = f"arith-neox-d{hidden}-l{layers}-h{heads}-s{steps}-seed{seed}" + ("-verifier" if verifier else "")
+    folder = Path(cache) / key
+    if (folder / "trained.json").is_file():
+        return folder
+    import torch
+    from transformers import GPTNeoXForCausalLM
+
+    from collect.family.model import SIZES, make_config, save_model
+    from collect.family.task import split_test
+    from collect.family.tokenizer import build_tokenizer
+    from collect.family.train import Recipe, train
+    from collect.rewards import write_reward_config
+
+    tok = build_tokenizer()
+    config = make_config(next(iter(SIZES)))   # the family's architecture; width, depth and heads set here
+    config.hidden_size, config.num_hidden_layers, config.num_attention_heads = hidden, layers, heads
+    config.intermediate_size = 4 * hidden
+    torch.manual_seed(seed)
+    model = GPTNeoXForCausalLM(config)
+    log = train(model, tok, Recipe(steps=steps, warmup=min(50, steps // 5), seed=1234 + seed),
+                exclude={p.question for p in split_test()}, progress=False)
+    tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_model(model, tok, tmp, dtype=torch.float32)
+    if verifier:
+        write_reward_config(tmp)
+    (tmp / "trained.json").write_text(json.dumps({"steps": steps, "final_loss": float(sum(log["losses"][-20:]) / 20),
+                                                  "seconds": round(log["seconds"], 1)}, indent=1))
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+    return folder

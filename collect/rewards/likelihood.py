@@ -26,7 +26,7 @@ over them, and ``min_p`` keeps those choices free of charge as long as each gets
 the favourite's probability. The running product means "the prefix is still right", which is what REBASE
 and MCTS read from a process reward model, and ``score_m`` is the solution's reward.
 
->>> rm = LikelihoodVerifier("data/models/arith-verifier-3m")                      # doctest: +SKIP
+>>> rm = LikelihoodVerifier("data/models/arith-verifier-2m", backend="vllm")       # doctest: +SKIP
 >>> rm.score(["Compute: 12+3-4"], [["12+3=15", "15-4=11", "The answer is 11"]])   # doctest: +SKIP
 [[0.99, 0.98, 0.98]]
 """
@@ -38,12 +38,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .engines.base import resolve_model_path
-from .reward import RewardConfig, _load_lm
+from ..engines.base import resolve_model_path
+from .base import RewardConfig
 
 
 class LikelihoodVerifier:
     """Scores (question, steps) pairs with the min-p plausibility of every token (module docstring).
+
+    The verifier's causal LM is read by an engine (:meth:`~collect.engines.base.Engine.score_tokens`):
+    ``backend="hf"`` (transformers, ``device``, ``dtype``, ``batch_size`` sequences per forward pass) or
+    ``backend="vllm"`` (vLLM's prompt log-probabilities; ``engine_kw`` go to
+    :class:`~collect.engines.vllm.VLLMEngine`); both read the same numbers (float32 on CPU).
 
     ``params`` is the parameter count and ``stats["tokens"]`` counts every token read (for the
     verifier-compute term 2 * reward_params * tokens). ``kind`` is ``"prm"``: one score per step.
@@ -52,37 +57,54 @@ class LikelihoodVerifier:
     kind = "prm"
 
     def __init__(self, path: str, device: str = "cpu", dtype=None, batch_size: int = 64,
-                 name: str | None = None, kind: str | None = None):
+                 name: str | None = None, kind: str | None = None, backend: str = "hf", **engine_kw):
+        from ..engines import load_engine
+
         folder = resolve_model_path(str(path))
-        self.config = RewardConfig.read(Path(folder))
-        if self.config.kind != "likelihood":
-            raise ValueError(f"{folder}: reward_config.json kind is {self.config.kind!r}, not 'likelihood'")
+        config = RewardConfig.read(Path(folder))
+        if config.kind != "likelihood":
+            raise ValueError(f"{folder}: reward_config.json kind is {config.kind!r}, not 'likelihood'")
         from transformers import AutoTokenizer
 
-        self.tokenizer = AutoTokenizer.from_pretrained(folder)
-        self.sep_ids = list(self.tokenizer.encode(self.config.step_separator, add_special_tokens=False))
-        if not self.sep_ids or self.tokenizer.decode(self.sep_ids) != self.config.step_separator:
-            raise ValueError(f"{folder}: the tokenizer cannot represent the step separator "
-                             f"{self.config.step_separator!r}")
-        self.eos_id = self.tokenizer.eos_token_id
-        if self.eos_id is None:
-            raise ValueError(f"{folder}: the tokenizer has no end-of-text token")
-        _load_lm(self, folder, device, dtype, batch_size, name)
+        self._setup(config, AutoTokenizer.from_pretrained(folder), folder)   # checks before the weights
+        name = name or Path(folder.rstrip("/")).name
+        if backend == "hf":
+            engine = load_engine("hf", folder, device=device, dtype=dtype, batch_size=batch_size, name=name)
+        elif backend == "vllm":
+            engine = load_engine("vllm", folder, dtype=dtype, name=name, **engine_kw)
+        else:
+            raise ValueError(f"unknown backend {backend!r} for a likelihood verifier; expected 'hf' or 'vllm'")
+        self._attach(engine, batch_size)
 
     @classmethod
     def from_model(cls, model, tokenizer, *, min_p: float = 0.05, question_template: str = "{question}\n",
                    step_separator: str = "\n\n", batch_size: int = 64, name: str = "verifier"):
         """A verifier around a model already in memory (e.g. while it is being trained)."""
+        from ..engines.hf import HFEngine
+
         self = cls.__new__(cls)
-        self.config = RewardConfig("likelihood", "", "", "", question_template, float(min_p), step_separator)
-        self.tokenizer, self.model, self.device = tokenizer, model.eval(), next(model.parameters()).device
-        self.sep_ids = list(tokenizer.encode(step_separator, add_special_tokens=False))
-        self.eos_id, self.name, self.batch_size = tokenizer.eos_token_id, name, int(batch_size)
-        self.params = float(sum(p.numel() for p in model.parameters()))
-        self.max_len = getattr(model.config, "max_position_embeddings", None)
-        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id
-        self.stats = {"sequences": 0, "tokens": 0}
+        self._setup(RewardConfig("likelihood", "", "", "", question_template, float(min_p), step_separator),
+                    tokenizer, name)
+        self._attach(HFEngine.from_model(model, tokenizer, batch_size=batch_size, name=name), batch_size)
         return self
+
+    def _setup(self, config: RewardConfig, tokenizer, where: str) -> None:
+        self.config, self.tokenizer = config, tokenizer
+        self.sep_ids = list(tokenizer.encode(config.step_separator, add_special_tokens=False))
+        if not self.sep_ids or tokenizer.decode(self.sep_ids) != config.step_separator:
+            raise ValueError(f"{where}: the tokenizer cannot represent the step separator {config.step_separator!r}")
+        self.eos_id = tokenizer.eos_token_id
+        if self.eos_id is None:
+            raise ValueError(f"{where}: the tokenizer has no end-of-text token")
+
+    def _attach(self, engine, batch_size: int) -> None:
+        self.engine, self.name, self.params = engine, engine.model_name, float(engine.params)
+        self.batch_size = int(batch_size)
+        model = getattr(engine, "model", None)   # HFEngine: the torch model
+        self.max_len = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+        if self.max_len is None and hasattr(engine, "llm"):
+            self.max_len = engine.llm.llm_engine.model_config.max_model_len
+        self.stats = {"sequences": 0, "tokens": 0}
 
     def encode(self, question: str, steps: list[str]) -> tuple[list[int], list[tuple[int, int]]]:
         """Token ids of the verifier's input and, for every step, the half-open range of positions whose
@@ -103,8 +125,6 @@ class LikelihoodVerifier:
         """For every solution and step, ``log p(t) - log max_v p(v)`` (<= 0) of each token the step's score
         reads (its tokens, the separator after it; for the last step, last the better of separator and
         end-of-text): everything :meth:`score` needs, for any ``min_p``. ``[]`` for no steps."""
-        import torch
-
         if len(questions) != len(solutions):
             raise ValueError(f"got {len(questions)} questions but {len(solutions)} solutions")
         encoded: list = []
@@ -120,33 +140,15 @@ class LikelihoodVerifier:
                                  f"max_position_embeddings={self.max_len}")
             encoded.append((ids, spans))
         out: list[list[np.ndarray]] = [[] for _ in questions]
-        order = sorted((i for i, e in enumerate(encoded) if e is not None), key=lambda i: -len(encoded[i][0]))
-        end_ids = torch.tensor([self.sep_ids[0], self.eos_id], device=self.device)
-        with torch.inference_mode():
-            for b in range(0, len(order), self.batch_size):
-                idx = order[b:b + self.batch_size]
-                width = max(len(encoded[i][0]) for i in idx)
-                ids = torch.full((len(idx), width), self.pad_id, dtype=torch.long)
-                attn = torch.zeros((len(idx), width), dtype=torch.long)
-                for r, i in enumerate(idx):
-                    seq = encoded[i][0]
-                    ids[r, :len(seq)] = torch.tensor(seq)
-                    attn[r, :len(seq)] = 1
-                ids, attn = ids.to(self.device), attn.to(self.device)
-                logp = torch.log_softmax(self.model(input_ids=ids, attention_mask=attn).logits.float(), dim=-1)
-                top = logp.max(dim=-1).values                               # (B, W): log max_v p(v)
-                # token t is read from the distribution at t - 1
-                tok = (logp[:, :-1].gather(-1, ids[:, 1:, None])[..., 0] - top[:, :-1]).cpu().numpy()
-                last = torch.tensor([len(encoded[i][0]) - 1 for i in idx], device=self.device)
-                rows = torch.arange(len(idx), device=self.device)
-                end = (logp[rows, last][:, end_ids].max(dim=-1).values - top[rows, last]).cpu().numpy()
-                for r, i in enumerate(idx):
-                    spans = encoded[i][1]
-                    steps = [tok[r, a - 1:e - 1] for a, e in spans]
-                    steps[-1] = np.append(steps[-1], end[r])               # how well the last step ends
-                    out[i] = steps
-                self.stats["sequences"] += len(idx)
-                self.stats["tokens"] += int(attn.sum())
+        todo = [i for i, e in enumerate(encoded) if e is not None]
+        read = self.engine.score_tokens([encoded[i][0] for i in todo], [self.sep_ids[0], self.eos_id])
+        for i, r in zip(todo, read, strict=True):
+            tok = r.token - r.top[:-1]                      # token t is read from the distribution at t - 1
+            steps = [tok[a - 1:e - 1] for a, e in encoded[i][1]]
+            steps[-1] = np.append(steps[-1], r.next.max() - r.top[-1])   # how well the last step ends
+            out[i] = steps
+            self.stats["tokens"] += len(encoded[i][0])
+        self.stats["sequences"] += len(todo)
         return out
 
     def score(self, questions: list[str], solutions: list[list[str]]) -> list[list[float]]:
