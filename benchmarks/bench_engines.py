@@ -10,9 +10,8 @@ sampling on vLLM, all measured in one run.
    plain sampling of ``budget`` solutions per problem on the same engine: tokens per second inside
    ``generate`` only and end to end (generation + verifier + bookkeeping), and their ratios to sampling.
 
-Models: ``--model`` and ``--verifier`` (a likelihood-verifier folder), else the test suite's trained
-head-size-32 GPT-NeoX models (``tests/helpers_models.train_arith_model``, cached under ``.cache/``; vLLM's
-CPU attention needs head size 32, 64, ...).
+Models: ``--model`` and ``--verifier`` (a likelihood-verifier folder), else the shipped family's 113k and
+its 1.9M verifier (heads of 32: vLLM's CPU attention needs head size 32, 64, ...).
 
     python benchmarks/bench_engines.py [--problems 64] [--n 16] [--budget 16] [--search-problems 16]
 """
@@ -49,15 +48,9 @@ class Timed:
 
 
 def _models(args) -> tuple[str, str]:
-    if args.model and args.verifier:
-        return args.model, args.verifier
-    sys.path.insert(0, str(ROOT / "tests"))
-    from helpers_models import train_arith_model
-
-    policy = args.model or str(train_arith_model(hidden=64, layers=2, heads=2, steps=300))
-    verifier = args.verifier or str(train_arith_model(hidden=64, layers=2, heads=2, steps=300, seed=1,
-                                                      verifier=True))
-    return policy, verifier
+    """``--model`` and ``--verifier``, by default the shipped family's 113k and its verifier (heads of 32)."""
+    models = ROOT / "data" / "models"
+    return (args.model or str(models / "arith-neox-113k"), args.verifier or str(models / "arith-verifier-1.9m"))
 
 
 def _rate(engine, prompts, params) -> tuple[int, float]:

@@ -32,7 +32,6 @@ pytestmark = pytest.mark.vllm
 
 torch = pytest.importorskip("torch")
 
-from helpers_models import train_arith_model  # noqa: E402
 
 import scaling  # noqa: E402
 from collect.engines.hf import HFEngine  # noqa: E402
@@ -49,14 +48,14 @@ KV_CACHE_GIB = "0.25"
 
 @pytest.fixture(scope="session")
 def policy_path() -> Path:
-    """The policy every test here runs: a trained head-size-32 GPT-NeoX (swap in a shipped one here)."""
-    return train_arith_model(hidden=64, layers=2, heads=2, steps=300)
+    """The policy every test here runs: the shipped family's 113k (GPT-NeoX, width 64, two heads of 32)."""
+    return ROOT / "data" / "models" / "arith-neox-113k"
 
 
 @pytest.fixture(scope="session")
 def verifier_path() -> Path:
-    """The likelihood verifier: a second head-size-32 model of the same task (another seed)."""
-    return train_arith_model(hidden=64, layers=2, heads=2, steps=300, seed=1, verifier=True)
+    """The shipped family's likelihood verifier (1.9M, heads of 32)."""
+    return ROOT / "data" / "models" / "arith-verifier-1.9m"
 
 
 @pytest.fixture(scope="session")
