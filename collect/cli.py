@@ -1,9 +1,9 @@
 """Command line: ``python -m collect sample|score [...]`` (and ``search`` when :mod:`collect.search.cli`
 provides ``add_parser(subparsers)``; its parser must set ``func`` to a callable taking the namespace).
 
-    python -m collect sample --task gsm8k --model data/models/neox-1m --backend hf --n 64 \\
-        --temperature 1.0 --max-tokens 1024 --out data/samples/gsm8k [--limit P] [--shard i/k] [--seed S]
-    python -m collect score --samples data/samples/gsm8k --reward-model data/models/prm-neox --kind prm
+    python -m collect sample --task arith --model data/models/arith-neox-113k --backend hf --n 64 \\
+        --template raw --temperature 0.7 --max-tokens 160 --out samples/arith [--limit P] [--shard i/k] [--seed S]
+    python -m collect score --samples samples/arith --reward-model data/models/arith-verifier-1.9m
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ sample_id, answer (canonical), correct, gen_tokens, prompt_tokens, logprob (sum 
 raw model distribution), temperature, difficulty.  Texts (with the question) go to ``texts/``.
 
 >>> from collect.sample import SampleConfig, run_sample
->>> run_sample(SampleConfig(task="gsm8k", model="data/models/neox-1m", out="data/samples/x", n=4,
+>>> run_sample(SampleConfig(task="arith", model="data/models/arith-neox-113k", out="samples/x", n=4,
 ...                         limit=2))                                    # doctest: +SKIP
 """
 

@@ -12,7 +12,7 @@ tokens whose probability mass reaches ``top_p`` -> sample from the renormalised 
 ``temperature == 0`` means greedy (argmax).  Log-probabilities are log_softmax(z) (see
 :mod:`collect.engines.base`).
 
->>> engine = HFEngine("data/models/neox-1m", device="cpu", batch_size=32)     # doctest: +SKIP
+>>> engine = HFEngine("data/models/arith-neox-113k", device="cpu", batch_size=32)     # doctest: +SKIP
 >>> out = engine.generate(["Q: 1+1?\\nA:"], SamplingParams(n=4, max_tokens=32, seed=0, stop=["\\n\\n"]))  # doctest: +SKIP
 """
 
