@@ -6,7 +6,7 @@ sees the same examples in the same order for the same number of steps), samples 
 with a likelihood verifier of the same task variant (a larger model of correct solutions,
 :mod:`collect.rewards.likelihood`, ``min_p`` 0.1) and writes compact sample tables (no texts) that
 ``scaling.evaluate`` reads, one task per (variant, temperature). ``--report`` prints the crossing
-measures (:func:`family_findings.crossing_measures`) of every family a plan holds.
+measures (:func:`scaling.crossings.crossings`) of every family a plan holds.
 
     python scripts/family_sweep.py --plan gpu --device cuda --workers 14 --out OUT --deadline 480
     python scripts/family_sweep.py --plan smoke --workers 2 --out /tmp/sweep          # seconds, on CPU
@@ -369,9 +369,9 @@ def to_samples(df):
 
 def report(folder: str, strategy: str, ks: list[int]) -> int:
     import pandas as pd
-    from family_findings import crossing_measures, crossing_report
 
     import scaling
+    from scaling.crossings import crossings
 
     df = pd.concat([pd.read_parquet(p) for p in sorted(Path(folder).glob("sweep_*.parquet"))], ignore_index=True)
     s = to_samples(df)
@@ -392,7 +392,7 @@ def report(folder: str, strategy: str, ks: list[int]) -> int:
             tab.insert(0, "greedy", greedy.reindex(order).round(3))
             tab.insert(0, "params", fam.drop_duplicates("model").set_index("model").params.reindex(order).astype(int))
             print(tab.to_string())
-            print(crossing_report(crossing_measures(c[(c.method == "sample") & (c.strategy == strategy)])))
+            print(crossings(c[(c.method == "sample") & (c.strategy == strategy)]).summary())
     return 0
 
 
