@@ -367,8 +367,12 @@ def evaluate(samples: pd.DataFrame, strategies: Sequence[str] | None = None, ks:
 
     Example
     -------
-    >>> ev = evaluate(samples, strategies=["majority"], ks=[1, 4, 16])   # doctest: +SKIP
-    >>> ev.curves.plot.line(x="flops", y="accuracy", logx=True)          # doctest: +SKIP
+    >>> from scaling.samples import read_samples
+    >>> samples = read_samples("data/samples/arith-sub100/arith-neox-20k-sample.parquet")
+    >>> ev = evaluate(samples, strategies=["majority"], ks=[1, 4, 16], extrapolate=(), n_boot=50)
+    >>> ev.curves.k.tolist()
+    [1, 4, 16]
+    >>> ax = ev.curves.plot.line(x="flops", y="accuracy", logx=True)
     """
     strategies, by_cols = _parse(strategies, by)
     samples = check_sample_table(samples)
