@@ -184,7 +184,7 @@ def per_difficulty(laws, budget: float, by: str = "difficulty", weights: Mapping
     for cf in laws.curves.values():
         if cf.key.get(by) is None or not cf.converged:
             continue
-        if str(cf.key.get("strategy")) == "pass_at_k" and match.get("strategy") is None:
+        if not competes(cf.key.get("strategy"), match):
             continue
         if any(v is not None and str(cf.key.get(c)) != str(v) for c, v in match.items()):
             continue
