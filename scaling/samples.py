@@ -206,6 +206,9 @@ def from_list_jsonl(
     without one, :func:`approx_token_count` is used and the table's ``token_count`` column says
     ``"approx"``.  Every problem line must hold lists of equal length; otherwise the error names the line.
 
+    Not run as a docstring test (the Qwen2.5-Math output file is not shipped; tests/test_samples.py
+    converts a small one):
+
     >>> df = from_list_jsonl("qwen25_math_cot_100.jsonl", task="math", model="Qwen2.5-Math-7B-Instruct",
     ...                      params=7.62e9)                                   # doctest: +SKIP
     """
