@@ -11,23 +11,33 @@ Printed, all measured in this run, interleaved, minimum over ``--repeat`` runs (
 * evaluate (100 draws for weighted majority: the loop's precision; and evaluate's default 128) vs the
   loop, as a ratio, with the error of each task-level accuracy (exact strategies: |estimate - exact|;
   weighted majority: the Monte-Carlo standard error of both);
-* the two kernels issue 14 rewrote, before (0.1.0, frozen in ``legacy_estimators.py``) and after:
-  exact majority at every k, and weighted-majority Monte Carlo at 100 and 128 draws, with the largest
-  difference between the old and new majority values;
-* evaluate itself with the 0.1.0 kernels patched in ("before", same run);
+* the current majority kernel per k and for all k in one call, and the weighted-majority Monte Carlo
+  at 100 and 128 draws;
 * with ``--large``, 5 models x 500 problems x 1024 solutions: evaluate's time and peak memory (in a
-  fresh process), one process and two worker processes (``--before``: also with the 0.1.0 kernels);
+  fresh process), one process and two worker processes;
   the CPU seconds of the process and of its workers and the wall time they imply on free cores; the
   time of ``scaling.validate`` on the table; memory is the process's RSS with the table loaded and its
   peak during evaluate (Linux).
 
-    python benchmarks/bench_evaluate.py [--quick] [--large] [--large-only] [--before] [--repeat N]
+    python benchmarks/bench_evaluate.py [--quick] [--large] [--large-only] [--repeat N]
+
+Before and after issue 14 (kernels rewritten after 0.1.0; measured then, on this project's 2-core machine,
+in one run of this script with the 0.1.0 kernels patched in; the frozen 0.1.0 copy was removed in issue 21,
+so these figures are kept here as text and in the issue 14 closing note):
+
+* 200 problems x 256 solutions, all strategies, k = 1..256: evaluate 0.201 s wall at 100 draws = 42.9x
+  the per-problem loop (8.642 s), 0.169 s at 128 draws = 51.1x, with 1000 bootstrap CIs 44.0x; the 0.1.0
+  kernels in the same run 9.9x (0.50 s -> 0.18 s for evaluate: 15.6x -> 43x against the loop).
+* Kernels: exact majority 3.2x faster, weighted-majority Monte Carlo 3.7-5x faster, agreeing to 1e-14;
+  majority now vs 0.1.0 differed by up to 5.8e-13 (0.1.0's gammaln cancellation; now ~1e-15 against
+  exact rationals in tests/test_estimators.py).  0.1.0 also raised IndexError with several right classes.
+* 5 models x 500 x 1024 (2.56M rows): 29.6 s and 2.0 GB with the 0.1.0 kernels; after, n_jobs=1 10.32 s,
+  n_jobs=2 8.87 s wall, peak 1.07 GB.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import resource
 import subprocess
@@ -42,9 +52,6 @@ import pandas as pd
 import scaling
 from scaling import estimators as est
 from scaling.matrix import to_matrices
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import legacy_estimators as legacy  # noqa: E402  (0.1.0 kernels, for before/after)
 
 STRATS = ["majority", "weighted_majority", "best_of_n", "pass_at_k"]
 
@@ -131,21 +138,6 @@ def interleaved(fns: dict, repeat: int) -> tuple[dict, dict]:
     return {"wall": wall, "cpu": cpu}, out
 
 
-_EVAL_MODULE = importlib.import_module("scaling.strategies")
-
-
-def with_legacy_kernels(fn):
-    """Run ``fn`` with evaluate calling the 0.1.0 estimators (``legacy_estimators.py``): 'before'."""
-    def run():
-        saved = _EVAL_MODULE.est
-        _EVAL_MODULE.est = legacy
-        try:
-            return fn()
-        finally:
-            _EVAL_MODULE.est = saved
-    return run
-
-
 def _status_mib(field: str) -> float:
     """A ``/proc/self/status`` memory field (VmRSS, VmHWM) in MiB; NaN where there is none."""
     try:
@@ -170,7 +162,7 @@ def _children_cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def large_case(n_jobs: int, before: bool = False) -> None:
+def large_case(n_jobs: int) -> None:
     """5 models x 500 problems x 1024 solutions (in a fresh process, so peak RSS is this case's).
 
     Besides wall time (inflated when other jobs share the cores), prints the CPU seconds of this process
@@ -188,12 +180,12 @@ def large_case(n_jobs: int, before: bool = False) -> None:
     _reset_peak_rss()
     t0, c0, k0 = time.perf_counter(), time.process_time(), _children_cpu()
     run = lambda: scaling.evaluate(samples, strategies=STRATS, n_jobs=n_jobs, extrapolate=()).curves  # noqa: E731
-    curves = (with_legacy_kernels(run) if before else run)()
+    curves = run()
     t_eval, c_eval, k_eval = time.perf_counter() - t0, time.process_time() - c0, _children_cpu() - k0
     peak = _status_mib("VmHWM")
     rss_kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     free = c_eval + k_eval / max(n_jobs, 1)
-    print(f"large{' with the 0.1.0 kernels' if before else ''}: 5 models x 500 problems x 1024 solutions "
+    print(f"large: 5 models x 500 problems x 1024 solutions "
           f"({len(samples):,} rows), n_jobs={n_jobs}: evaluate {t_eval:.2f} s wall, CPU {c_eval:.2f} s here + "
           f"{k_eval:.2f} s in workers -> {free:.1f} s on {n_jobs} free core(s); {len(curves)} curve points; "
           f"validate {t_val:.2f} s wall, {c_val:.2f} s CPU (table build {t_build:.1f} s); RSS with the table loaded "
@@ -203,31 +195,20 @@ def large_case(n_jobs: int, before: bool = False) -> None:
 
 
 def components(m, ks: list[int], repeat: int) -> None:
-    """The majority and weighted-majority kernels before (0.1.0) and after, interleaved."""
+    """The majority and weighted-majority kernels, interleaved (the 0.1.0 figures: the module docstring)."""
     fns = {
-        "majority 0.1.0 (per k)": lambda: {k: legacy.majority_at_k(m.codes, m.class_value, m.n, k) for k in ks},
-        "majority now (per k, as evaluate calls it)":
+        "majority (per k, as evaluate calls it)":
             lambda: {k: est.majority_at_k(m.codes, m.class_value, m.n, k) for k in ks},
-        "majority now (all k in one call)": lambda: est.majority_at_ks(m.codes, m.class_value, m.n, ks),
-        "weighted MC 0.1.0, 100 draws":
-            lambda: legacy.weighted_majority_mc(m.codes, m.reward, m.class_value, ks, n_draws=100),
-        "weighted MC now, 100 draws":
+        "majority (all k in one call)": lambda: est.majority_at_ks(m.codes, m.class_value, m.n, ks),
+        "weighted MC, 100 draws":
             lambda: est.weighted_majority_mc(m.codes, m.reward, m.class_value, ks, n_draws=100),
-        "weighted MC 0.1.0, 128 draws":
-            lambda: legacy.weighted_majority_mc(m.codes, m.reward, m.class_value, ks, n_draws=128),
-        "weighted MC now, 128 draws":
+        "weighted MC, 128 draws":
             lambda: est.weighted_majority_mc(m.codes, m.reward, m.class_value, ks, n_draws=128),
     }
     t, out = interleaved(fns, repeat)
-    dev = max(float(np.abs(out["majority 0.1.0 (per k)"][k] - out["majority now (per k, as evaluate calls it)"][k])
-                    .max()) for k in ks)
     print("components (CPU s, minimum of interleaved runs):")
-    names = list(fns)
-    for before, after in ((names[0], names[1]), (names[0], names[2]), (names[3], names[4]), (names[5], names[6])):
-        print(f"  {after:44s} {t['cpu'][after]:7.3f}   vs {before:30s} {t['cpu'][before]:7.3f}   "
-              f"-> {t['cpu'][before] / t['cpu'][after]:5.1f}x")
-    print(f"  largest |majority now - majority 0.1.0| over problems and k: {dev:.1e} (0.1.0's gammaln error; "
-          "now ~1e-15 against exact rationals, tests/test_estimators.py)")
+    for name in fns:
+        print(f"  {name:44s} {t['cpu'][name]:7.3f}")
 
 
 def main() -> None:
@@ -236,17 +217,14 @@ def main() -> None:
     ap.add_argument("--large", action="store_true", help="also time 5 models x 500 problems x 1024 solutions")
     ap.add_argument("--large-only", action="store_true")
     ap.add_argument("--jobs", type=int, default=None, help="(large case) worker processes; default 1 and 2")
-    ap.add_argument("--before", action="store_true", help="(large case) also time it with the 0.1.0 kernels")
     ap.add_argument("--repeat", type=int, default=None, help="timed runs of each contender (default 3)")
     args = ap.parse_args()
     if args.large_only:
         if args.jobs:                       # one configuration, in this process
-            large_case(args.jobs, before=args.before)
+            large_case(args.jobs)
             return
         for j in (1, 2):                    # each configuration in a fresh process (clean peak RSS)
-            for before in ((False, True) if args.before else (False,)):
-                subprocess.run([sys.executable, __file__, "--large-only", "--jobs", str(j)]
-                               + (["--before"] if before else []), check=True)
+            subprocess.run([sys.executable, __file__, "--large-only", "--jobs", str(j)], check=True)
         return
     n_prob = 50 if args.quick else 200
     repeat = args.repeat or (1 if args.quick else 3)
@@ -260,8 +238,6 @@ def main() -> None:
         "evaluate, 100 draws": lambda: scaling.evaluate(samples, strategies=STRATS, ks=ks, n_boot=0, n_draws=100, extrapolate=()).curves,
         "evaluate, 128 draws": lambda: scaling.evaluate(samples, strategies=STRATS, ks=ks, n_boot=0, extrapolate=()).curves,
         "evaluate, 128 draws, 1000 bootstrap CIs": lambda: scaling.evaluate(samples, strategies=STRATS, ks=ks, extrapolate=()).curves,
-        "evaluate, 128 draws, 0.1.0 kernels": with_legacy_kernels(
-            lambda: scaling.evaluate(samples, strategies=STRATS, ks=ks, n_boot=0, extrapolate=()).curves),
         "baseline loop, 100 subsets": lambda: baseline(samples, ks),
     }
     t, out = interleaved(fns, repeat)
@@ -299,8 +275,7 @@ def main() -> None:
     components(m, ks, repeat)
     print(_load())
     if args.large:
-        subprocess.run([sys.executable, __file__, "--large-only"] + (["--before"] if args.before else []),
-                       check=True)
+        subprocess.run([sys.executable, __file__, "--large-only"], check=True)
 
 
 if __name__ == "__main__":

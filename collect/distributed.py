@@ -9,6 +9,9 @@ is set, else a local instance): one engine actor per worker -- one per GPU for t
 loads the model once and processes shards handed out by an actor pool; every shard is written by the
 same atomic part writer, so a killed cluster run resumes like a local one.
 
+Not run as a docstring test (it starts a Ray instance; tests/test_collect_run.py runs it on the shipped
+113k with two workers):
+
 >>> from collect.distributed import run_ray
 >>> run_ray(config, workers=4)                                 # doctest: +SKIP
 """

@@ -13,9 +13,17 @@ Rows: task, problem_id, model, params (read from the model), method (``sample`` 
 sample_id, answer (canonical), correct, gen_tokens, prompt_tokens, logprob (sum over generated tokens,
 raw model distribution), temperature, difficulty.  Texts (with the question) go to ``texts/``.
 
+>>> import tempfile
+>>> from collect.params import SamplingParams
 >>> from collect.sample import SampleConfig, run_sample
->>> run_sample(SampleConfig(task="arith", model="data/models/arith-neox-113k", out="samples/x", n=4,
-...                         limit=2))                                    # doctest: +SKIP
+>>> tmp = tempfile.TemporaryDirectory()
+>>> out = tmp.name
+>>> summary = run_sample(SampleConfig(task="arith", model="data/models/arith-neox-113k", out=out,
+...                                   sampling=SamplingParams(n=4, seed=0), limit=2, progress=False))
+>>> import scaling
+>>> scaling.read_samples(out).groupby("problem_id").size().tolist()      # 2 problems x 4 solutions
+[4, 4]
+>>> tmp.cleanup()
 """
 
 from __future__ import annotations

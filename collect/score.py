@@ -14,8 +14,20 @@ Each part is rewritten atomically once scored (or written to ``--out`` with its 
 loses at most the part in flight and a re-run skips parts already scored by the same reward model.
 The reward model's folder and tokenizer (step tag, good/bad tokens) are checked before any scoring.
 
+>>> import tempfile
+>>> import scaling
+>>> from collect.params import SamplingParams
+>>> from collect.sample import SampleConfig, run_sample
 >>> from collect.score import ScoreConfig, run_score
->>> run_score(ScoreConfig("data/samples/arith", "data/models/prm-neox", kind="prm"))    # doctest: +SKIP
+>>> tmp = tempfile.TemporaryDirectory()
+>>> out = tmp.name
+>>> _ = run_sample(SampleConfig(task="arith", model="data/models/arith-neox-113k", out=out,
+...                             sampling=SamplingParams(n=2, seed=0), limit=2, progress=False))
+>>> _ = run_score(ScoreConfig(out, "data/models/arith-verifier-1.9m", progress=False))
+>>> scored = scaling.read_samples(out)
+>>> bool(scored.reward.between(0, 1).all()), scored.reward_model.unique().tolist()
+(True, ['arith-verifier-1.9m'])
+>>> tmp.cleanup()
 """
 
 from __future__ import annotations

@@ -5,11 +5,14 @@ torch, vllm or the ``collect`` package.  One pipeline, used by ``python -m scali
 and your scripts alike:
 
 >>> import scaling
->>> samples = scaling.read_samples("data/samples")     # doctest: +SKIP
->>> ev = scaling.evaluate(samples)                      # doctest: +SKIP
->>> ev.curves                                           # doctest: +SKIP
->>> laws = ev.fit()                                     # doctest: +SKIP
->>> laws.optimal(1e14)                                  # doctest: +SKIP
+>>> samples = scaling.read_samples("data/samples/arith-sub100")   # the shipped 20k and 50k, 100 problems
+>>> ev = scaling.evaluate(samples, extrapolate=(), n_boot=100)
+>>> sorted(ev.curves.method.unique())
+['mcts', 'rebase', 'sample']
+>>> laws = ev.fit()
+>>> best = laws.optimal(1e10)                                     # best configuration at 1e10 FLOPs
+>>> best["model"], best["method"], best["strategy"]
+('arith-neox-50k', 'rebase', 'weighted_majority')
 
 Names: ``scaling.fit`` is the package of the command ``python -m scaling.fit`` (not a function, whatever
 was imported before); the fitting verb is :meth:`Evaluation.fit` (or :func:`scaling.laws.fit`, which

@@ -42,6 +42,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from .registry import VOTING_STRATEGIES
+
 __all__ = ["FAMILIES", "Family", "CurveFit", "fit_curve", "binomial_se", "ExtrapolationWarning"]
 
 HUBER_DELTA = 1.345
@@ -412,7 +414,7 @@ def default_families(strategy: str, limit: float | None) -> list[str]:
     fams = ["power_floor", "logistic"]
     if strategy == "pass_at_k":
         fams.append("monkeys")
-    if strategy in ("majority", "weighted_majority") and limit is not None and np.isfinite(limit):
+    if strategy in VOTING_STRATEGIES and limit is not None and np.isfinite(limit):
         fams.append("power_floor_limit")
     return fams
 

@@ -45,9 +45,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from . import registry
 from .flops import Compute
 from .matrix import iter_matrices, to_matrices
-from .schema import CONTRACT_DOC, STRATEGIES, SchemaError, check_sample_table
+from .schema import CONTRACT_DOC, SchemaError, check_sample_table
 from .strategies import concat, evaluate_groups, limits_frame, values_frame
 
 if TYPE_CHECKING:
@@ -314,9 +315,8 @@ class Evaluation:
 def _parse(strategies, by) -> tuple[list[str] | None, list[str]]:
     if strategies is not None:
         strategies = [strategies] if isinstance(strategies, str) else list(strategies)
-        bad = [s for s in strategies if s not in STRATEGIES]
-        if bad:
-            raise ValueError(f"unknown strategies {bad}; expected some of {list(STRATEGIES)}")
+        for s in strategies:
+            registry.strategy(s)            # ValueError naming the known strategies
     return strategies, ([by] if isinstance(by, str) else list(by or []))
 
 
@@ -367,8 +367,12 @@ def evaluate(samples: pd.DataFrame, strategies: Sequence[str] | None = None, ks:
 
     Example
     -------
-    >>> ev = evaluate(samples, strategies=["majority"], ks=[1, 4, 16])   # doctest: +SKIP
-    >>> ev.curves.plot.line(x="flops", y="accuracy", logx=True)          # doctest: +SKIP
+    >>> from scaling.samples import read_samples
+    >>> samples = read_samples("data/samples/arith-sub100/arith-neox-20k-sample.parquet")
+    >>> ev = evaluate(samples, strategies=["majority"], ks=[1, 4, 16], extrapolate=(), n_boot=50)
+    >>> ev.curves.k.tolist()
+    [1, 4, 16]
+    >>> ax = ev.curves.plot.line(x="flops", y="accuracy", logx=True)
     """
     strategies, by_cols = _parse(strategies, by)
     samples = check_sample_table(samples)

@@ -17,8 +17,8 @@ and calls these.  (Where the notebooks read and write is their own business: ``n
 
 >>> import pandas as pd
 >>> c = pd.DataFrame({"flops": [1e10, 1e12], "accuracy": [0.2, 0.6]})
->>> round(float(interp_accuracy(c, 1e11)), 3)
-0.4
+>>> interp_accuracy(c, [1e11, 1e13]).round(3)      # one value per budget; NaN outside the measured range
+array([0.4, nan])
 """
 
 from __future__ import annotations
@@ -185,7 +185,8 @@ def finish_axes(ax, title: str | None = None, legend: bool = True, legend_kw: di
 def interp_accuracy(curve: pd.DataFrame, flops) -> np.ndarray:
     """Accuracy of one curve (rows with ``flops``, ``accuracy``) at ``flops``, interpolated linearly in
     log10 FLOPs between measured points: ``a(C) = a_i + (a_{i+1} - a_i) (log C - log C_i) /
-    (log C_{i+1} - log C_i)``.  NaN outside the measured range (no extrapolation)."""
+    (log C_{i+1} - log C_i)``.  Returns an array with one value per budget (a scalar ``flops`` gives a
+    1-element array); NaN outside the measured range (no extrapolation)."""
     d = curve.sort_values("flops")
     x = np.log10(d.flops.to_numpy(float))
     y = d.accuracy.to_numpy(float)

@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .registry import STRATEGY_REGISTRY
+
 __all__ = ["pareto", "curve_frontier", "frontier", "size_law", "competes", "SIZE_LAW_STRATEGIES"]
 
 #: Strategies whose curve defines the size law, in order of preference (the paper uses weighted voting).
@@ -24,8 +26,10 @@ SIZE_LAW_STRATEGIES = ("weighted_majority", "majority", "best_of_n", "pass_at_k"
 
 
 def competes(strategy, match: Mapping) -> bool:
-    """pass@k is an oracle (it needs the grader at test time): it competes only when asked for by name."""
-    return match.get("strategy") is not None or str(strategy) != "pass_at_k"
+    """An oracle strategy (the registry's ``oracle``: pass@k needs the grader at test time) competes only
+    when asked for by name."""
+    spec = STRATEGY_REGISTRY.get(str(strategy))
+    return match.get("strategy") is not None or spec is None or not spec.oracle
 
 
 def pareto(points: pd.DataFrame, x: str = "flops", y: str = "accuracy") -> pd.DataFrame:

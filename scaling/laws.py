@@ -9,9 +9,11 @@ predicts, saves and summarises; the Pareto frontier and the compute-optimal size
 below call them).  ``Laws.save(path)`` writes JSON; :func:`load_law` reads it back and refuses damaged
 files or unknown format versions.  ``python -m scaling.fit DATA_DIR`` runs exactly this pipeline.
 
->>> import scaling                                                   # doctest: +SKIP
->>> laws = scaling.evaluate(scaling.read_samples("data/samples")).fit()   # doctest: +SKIP
->>> laws.optimal(1e14)["model"]                                      # doctest: +SKIP
+>>> import scaling
+>>> samples = scaling.read_samples("data/samples/arith-sub100/arith-neox-20k-sample.parquet")
+>>> laws = scaling.evaluate(samples, strategies=["majority"], extrapolate=(), n_boot=50).fit()
+>>> laws.optimal(1e8)["strategy"]
+'majority'
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ import seaborn as sns
 from matplotlib.ticker import LogLocator
 
 from .names import STRATEGY_NAMES, size_label, slug
+from .registry import ORACLE_STRATEGIES
 
 __all__ = ["error_vs_flops", "frontier_plot", "optimal_size_plot", "figure_names", "save_figure", "save_all"]
 
@@ -125,7 +126,7 @@ def error_vs_flops(laws, task: str, strategy: str, method: str = "sample", ax=No
 def frontier_plot(laws, task: str, ax=None):
     """All measured configurations (grey) and the Pareto frontier (error % vs FLOPs)."""
     pts = laws.points[laws.points.task.astype(str) == str(task)]
-    pts = pts[pts.strategy != "pass_at_k"]
+    pts = pts[~pts.strategy.isin(ORACLE_STRATEGIES)]            # oracles (pass@k) only when named
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4.8))
     ax.scatter(pts.flops, 100 * (1 - pts.accuracy), s=12, color="0.7", label="all configurations")

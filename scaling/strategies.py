@@ -22,14 +22,8 @@ from . import estimators as est
 from . import workers
 from .extrapolate import fit_success_model, predict
 from .matrix import SampleMatrix, class_mass
-from .schema import (
-    GREEDY_METHODS,
-    REWARD_STRATEGIES,
-    SAMPLING_METHODS,
-    STRATEGIES,
-    TREE_METHODS,
-    SchemaError,
-)
+from .registry import REWARD_STRATEGIES, STRATEGY_REGISTRY, VOTING_STRATEGIES, strategy
+from .schema import GREEDY_METHODS, SAMPLING_METHODS, TREE_METHODS, SchemaError
 
 
 def default_ks(n: np.ndarray) -> list[int]:
@@ -56,15 +50,17 @@ def _strategies_for(m: SampleMatrix, strategies: Sequence[str] | None) -> list[s
         return ["greedy"] if strategies is None or "greedy" in strategies else []
     has_reward = m.has_rewards
     if strategies is None:
-        chosen = ["majority", "pass_at_k"] + (list(REWARD_STRATEGIES) if has_reward else [])
+        # those without rewards first, then (where every row has one) those with: the order of the records
+        chosen = [s.name for s in STRATEGY_REGISTRY.values() if s.default and not s.needs_rewards] + \
+            ([s.name for s in STRATEGY_REGISTRY.values() if s.default and s.needs_rewards] if has_reward else [])
         if m.reward is not None and not has_reward:
             warnings.warn(f"task {m.key['task']!r}, model {m.key['model']!r}, method {method!r}: "
                           f"{m.meta['reward_rows_missing']} row(s) lack a reward, so {list(REWARD_STRATEGIES)} "
                           "are not evaluated for this group", stacklevel=3)
     else:
-        chosen = [s for s in strategies if s != "greedy"]
+        chosen = [s for s in strategies if strategy(s).at_ks is not None]
         for s in chosen:
-            if s in REWARD_STRATEGIES:
+            if strategy(s).needs_rewards:
                 _check_rewards(m, s)
     return chosen
 
@@ -94,7 +90,7 @@ def evaluate_matrix(m: SampleMatrix, strategies: Sequence[str] | None = None, ks
     if method in GREEDY_METHODS:
         if not chosen:
             return recs
-        acc = m.correct.sum(axis=1) / m.n          # several greedy rows of a problem are averaged
+        acc = strategy("greedy").whole(m)          # several greedy rows of a problem are averaged
         cost = m.unit_flops / m.n + m.prompt_flops
         ids, v = _problem_values(m, acc)
         _, f = _problem_values(m, cost)
@@ -105,18 +101,7 @@ def evaluate_matrix(m: SampleMatrix, strategies: Sequence[str] | None = None, ks
         kk = int(m.key["budget"])
         cost = m.unit_flops + m.prompt_flops
         for s in chosen:
-            if s == "pass_at_k":
-                acc = (m.correct.sum(axis=1) > 0).astype(float)
-            elif s == "majority":
-                acc = est.vote_all(m.codes, m.class_value)
-            elif s == "weighted_majority":
-                _nonneg(m)
-                acc = est.vote_all(m.codes, m.class_value, m.reward)
-            elif s == "best_of_n":
-                acc = est.best_of_k(m.reward, m.correct, m.n, int(m.n.max()))
-            else:
-                raise ValueError(f"unknown strategy {s!r}; expected one of {STRATEGIES}")
-            ids, v = _problem_values(m, acc)
+            ids, v = _problem_values(m, strategy(s).whole(m))
             _, f = _problem_values(m, cost)
             recs.append({"strategy": s, "k": kk, "problem_ids": ids, "values": v, "flops": f, "var": None,
                          "n_capped": 0, "capped": np.zeros(len(ids), bool)})
@@ -128,33 +113,12 @@ def evaluate_matrix(m: SampleMatrix, strategies: Sequence[str] | None = None, ks
     if ks and ks[0] < 1:
         raise ValueError(f"ks must be positive integers, got {ks}")
     per_sol = m.unit_flops / m.n
-    n_correct = m.correct.sum(axis=1)
-    wm = bon = maj = None
-    if "majority" in chosen:
-        maj = est.majority_at_ks(m.codes, m.class_value, m.n, ks)
-    if "best_of_n" in chosen:
-        bon = est.best_of_ks(m.reward, m.correct, m.n, ks)
-    if "weighted_majority" in chosen:
-        _nonneg(m)
-        wm = est.weighted_majority_mc(m.codes, m.reward, m.class_value, ks, n_draws=n_draws, seed=rng)
+    values = {s: strategy(s).at_ks(m, ks, n_draws, rng) for s in chosen}
     for k in ks:
-        kp = np.minimum(k, m.n)
-        cost = kp * per_sol + m.prompt_flops
+        cost = np.minimum(k, m.n) * per_sol + m.prompt_flops
         capped = m.n < k
         for s in chosen:
-            var = None
-            if s == "pass_at_k":
-                acc = est.pass_at_k(m.n, n_correct, k)
-            elif s == "majority":
-                acc = maj[k]
-            elif s == "best_of_n":
-                acc = bon[k]
-            elif s == "weighted_majority":
-                acc, var = wm[k]
-                exact = kp >= m.n          # the whole set: no sampling noise
-                var = np.where(exact, 0.0, var / n_draws)
-            else:
-                raise ValueError(f"unknown strategy {s!r}; expected one of {STRATEGIES}")
+            acc, var = values[s][k]
             recs.append({"strategy": s, "k": k, "problem_ids": m.problem_ids, "values": acc, "flops": cost,
                          "var": var, "n_capped": int(capped.sum()), "capped": capped})
     return recs
@@ -202,16 +166,6 @@ def evaluate_groups(matrices: Iterable[SampleMatrix], strategies: Sequence[str] 
     return mats, [workers.merge_records(p) for p in parts_of], results[len(owner):]
 
 
-def _nonneg(m: SampleMatrix) -> None:
-    valid = m.codes >= 0
-    if m.reward is not None and (m.reward[valid] < 0).any():
-        raise ValueError(f"weighted_majority sums rewards per answer, so rewards must be >= 0, but task "
-                         f"{m.key['task']!r}, model {m.key['model']!r} has rewards down to "
-                         f"{np.nanmin(m.reward[valid]):.4g}; transform them (e.g. a sigmoid of logits)")
-
-
-
-
 def _key(m: SampleMatrix, by: list[str], reward_agg: str | None) -> dict:
     """A matrix group's configuration columns (without the strategy)."""
     return {**{c: m.key[c] for c in ("task", "model", "params", "method")}, **{c: m.key[c] for c in by},
@@ -242,19 +196,20 @@ def limits_frame(m: SampleMatrix, by: list[str]) -> pd.DataFrame | None:
         return None
     n_classes = m.class_value.shape[1]
     counts = class_mass(m.codes, None, n_classes)
-    kinds = [("majority", counts)]
-    if m.has_rewards and not (m.reward[m.codes >= 0] < 0).any():
-        kinds.append(("weighted_majority", class_mass(m.codes, m.reward, n_classes)))
+    weights_ok = m.has_rewards and not (m.reward[m.codes >= 0] < 0).any()
+    # the voting strategies of the registry: by count, or (needing non-negative rewards) by reward mass
+    kinds = [(name, class_mass(m.codes, m.reward, n_classes) if strategy(name).needs_rewards else counts)
+             for name in VOTING_STRATEGIES if weights_ok or not strategy(name).needs_rewards]
     good, present = m.class_value > 0.5, counts > 0
     base = {c: m.key[c] for c in ("task", "model", "method")} | {c: m.key[c] for c in by}
     frames = []
-    for strategy, mass in kinds:
+    for name, mass in kinds:
         # shares of all solutions (majority) or of all answered reward mass (weighted)
-        total = m.n.astype(float) if strategy == "majority" else mass.sum(axis=1)
+        total = mass.sum(axis=1) if strategy(name).needs_rewards else m.n.astype(float)
         denom = np.where(total > 0, total, 1.0)
         c_share = np.where(good & present, mass, 0).max(axis=1) / denom
         w_share = np.where(~good & present, mass, 0).max(axis=1) / denom
-        frames.append(pd.DataFrame({**base, "strategy": strategy, "problem_id": m.problem_ids,
+        frames.append(pd.DataFrame({**base, "strategy": name, "problem_id": m.problem_ids,
                                     "correct_share": c_share, "top_wrong_share": w_share,
                                     "margin": c_share - w_share, "limit": est.vote(mass, present, m.class_value)}))
     return pd.concat(frames, ignore_index=True)
@@ -272,7 +227,7 @@ def extrapolated_frame(m: SampleMatrix, strategies: Sequence[str], multiples: Se
     best-of-n, which only widen their intervals.  Returns (per-problem frame, interval frame, the success
     model's candidate table or None), or None when nothing is extrapolated."""
     n0 = int(m.n.min())
-    strategies = [s for s in strategies if s != "greedy"]
+    strategies = [s for s in strategies if strategy(s).at_ks is not None]
     if m.key["method"] not in SAMPLING_METHODS or n0 < 4 or not multiples or not strategies:
         return None
     ks = [n0 * int(mult) for mult in multiples]

@@ -107,29 +107,6 @@ def test_a_duplicate_key_across_files_is_caught(tmp_path):
         scaling.read_samples(tmp_path)
 
 
-def test_validated_columns_typed_once_and_shared():
-    """Strings: one object per distinct value, None for null, integers as decimal strings; lists: float
-    arrays kept as they are, other sequences converted, a non-finite value named by its row."""
-    raw = table()
-    raw["answer"] = pd.Series([None if i == 2 else i % 2 for i in range(len(raw))], dtype=object)
-    raw.loc[2, "correct"] = False
-    arrays = [np.array([0.1, 0.9]) for _ in range(len(raw))]
-    raw["step_rewards"] = pd.Series(arrays, dtype=object)
-    raw.loc[3, "step_rewards"] = None
-    raw.loc[4, "step_rewards"] = [1, 2]                        # ints: converted to a float array
-    got = scaling.validate(raw)
-    assert got.answer.tolist()[:4] == ["0", "1", None, "1"] and got.answer.dtype == object
-    assert len({id(v) for v in got.task}) == 1 and len({id(v) for v in got.problem_id}) == 3
-    assert got.step_rewards[0] is arrays[0] and got.step_rewards[3] is None and got.step_rewards[4].dtype == float
-    assert list(got.step_rewards[4]) == [1.0, 2.0]
-    again = scaling.validate(got)                              # already typed: the arrays are kept
-    assert all(a is b for a, b in zip(again.step_rewards, got.step_rewards, strict=True))
-    bad = got.copy()
-    bad["step_rewards"] = [np.array([0.5, np.nan]) if i == 7 else v for i, v in enumerate(got.step_rewards)]
-    with pytest.raises(scaling.SchemaError, match=r"step_rewards.*finite numbers.*first is row 7"):
-        scaling.validate(bad)
-
-
 def test_empty_directory_is_an_error(tmp_path):
     with pytest.raises(scaling.SchemaError, match="no sample tables"):
         scaling.read_samples(tmp_path)

@@ -12,8 +12,11 @@ tokens whose probability mass reaches ``top_p`` -> sample from the renormalised 
 ``temperature == 0`` means greedy (argmax).  Log-probabilities are log_softmax(z) (see
 :mod:`collect.engines.base`).
 
->>> engine = HFEngine("data/models/arith-neox-113k", device="cpu", batch_size=32)     # doctest: +SKIP
->>> out = engine.generate(["Q: 1+1?\\nA:"], SamplingParams(n=4, max_tokens=32, seed=0, stop=["\\n\\n"]))  # doctest: +SKIP
+>>> from collect.params import SamplingParams
+>>> engine = HFEngine("data/models/arith-neox-113k", device="cpu", batch_size=32)
+>>> out = engine.generate(["Compute: 12+3-4\\n"], SamplingParams(n=4, max_tokens=32, seed=0, stop=["\\n\\n"]))
+>>> len(out), len(out[0]), all(c.num_tokens <= 32 for c in out[0])     # prompts x n completions
+(1, 4, True)
 """
 
 from __future__ import annotations

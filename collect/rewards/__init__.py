@@ -5,8 +5,10 @@
 * :mod:`.likelihood`: likelihood verifiers (:class:`LikelihoodVerifier`), read with transformers or with
   vLLM's prompt log-probabilities.
 
->>> rm = load_reward_model("data/models/arith-verifier-2m")                     # doctest: +SKIP
->>> rm.score(["Compute: 12+3-4"], [["12+3=15", "15-4=11", "The answer is 11"]])   # doctest: +SKIP
+>>> rm = load_reward_model("data/models/arith-verifier-1.9m")           # the shipped verifier
+>>> scores = rm.score(["Compute: 12+3-4"], [["12+3=15", "15-4=11", "The answer is 11"]])
+>>> len(scores[0]), all(0.0 <= s <= 1.0 for s in scores[0])              # one score per step
+(3, True)
 """
 
 from __future__ import annotations

@@ -26,9 +26,10 @@ over them, and ``min_p`` keeps those choices free of charge as long as each gets
 the favourite's probability. The running product means "the prefix is still right", which is what REBASE
 and MCTS read from a process reward model, and ``score_m`` is the solution's reward.
 
->>> rm = LikelihoodVerifier("data/models/arith-verifier-2m", backend="vllm")       # doctest: +SKIP
->>> rm.score(["Compute: 12+3-4"], [["12+3=15", "15-4=11", "The answer is 11"]])   # doctest: +SKIP
-[[0.99, 0.98, 0.98]]
+>>> rm = LikelihoodVerifier("data/models/arith-verifier-1.9m")           # transformers; backend="vllm" too
+>>> right, slip = ["12+3=15", "15-4=11", "The answer is 11"], ["12+3=14", "14-4=10", "The answer is 10"]
+>>> [[round(s, 2) for s in steps] for steps in rm.score(["Compute: 12+3-4"] * 2, [right, slip])]
+[[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ text).  The score at a tag is
 the softmax over the two logits {good_token, bad_token} of the next-token distribution at the tag's
 last token.  A PRM returns one score per step; an ORM one score per solution.
 
+Not run as a docstring test: no step-tag PRM is shipped (data/models holds the policies and a likelihood
+verifier); tests/test_reward.py checks one built with random weights against a hand computation.
+
 >>> rm = StepTagRewardModel("data/models/prm-neox", device="cpu")                # doctest: +SKIP
 >>> rm.score(["What is 2+3?"], [["Step 1: 2+3=5.", "The answer is 5"]])       # doctest: +SKIP
 [[0.81, 0.93]]
