@@ -368,7 +368,7 @@ def evaluate(samples: pd.DataFrame, strategies: Sequence[str] | None = None, ks:
     Example
     -------
     >>> from scaling.samples import read_samples
-    >>> samples = read_samples("data/samples/arith-sub100/arith-neox-20k-sample.parquet")
+    >>> samples = read_samples("data/samples/arith-sub100/arith-neox-113k-sample.parquet")
     >>> ev = evaluate(samples, strategies=["majority"], ks=[1, 4, 16], extrapolate=(), n_boot=50)
     >>> ev.curves.k.tolist()
     [1, 4, 16]

@@ -10,7 +10,7 @@ below call them).  ``Laws.save(path)`` writes JSON; :func:`load_law` reads it ba
 files or unknown format versions.  ``python -m scaling.fit DATA_DIR`` runs exactly this pipeline.
 
 >>> import scaling
->>> samples = scaling.read_samples("data/samples/arith-sub100/arith-neox-20k-sample.parquet")
+>>> samples = scaling.read_samples("data/samples/arith-sub100/arith-neox-113k-sample.parquet")
 >>> laws = scaling.evaluate(samples, strategies=["majority"], extrapolate=(), n_boot=50).fit()
 >>> laws.optimal(1e8)["strategy"]
 'majority'

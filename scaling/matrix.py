@@ -6,7 +6,7 @@ the matrix is a *unit*: a problem (i.i.d. sampling and greedy rows) or one searc
 code; ``-1`` is a null answer, ``-2`` is padding past the unit's last solution).
 
 >>> import scaling
->>> mats = scaling.matrix.to_matrices(scaling.read_samples("data/samples/arith-sub100/arith-neox-20k-sample.parquet"))
+>>> mats = scaling.matrix.to_matrices(scaling.read_samples("data/samples/arith-sub100/arith-neox-113k-sample.parquet"))
 >>> mats[0].codes.shape                  # problems x solutions
 (100, 256)
 """

@@ -87,7 +87,7 @@ PRODUCES = {
              r"size law \(weighted_majority, sample\): log10 C = -?\d+\.\d+ log10 N [-+ ]*\d+\.\d+",
              r"saturation: accuracy vs the plug-in voting limit"]),
     "02_": (["fig13_strategies_one_model.png", "fig4_5_tree_search_across_sizes.png", "fig6_7_per_model.png"],
-            [r"models with tree search: \['arith-neox-20k', 'arith-neox-50k'\]",
+            [r"models with tree search: \['arith-neox-113k', 'arith-neox-163k'\]",
              r"== rebase vs sampling at equal compute \(\d+ of \d+ points",
              r"== mcts vs sampling at equal compute",
              r"REBASE n=\d+ at [\d.e+]+ FLOPs: \d+\.\d%"]),
@@ -99,7 +99,7 @@ PRODUCES = {
     "05_": ([], [r"Paper, Table 4, MATH500", r"== Table 4 layout, arith \(accuracy %"]),
     "06_": (["06_recommendation_arith.png"],
             [r"Evaluation: \d+ \(configuration, k\) points of \d+ configurations",
-             r"arith-neox-20k / sample / majority +40 +1-256"]),
+             r"arith-neox-\S+ / sample / majority +40 +1-256"]),
 }
 
 
