@@ -159,6 +159,7 @@ def read_samples(path: str | os.PathLike | Iterable[str | os.PathLike], *, stric
         raise TypeError(f"read_samples() got unexpected option(s) {unknown}; the tool readers take {sorted(ALL_OPTIONS)}")
     paths = [Path(path)] if isinstance(path, (str, os.PathLike)) else [Path(p) for p in path]
     frames = []
+    tools_read = False
     for root in paths:
         listed = sample_files(root, format)
         if root.is_dir() and not strict:
@@ -175,9 +176,13 @@ def read_samples(path: str | os.PathLike | Iterable[str | os.PathLike], *, stric
                 read = [(str(f), validate(_read_one(f), source=str(f))) for f in files]
             else:
                 read = read_tool(files, kind, **options)
+                tools_read = True
             for source, table in read:
                 table["_file"] = source
                 frames.append(table)
+    if options and not tools_read:
+        raise SchemaError(f"options {sorted(options)} apply to evaluation tools' files, but {', '.join(map(str, paths))} "
+                          "holds only sample tables")
     if len(frames) == 1:
         return frames[0].drop(columns=["_file"])
     for frame, start in zip(frames, np.cumsum([0] + [len(f) for f in frames[:-1]]), strict=True):

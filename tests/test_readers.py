@@ -164,6 +164,8 @@ def test_read_samples_recognises_tool_files_beside_tables(tmp_path, grade, expec
     assert len(df) == 128 and set(df.model) == {"other", "arith-neox-50k"}
     assert df.loc[df.model == "other", "grader"].isna().all()
     assert len(scaling.read_samples(d, format="table")) == 64
+    with pytest.raises(scaling.SchemaError, match=r"options \['params'\] apply to evaluation tools' files"):
+        scaling.read_samples(d / "tables", params=1)
     with pytest.raises(TypeError, match="unexpected option"):
         scaling.read_samples(d, tokeniser=TOKENIZER)
     # the same run read twice (the two fixtures hold the same samples) is one solution twice: refused
