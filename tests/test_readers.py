@@ -187,3 +187,19 @@ def test_scaling_never_imports_collect_torch_or_vllm():
             "assert not bad, bad")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert r.returncode == 0, r.stderr
+
+
+def test_lm_eval_temperature_follows_the_generation_settings(tmp_path):
+    from scaling.readers.lm_eval import _temperature
+
+    f, rec = tmp_path / "samples.jsonl", "line 1"
+    assert _temperature({"do_sample": True, "temperature": 0.7}, "hf", None, f, rec) == 0.7
+    assert _temperature({"do_sample": False, "temperature": 0.7}, "hf", None, f, rec) == 0.0
+    assert _temperature({"until": ["\n"]}, "vllm", None, f, rec) == 0.0          # the harness's default: greedy
+    assert _temperature({"temperature": 0.7}, "vllm", None, f, rec) == 0.7
+    (tmp_path / "generation_config.json").write_text('{"do_sample": true}')
+    assert _temperature({"temperature": 0.7}, "hf", tmp_path, f, rec) == 0.7     # the model's config samples
+    (tmp_path / "generation_config.json").write_text("{}")
+    assert _temperature({"temperature": 0.7}, "hf", tmp_path, f, rec) == 0.0     # transformers' default: greedy
+    with pytest.raises(scaling.SchemaError, match="record line 1: field 'arguments': .* pass temperature="):
+        _temperature({"temperature": 0.7}, "hf", None, f, rec)

@@ -258,3 +258,28 @@ def test_tokens_are_counted_without_padding():
     tok = scaling.readers.token_counter(MODEL)
     assert list(tok(["1", "Compute: 48-6\n", "48-6=42\n\nThe answer is 42"])) == [1, 6, 11]
     assert np.issubdtype(tok(["a"]).dtype, np.integer)
+
+
+def test_task_rule_is_the_harness_filter_and_metric():
+    """The task rule as this reader applies it, against lm-eval's own regex filter and exact_match."""
+    _tool("lm_eval")
+    from lm_eval.api.metrics import exact_match_hf_evaluate
+    from lm_eval.filters.extraction import RegexFilter, WhitespaceFilter
+    from lm_eval.filters.transformation import LowercaseFilter
+
+    from scaling.readers import TaskRule
+
+    pattern = r"(?:answer is|####) (\-?[\$0-9\.\,]+)|(boxed\{\w+\})"
+    metric = {"ignore_case": True, "ignore_punctuation": True, "regexes_to_ignore": [",", r"\$", r"\.$"]}
+    rule = TaskRule((("regex", {"regex_pattern": pattern, "group_select": -1}), ("remove_whitespace", {}),
+                     ("lowercase", {})), metric)
+    texts = ["so the answer is 1,234.", "The answer is $5 and then #### 7", "nothing here", "x boxed{ABC} y",
+             "answer is -3.50", "#### 12 ... answer is 12.", ""]
+    refs = ["1234", "7", "0", "abc", "-3.50", "12", "1"]
+    theirs = RegexFilter(regex_pattern=pattern, group_select=-1).apply([texts], None)[0]
+    theirs = LowercaseFilter().apply(WhitespaceFilter().apply([theirs], None), None)[0]
+    ours = [rule.extract(t) for t in texts]
+    assert ours == [None if x == "[invalid]" else x for x in theirs]
+    for t, ref, x in zip(texts, refs, theirs, strict=True):
+        logged = exact_match_hf_evaluate([x], [ref], **metric)["exact_match"]
+        assert rule("t", t, ref)[1] == (bool(logged) and x != "[invalid]")

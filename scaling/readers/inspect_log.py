@@ -167,9 +167,10 @@ def read_inspect(path: str | os.PathLike, *, task: str | None = None, model: str
         raise fail(file, f"the run's status is {header.get('status')!r}, not 'success'; its samples may be "
                          "incomplete (read it anyway by rerunning or retrying the eval to completion)")
     margs = ev.get("model_args") or {}
-    folder = local_folder(margs.get("model_path"))
+    model_path = margs.get("model_path") if isinstance(margs.get("model_path"), str) else None
+    folder = local_folder(model_path)
     task = task or ev.get("task")
-    model = model or (folder.name if folder is not None else ev.get("model"))
+    model = model or (Path(model_path.rstrip("/")).name if model_path else ev.get("model"))
     n_params, params_source = resolve_params(file, params, model, folder=folder)
     if temperature is None:
         for cfg in (ev.get("model_generate_config") or {}, (header.get("plan") or {}).get("config") or {}):

@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..schema import SchemaError
@@ -209,16 +208,23 @@ def _request(line: dict, file: Path, rec: int) -> tuple[str | None, dict]:
     return (prompt if isinstance(prompt, str) else None), (settings if isinstance(settings, dict) else {})
 
 
-def _temperature(settings: dict, backend: str | None) -> float | None:
-    """The sampling temperature of a request: 0 for greedy decoding (``do_sample`` false, temperature 0 or
-    absent -- the harness's HF default -- or ``do_sample`` unset on the HF backend, where transformers then
-    decodes greedily), else the temperature given."""
+def _temperature(settings: dict, backend: str | None, folder: Path | None, file: Path, rec: str) -> float:
+    """The sampling temperature of a request: 0 for greedy decoding (``do_sample`` false, or temperature 0 or
+    absent -- the harness's HF default), else the temperature given.  With ``do_sample`` unset and a positive
+    temperature on the HF backend, transformers samples only if the model's ``generation_config.json`` says
+    ``do_sample: true``: read from the local model folder, refused without one."""
     temp = settings.get("temperature")
     do_sample = settings.get("do_sample")
     if do_sample is False or temp is None or float(temp) == 0.0:
         return 0.0
     if do_sample is None and backend == "hf":
-        return 0.0
+        config = folder / "generation_config.json" if folder is not None else None
+        if config is None:
+            raise fail(file, f"temperature {temp} without do_sample: the model's generation_config decides whether "
+                             "transformers sampled, and the model is not a local folder; pass temperature= (0 for "
+                             "greedy)", rec, "arguments")
+        if not (config.is_file() and json.loads(config.read_text()).get("do_sample")):
+            return 0.0
     return float(temp)
 
 
@@ -342,7 +348,7 @@ def read_lm_eval(path: str | os.PathLike, *, task: str | None = None, model: str
         if difficulty is not None and difficulty not in doc:
             raise fail(file, f"missing (doc has {sorted(doc)})", rec, f"doc.{difficulty}")
         prompt, settings = _request(line, file, rec)
-        temp = float(temperature) if temperature is not None else _temperature(settings, backend)
+        temp = float(temperature) if temperature is not None else _temperature(settings, backend, folder, file, rec)
         pid = str(doc[problem_id]) if problem_id is not None else str(doc_id)
         for i, text in enumerate(resps[0]):
             if not isinstance(text, str):
@@ -359,10 +365,9 @@ def read_lm_eval(path: str | os.PathLike, *, task: str | None = None, model: str
     graded = [grading(task, t, ref) for t, ref in zip(rows["text"], rows["target"], strict=True)]
     if rule is not None:
         _check_against_logged(file, docs, rule, config)
-    prompts = [p or "" for p in rows["prompt"]]
-    known = np.array([p is not None for p in rows["prompt"]])
-    prompt_tokens = pd.array(np.where(known, counter(prompts), 0), dtype="Int64")
-    prompt_tokens[~known] = pd.NA
+    distinct = list(dict.fromkeys(p for p in rows["prompt"] if p is not None))
+    n_prompt = dict(zip(distinct, counter(distinct), strict=True))
+    prompt_tokens = pd.array([n_prompt.get(p) for p in rows["prompt"]], dtype="Int64")
     df = pd.DataFrame({
         "task": task, "problem_id": rows["problem_id"], "model": model, "params": n_params,
         "method": [method_of(t) for t in rows["temperature"]], "sample_id": rows["sample_id"],
