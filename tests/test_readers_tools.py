@@ -49,7 +49,8 @@ def _problems(d: Path, name: str, rows=ROWS) -> Path:
     return path
 
 
-def _run(cmd: list[str], cwd: Path, timeout: int = 600) -> None:
+def _run(cmd: list[str], cwd: Path) -> None:
+    timeout = int(os.environ.get("SCALING_TOOL_TIMEOUT", 600))      # seconds per tool run (about 30 on an idle CPU)
     env = {**os.environ, **OFFLINE, "HF_HOME": str(cwd / "hf"), "HF_DATASETS_CACHE": str(cwd / "hf" / "datasets")}
     r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert r.returncode == 0, f"{cmd[:4]} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"

@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ._common import (
@@ -241,6 +242,12 @@ def read_inspect(path: str | os.PathLike, *, task: str | None = None, model: str
         token_count = counter.name + " (completion text)"
     else:
         token_count = "inspect output.usage"
+    # rows in the dataset's order, epoch by epoch within a sample (.eval archives list members by name, .json
+    # logs epoch by epoch)
+    ids = [str(i) for i in (ev.get("dataset") or {}).get("sample_ids") or []]
+    position = {i: n for n, i in enumerate(dict.fromkeys(ids + df["problem_id"].tolist()))}
+    df = df.iloc[np.lexsort((df["sample_id"].to_numpy(), df["problem_id"].map(position).to_numpy()))]
+    df = df.reset_index(drop=True)
     df = df.assign(task=task, model=model, params=n_params, method=method_of(temperature), temperature=temperature,
                    grader=grading.name if grading is not None else f"inspect scorer {', '.join(sorted(used))}",
                    token_count=token_count, params_source=params_source)
