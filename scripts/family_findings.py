@@ -13,8 +13,10 @@ difference, 95 % percentile interval):
    metrics measured when it was built (``data/models/arith-verifier-*/training.json``) and, when the
    build's solution texts are at hand (``--work``, default ``collect-work/``), the first-error AUC per step
    index on every shipped sample (steps labelled exactly by ``collect.family.task.step_labels``);
-5. the Pareto frontier of the measured points (no oracle): which sizes are on it with k >= 4, and over
-   what range of FLOPs each size is the best choice;
+5. the paper's headline, a smaller model with more samples winning at equal FLOPs
+   (:func:`scaling.crossings.crossings` on the weighted-voting curves), and the Pareto frontier of the measured
+   points (no oracle): which sizes are on it with k >= 4, and over what range of FLOPs each size is the
+   best choice;
 6. REBASE vs sampling at equal FLOPs on the search subset (sampling interpolated in log FLOPs between the
    two k that bracket the search's FLOPs, per problem);
 7. the compute-optimal size law of the fitted laws (``fits/arith.json``, written by
@@ -31,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 import scaling
+from scaling.crossings import crossings
 from scaling.frontier import pareto
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,9 +131,12 @@ def step_table(data: Path, work: Path, models: list[str]) -> tuple[pd.DataFrame,
     return pd.DataFrame(rows), verifier_metrics(every_score, every_rec)
 
 
-def frontier_table(ev) -> pd.DataFrame:
+def frontier_table(ev, strategies: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Runs of consecutive frontier points of one model (the budgets it wins) among the measured points of
+    ``strategies`` (default every strategy but the pass@k oracle, greedy included)."""
     cur = ev.curves
-    pts = cur[(cur.task == "arith") & (cur.strategy != "pass_at_k")]
+    keep = cur.strategy.isin(strategies) if strategies else cur.strategy != "pass_at_k"
+    pts = cur[(cur.task == "arith") & keep]
     fr = pareto(pts).reset_index(drop=True)
     runs, start = [], 0
     for i in range(1, len(fr) + 1):   # consecutive frontier points of one model = the budgets it wins
@@ -208,8 +214,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pooled over sizes ({pooled['n_solutions']} samples): first-error AUC {pooled['first_error_auc']:.4f}; "
               "by step index (AUC, first errors): "
               f"{ {k: (round(v, 3), pooled['first_error_count_by_step'][k]) for k, v in pooled['first_error_auc_by_step'].items()} }\n")
-    print("## Pareto frontier of the measured points (no pass@k)\n")
+    print("## The paper's headline: a smaller model with more samples at equal FLOPs (weighted voting, measured)\n")
+    cur = ev.curves
+    wv = cur[(cur.task == "arith") & (cur.method == "sample") & (cur.strategy == "weighted_majority")]
+    cm = crossings(wv)
+    print(cm.summary(), "\n(want >= 3 winning pairs over >= 3 smaller sizes, >= 25 % of budgets, >= 3 optimal sizes, "
+          "Spearman >= 0.8)")
+    print(cm.pairs.sort_values("gain", ascending=False).round(3).to_string(index=False), "\n")
+    print("## Pareto frontier of the measured points (every strategy but pass@k, greedy included)\n")
     print(frontier_table(ev).round(3).to_string(index=False), "\n")
+    print("## Pareto frontier of the weighted-voting points (the paper's Fig. 1)\n")
+    print(frontier_table(ev, ("weighted_majority",)).round(3).to_string(index=False), "\n")
     sub = data / "samples" / "arith-sub100"
     if sub.exists():
         evs = scaling.evaluate(scaling.read_samples(sub), extrapolate=(), n_boot=200)
