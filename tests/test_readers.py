@@ -4,7 +4,7 @@ format detection, refusals, layering.
 The search-and-learn and Large Language Monkeys files under tests/data/tools/ are NOT written by those tools
 (both need vLLM and a GPU here unavailable): tests/data/tools/make_fixtures.py wrote them from the tools'
 published schemas (their repositories' generation and scoring code, cited there) with real samples of the
-bundled arith-neox-50k policy scored step by step by the bundled arith-verifier-2m, and wrote collect's own
+bundled arith-neox-113k policy scored step by step by the bundled arith-verifier-1.9m, and wrote collect's own
 table of the same samples to expected.parquet -- what the readers must give back.  The lm-evaluation-harness
 and Inspect readers are tested on files the real tools write, in tests/test_readers_tools.py.
 """
@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / "tests" / "data" / "tools"
 SAL = TOOLS / "search-and-learn" / "best_of_n_completions.jsonl"
 MONKEYS = TOOLS / "monkeys"
-TOKENIZER = ROOT / "data" / "models" / "arith-neox-50k"
-RUN = {"task": "arith", "model": "arith-neox-50k", "params": 47840}
+TOKENIZER = ROOT / "data" / "models" / "arith-neox-113k"
+RUN = {"task": "arith", "model": "arith-neox-113k", "params": 113408}
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def _sorted(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_search_and_learn_gives_back_collects_table(expected, grade):
-    df = _sorted(read_search_and_learn(SAL, **RUN, grade=grade, reward_model="arith-verifier-2m",
+    df = _sorted(read_search_and_learn(SAL, **RUN, grade=grade, reward_model="arith-verifier-1.9m",
                                        reward_params=1889280, temperature=1.0, difficulty="level"))
     assert len(df) == len(expected) == 64
     for col in ("problem_id", "sample_id", "answer", "correct", "gen_tokens", "difficulty", "reward", "temperature"):
@@ -161,7 +161,7 @@ def test_read_samples_recognises_tool_files_beside_tables(tmp_path, grade, expec
     with pytest.raises(scaling.SchemaError, match="do not record task, model, params"):
         scaling.read_samples(d)
     df = scaling.read_samples(d, **RUN, grade=grade)
-    assert len(df) == 128 and set(df.model) == {"other", "arith-neox-50k"}
+    assert len(df) == 128 and set(df.model) == {"other", "arith-neox-113k"}
     assert df.loc[df.model == "other", "grader"].isna().all()
     assert len(scaling.read_samples(d, format="table")) == 64
     with pytest.raises(scaling.SchemaError, match=r"options \['params'\] apply to evaluation tools' files"):
@@ -178,7 +178,7 @@ def test_read_samples_recognises_tool_files_beside_tables(tmp_path, grade, expec
 
 def test_safetensors_params_counts_the_checkpoint():
     info = json.loads((TOKENIZER / "training.json").read_text())
-    assert safetensors_params(TOKENIZER) == info["params"] == 47840
+    assert safetensors_params(TOKENIZER) == info["params"] == 113408
 
 
 def test_scaling_never_imports_collect_torch_or_vllm():

@@ -2,8 +2,8 @@
 
 Neither tool runs here (both need vLLM and a GPU, search-and-learn a hub dataset and a hub PRM), so their
 files are built from their published schemas with real samples: ``python -m collect sample`` draws 8
-solutions for each of 8 arithmetic problems from the bundled ``arith-neox-50k`` policy and ``python -m
-collect score`` scores every step with the bundled ``arith-verifier-2m`` process reward model.  Those
+solutions for each of 8 arithmetic problems from the bundled ``arith-neox-113k`` policy and ``python -m
+collect score`` scores every step with the bundled ``arith-verifier-1.9m`` process reward model.  Those
 samples are then written
 
 * as search-and-learn writes ``best_of_n_completions.jsonl`` (huggingface/search-and-learn,
@@ -56,9 +56,9 @@ def main() -> None:
         task = Path(tmp) / "arith.jsonl"
         task.write_text("".join(json.dumps(r) + "\n" for r in chosen))
         out = Path(tmp) / "samples"
-        run("sample", "--task", str(task), "--model", "data/models/arith-neox-50k", "--out", str(out), "--n", "8",
+        run("sample", "--task", str(task), "--model", "data/models/arith-neox-113k", "--out", str(out), "--n", "8",
             "--template", "raw", "--max-tokens", "160", "--seed", "0")
-        run("score", "--samples", str(out), "--reward-model", "data/models/arith-verifier-2m")
+        run("score", "--samples", str(out), "--reward-model", "data/models/arith-verifier-1.9m")
         table = pd.concat([pd.read_parquet(p) for p in sorted(out.glob("*.parquet"))], ignore_index=True)
         texts = pd.DataFrame([json.loads(line) for p in sorted((out / "texts").glob("*.jsonl"))
                               for line in p.read_text().splitlines()])
