@@ -1,12 +1,12 @@
 """The lm-evaluation-harness and Inspect readers on files the real tools write.
 
-Each tool runs once per session, offline on CPU, with the bundled arith-neox-50k policy (a GPT-NeoX with a
+Each tool runs once per session, offline on CPU, with the bundled arith-neox-113k policy (a GPT-NeoX with a
 character-level tokenizer, loaded from data/models/ by transformers) over a few problems of
 data/tasks/arith.jsonl (tests/data/tools/lm_eval/arith_reader.yaml, tests/data/tools/inspect/arith_task.py).
 The tables the readers make are checked against what each tool itself reports: lm-eval's accuracy over the
 first response and its majority-vote filter, Inspect's mean and pass_at_2 reducers.
 
-The tools come with ``pip install -e '.[tools]'`` (.ci/run installs them and sets SCALING_REQUIRE_TOOLS=1,
+The tools come with ``pip install -e '.[eval-tools]'`` (.ci/run installs them and sets SCALING_REQUIRE_TOOLS=1,
 so that a missing tool fails there instead of skipping).
 """
 
@@ -30,7 +30,7 @@ from scaling.readers import read_inspect, read_lm_eval, safetensors_params
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / "tests" / "data" / "tools"
-MODEL = ROOT / "data" / "models" / "arith-neox-50k"
+MODEL = ROOT / "data" / "models" / "arith-neox-113k"
 ROWS = [0, 1, 2, 60, 120, 160, 200, 250, 300, 350, 400, 480]     # difficulties 1 to 10
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "TOKENIZERS_PARALLELISM": "false", "INSPECT_DISPLAY": "none", "NO_COLOR": "1"}
@@ -39,7 +39,7 @@ OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFL
 def _tool(module: str):
     if os.environ.get("SCALING_REQUIRE_TOOLS"):
         return __import__(module)
-    return pytest.importorskip(module, reason="pip install -e '.[tools]'")
+    return pytest.importorskip(module, reason="pip install -e '.[eval-tools]'")
 
 
 def _problems(d: Path, name: str, rows=ROWS) -> Path:
@@ -81,7 +81,7 @@ def test_lm_eval_first_response_is_the_harness_score(lm_eval_out):
     samples, results, lines = _lm_eval_files(lm_eval_out)
     df = read_lm_eval(samples)
     assert len(df) == 12 * 8 and set(df.sample_id) == set(range(8))
-    assert (df.model == "arith-neox-50k").all() and (df.method == "sample").all() and (df.temperature == 1.0).all()
+    assert (df.model == "arith-neox-113k").all() and (df.method == "sample").all() and (df.temperature == 1.0).all()
     assert (df.params == results["config"]["model_num_parameters"]).all()
     assert results["config"]["model_num_parameters"] == safetensors_params(MODEL)
     first = df[df.sample_id == 0].set_index("problem_id")
@@ -187,7 +187,7 @@ def test_inspect_reducers_are_our_pass_at_k(inspect_logs):
     log, as_json = inspect_logs
     df = read_inspect(log, difficulty="difficulty")
     assert len(df) == 8 * 4 and set(df.sample_id) == {0, 1, 2, 3}
-    assert (df.model == "arith-neox-50k").all() and (df.params == safetensors_params(MODEL)).all()
+    assert (df.model == "arith-neox-113k").all() and (df.params == safetensors_params(MODEL)).all()
     assert (df.temperature == 1.0).all() and set(df.grader) == {"inspect scorer pattern"}
     pd.testing.assert_frame_equal(df, read_inspect(as_json, difficulty="difficulty"))
     import zipfile
