@@ -4,7 +4,7 @@
 # results_<date>.json under data/tool-logs/lm-eval/data__models__<model>/.
 set -euo pipefail
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-for m in arith-neox-20k arith-neox-50k arith-neox-113k; do
+for m in arith-neox-113k arith-neox-163k arith-neox-423k; do
   python -m lm_eval --model hf --model_args "pretrained=data/models/$m,dtype=float32" \
     --tasks arith_lmeval --include_path data/tool-logs/lm-eval/tasks --log_samples \
     --output_path data/tool-logs/lm-eval --device cpu --batch_size 64 --seed 0
