@@ -1,7 +1,8 @@
 """The command ``python -m scaling.fit DATA_DIR [--out fits/] [--figures figures/] [--strategies ...]
-[--compute ...]``: fit inference scaling laws to the sample tables in a directory.
+[--compute ...] [--format ...]``: fit inference scaling laws to the sample tables in a directory.
 
-Read every sample table under DATA_DIR, evaluate them (:func:`scaling.evaluate`: every strategy at every k,
+Read every sample table (and every file of lm-evaluation-harness, Inspect, search-and-learn or Large
+Language Monkeys, :mod:`scaling.readers`) under DATA_DIR, evaluate them (:func:`scaling.evaluate`: every strategy at every k,
 exact estimators per problem, plug-in voting limits, per-problem extrapolations beyond the cached samples,
 one bootstrap over problems), fit each task's laws (:meth:`scaling.evaluation.Evaluation.fit`), print a
 summary per task (best configuration per budget decade, fitted asymptotes beside the plug-in voting
@@ -17,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from .readers import FORMATS
+from .samples import TABLE
 from .schema import CONTRACT_DOC, STRATEGIES
 
 __all__ = ["main", "run", "InputError"]
@@ -48,25 +51,52 @@ def _parser() -> argparse.ArgumentParser:
                    help="worker processes for the per-problem values, extrapolations and figures (-1: one per "
                         "core); the results do not depend on it")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    tools = p.add_argument_group(
+        "evaluation tools' files", "what a tool's files do not record (lm-eval, Inspect, search-and-learn, Large "
+        "Language Monkeys; see scaling.readers): each reader says which of these it needs")
+    tools.add_argument("--format", default="auto", choices=["auto", TABLE, *FORMATS],
+                       help="read only files of this kind (auto: recognise each file)")
+    tools.add_argument("--task", default=None, help="task name (default: the tool's, where it logs one)")
+    tools.add_argument("--model", default=None, help="model name (default: the tool's, where it logs one)")
+    tools.add_argument("--params", type=float, default=None, help="the model's parameter count")
+    tools.add_argument("--tokenizer", default=None, metavar="PATH",
+                       help="tokenizer.json (or its folder) to count tokens the files do not record")
+    tools.add_argument("--grade", default=None, metavar="MODULE:FUNCTION",
+                       help="grader grade(task, text, reference) for responses the tool did not grade one by one, "
+                            "e.g. collect.grading:grade ('collect' for short); lm-eval: 'task' (default) uses the "
+                            "task's own exact-match rule")
+    tools.add_argument("--temperature", type=float, default=None, help="sampling temperature, where not logged")
+    tools.add_argument("--difficulty-field", default=None, metavar="FIELD",
+                       help="field of each problem's record holding a difficulty label")
     return p
 
 
-def _read(root: Path):
+def _tool_options(args) -> dict:
+    """The reader options given on the command line (the unset ones left to each reader)."""
+    given = {"task": args.task, "model": args.model, "params": args.params, "tokenizer": args.tokenizer,
+             "grade": args.grade, "temperature": args.temperature, "difficulty": args.difficulty_field}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _read(root: Path, fmt: str = "auto", options: dict | None = None):
     """The validated sample table under ``root`` and its files (InputError naming what is wrong)."""
     import scaling
-    from scaling.samples import table_files
+    from scaling.samples import sample_files
 
     if not root.exists():
         raise InputError(f"{root}: no such file or directory")
     if root.is_dir() and not any(p.is_file() for p in root.rglob("*")):
         raise InputError(f"{root}: the directory is empty; expected sample tables (.parquet or .jsonl)")
-    files = table_files(root)
+    try:
+        files = [f for f, _ in sample_files(root, fmt)]
+    except scaling.SchemaError as exc:
+        raise InputError(str(exc)) from None
     if not files:
         raise InputError(f"{root}: no sample tables found (expected .parquet / .jsonl / .jsonl.gz files with the "
-                         f"sample-table columns; {CONTRACT_DOC})")
+                         f"sample-table columns, or files of {', '.join(FORMATS)}; {CONTRACT_DOC})")
     try:
-        samples = scaling.read_samples(root)
-    except scaling.SchemaError as exc:
+        samples = scaling.read_samples(root, format=fmt, **(options or {}))
+    except (scaling.SchemaError, ValueError) as exc:
         raise InputError(str(exc)) from None
     if samples.empty:
         raise InputError(f"{root}: the sample tables hold no rows")
@@ -123,7 +153,7 @@ def run(args) -> int:
 
     t0 = time.time()
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
-    samples, files = _read(Path(args.data_dir))
+    samples, files = _read(Path(args.data_dir), args.format, _tool_options(args))
     say(f"read {len(samples)} solutions from {len(files)} file(s) in {time.time() - t0:.1f}s")
     ev = _evaluate(args, samples)
     say(f"evaluated {len(ev.curves)} (configuration, k) points in {time.time() - t0:.1f}s")

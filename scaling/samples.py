@@ -23,25 +23,67 @@ from .schema import COLUMNS, SchemaError, concat_validated, validate
 
 TABLE_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz")
 #: Folders inside a data directory that never hold sample tables (task files, solution texts, search
-#: trees, model weights); :func:`read_samples` does not descend into them.
-SKIP_DIRS = frozenset({"tasks", "texts", "trees", "models"})
+#: trees, model weights, example tool logs); :func:`read_samples` does not descend into them.
+SKIP_DIRS = frozenset({"tasks", "texts", "trees", "models", "tool-logs"})
+#: What :func:`sample_files` calls a sample table (the other kinds are the tool formats of
+#: :data:`scaling.readers.FORMATS`).
+TABLE = "table"
 
 
-def table_files(path: str | os.PathLike) -> list[Path]:
-    """The table files :func:`read_samples` reads under ``path`` (itself, if it is a file)."""
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    if not path.exists():
-        raise SchemaError(f"{path}: no such file or directory")
+def _walk(path: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """Files under ``path`` ending in ``suffixes``, sorted; hidden folders and :data:`SKIP_DIRS` skipped."""
     files = []
     for p in sorted(path.rglob("*")):
         parts = p.relative_to(path).parts
         if any(part.startswith(".") for part in parts) or any(part in SKIP_DIRS for part in parts[:-1]):
             continue
-        if p.is_file() and p.name.endswith(TABLE_SUFFIXES):
+        if p.is_file() and p.name.endswith(suffixes):
             files.append(p)
     return files
+
+
+def table_files(path: str | os.PathLike) -> list[Path]:
+    """The table files (``.parquet``, ``.jsonl``) under ``path`` (itself, if it is a file)."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.exists():
+        raise SchemaError(f"{path}: no such file or directory")
+    return _walk(path, TABLE_SUFFIXES)
+
+
+def sample_files(path: str | os.PathLike, format: str | None = None) -> list[tuple[Path, str]]:
+    """The files :func:`read_samples` reads under ``path`` (itself, if it is a file), each with its kind:
+    ``"table"`` or a tool format of :data:`scaling.readers.FORMATS` (recognised by name and content, or
+    the one ``format`` names).  A ``.jsonl`` file that is neither is listed as a table (so that reading it
+    says what is missing); other files that no reader recognises are left out."""
+    from .readers import FORMATS, SIDECAR, TOOL_SUFFIXES, detect
+
+    if format not in (None, "auto", TABLE) and format not in FORMATS:
+        raise SchemaError(f"format {format!r}: expected 'auto', {TABLE!r} or one of {sorted(FORMATS)}")
+    auto = format in (None, "auto")
+    path = Path(path)
+    if path.is_file() and not auto:
+        return [(path, format)]
+    if path.is_file():
+        files = [path]
+    elif path.exists():
+        files = _walk(path, tuple(dict.fromkeys(TABLE_SUFFIXES + TOOL_SUFFIXES)))
+    else:
+        raise SchemaError(f"{path}: no such file or directory")
+    out = []
+    for f in files:
+        table = f.name.endswith(".parquet") or f.name.endswith(TABLE_SUFFIXES) and is_sample_table(f)
+        kind = TABLE if table else detect(f)
+        if kind is None and f.name.endswith(TABLE_SUFFIXES):
+            kind = TABLE
+        if kind is None and f == path:
+            raise SchemaError(f"{f}: not a sample table ({', '.join(TABLE_SUFFIXES)}) and not a file of a known tool "
+                              f"({', '.join(FORMATS)}); pass format= to name it")
+        if kind in (None, SIDECAR) or not auto and kind != format:
+            continue
+        out.append((f, kind))
+    return out
 
 
 def _read_one(path: Path) -> pd.DataFrame:
@@ -79,18 +121,27 @@ def is_sample_table(path: str | os.PathLike) -> bool:
     return set(CONTRACT) <= names
 
 
-def read_samples(path: str | os.PathLike | Iterable[str | os.PathLike], *, strict: bool = True) -> pd.DataFrame:
-    """Read one sample table, or every table in a directory tree, into one validated DataFrame.
+def read_samples(path: str | os.PathLike | Iterable[str | os.PathLike], *, strict: bool = True,
+                 format: str | None = None, **options) -> pd.DataFrame:
+    """Read sample tables and evaluation tools' files -- one file, every file in a directory tree, or a list
+    of such paths -- into one validated DataFrame.
 
     Parameters
     ----------
     path
-        A ``.parquet`` / ``.jsonl`` file, a directory (searched recursively; hidden folders and the
-        folders named in :data:`SKIP_DIRS` -- ``tasks``, ``texts``, ``trees``, ``models`` -- are not
-        searched), or a list of such paths.
+        A ``.parquet`` / ``.jsonl`` table, a tool's file (lm-evaluation-harness ``samples_*.jsonl``, Inspect
+        ``.eval`` / ``.json``, search-and-learn ``*_completions.jsonl``, Large Language Monkeys ``.yaml``), a
+        directory (searched recursively; hidden folders and the folders named in :data:`SKIP_DIRS` --
+        ``tasks``, ``texts``, ``trees``, ``models``, ``tool-logs`` -- are not searched), or a list of such paths.
     strict
-        When reading a directory, a table file without the contract columns is an error (default) or,
-        with ``strict=False``, skipped.
+        When reading a directory, a ``.jsonl`` file that is neither a sample table nor a tool's file is an
+        error (default) or, with ``strict=False``, skipped.
+    format
+        ``"auto"`` (default: recognise each file), ``"table"``, or a tool format (``lm-eval``, ``inspect``,
+        ``search-and-learn``, ``monkeys``): read only files of that kind (a single file is read as that kind).
+    **options
+        Passed to the tool readers that take them (:mod:`scaling.readers`): ``task``, ``model``, ``params``,
+        ``tokenizer``, ``grade`` (e.g. ``collect.grading.grade``), ``temperature``, ``difficulty`` ...
 
     Returns
     -------
@@ -99,23 +150,40 @@ def read_samples(path: str | os.PathLike | Iterable[str | os.PathLike], *, stric
     Raises
     ------
     SchemaError
-        naming the file, the column and the first bad row (see :func:`scaling.schema.validate`).
+        naming the file, the column (or record and field) and the first bad row (see
+        :func:`scaling.schema.validate`).
     """
+    from .readers import ALL_OPTIONS, read_tool
+
+    unknown = sorted(set(options) - ALL_OPTIONS)
+    if unknown:
+        raise TypeError(f"read_samples() got unexpected option(s) {unknown}; the tool readers take {sorted(ALL_OPTIONS)}")
     paths = [Path(path)] if isinstance(path, (str, os.PathLike)) else [Path(p) for p in path]
     frames = []
+    tools_read = False
     for root in paths:
-        files = table_files(root)
-        if root.is_dir():
-            if not strict:
-                files = [f for f in files if is_sample_table(f)]
-        if not files:
+        listed = sample_files(root, format)
+        if root.is_dir() and not strict:
+            listed = [(f, k) for f, k in listed if k != TABLE or is_sample_table(f)]
+        if not listed:
             raise SchemaError(f"{root}: no sample tables found (expected {', '.join(TABLE_SUFFIXES)} files "
-                              "with the contract columns)")
-        for f in files:
-            raw = _read_one(f)
-            table = validate(raw, source=str(f))
-            table["_file"] = str(f)
-            frames.append(table)
+                              "with the contract columns, or files of lm-eval, Inspect, search-and-learn or Large "
+                              "Language Monkeys)")
+        by_kind: dict[str, list[Path]] = {}
+        for f, kind in listed:
+            by_kind.setdefault(kind, []).append(f)
+        for kind, files in by_kind.items():
+            if kind == TABLE:
+                read = [(str(f), validate(_read_one(f), source=str(f))) for f in files]
+            else:
+                read = read_tool(files, kind, **options)
+                tools_read = True
+            for source, table in read:
+                table["_file"] = source
+                frames.append(table)
+    if options and not tools_read:
+        raise SchemaError(f"options {sorted(options)} apply to evaluation tools' files, but {', '.join(map(str, paths))} "
+                          "holds only sample tables")
     if len(frames) == 1:
         return frames[0].drop(columns=["_file"])
     for frame, start in zip(frames, np.cumsum([0] + [len(f) for f in frames[:-1]]), strict=True):
@@ -279,5 +347,5 @@ def from_list_jsonl(
     return validate(df, source=str(path))
 
 
-__all__ = ["read_samples", "write_samples", "atomic_path", "table_files", "from_list_jsonl", "approx_token_count", "is_sample_table",
-           "COLUMNS"]
+__all__ = ["read_samples", "write_samples", "atomic_path", "table_files", "sample_files", "from_list_jsonl",
+           "approx_token_count", "is_sample_table", "COLUMNS"]
