@@ -39,6 +39,7 @@ def bench_model(folder: Path, hidden: int, prompts: list[str], args) -> dict:
     import torch
 
     from collect.engines.hf import HFEngine
+    from collect.params import SamplingParams
 
     rows = len(prompts) * args.n
     eng = HFEngine(str(folder), device=args.device, dtype="float32", batch_size=rows, ignore_eos=True)
@@ -49,7 +50,7 @@ def bench_model(folder: Path, hidden: int, prompts: list[str], args) -> dict:
     cuda = args.device.startswith("cuda")
 
     def run_engine():
-        out = eng.generate(prompts, n=args.n, temperature=1.0, max_tokens=args.tokens, seed=0, stop=stop)
+        out = eng.generate(prompts, SamplingParams(n=args.n, temperature=1.0, max_tokens=args.tokens, seed=0, stop=stop))
         return sum(c.num_tokens for o in out for c in o)
 
     def run_generate():

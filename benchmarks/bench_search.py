@@ -68,7 +68,7 @@ def _models(args, tmp: Path) -> tuple[str, str, str]:
     if policy is None:
         policy = str(save_model(build_model(args.family_size, seed=1), tok, tmp / args.family_size))
     if prm is None:
-        prm = save_model(build_model("arith-neox-130k", seed=2), tok, tmp / "prm-random")
+        prm = save_model(build_model("arith-neox-423k", seed=2), tok, tmp / "prm-random")
         save_reward_config(prm)
     return policy, str(prm), origin
 
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default=None)
     ap.add_argument("--reward-model", default=None)
-    ap.add_argument("--family-size", default="arith-neox-50k")
+    ap.add_argument("--family-size", default="arith-neox-113k")
     ap.add_argument("--task", default="arith")
     ap.add_argument("--problems", type=int, default=16)
     ap.add_argument("--budget", type=int, default=8)
@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from collect.engines.hf import HFEngine
-    from collect.reward import load_reward_model
+    from collect.params import SamplingParams
+    from collect.rewards import load_reward_model
     from collect.search import ModelExpander, Rebase, Tree, drive
     from collect.search.run import make_prompt
     from collect.tasks import load_task
@@ -112,12 +113,12 @@ def main(argv: list[str] | None = None) -> int:
           f"({args.step_tokens} per step); {args.threads} thread(s), {args.device}")
 
     # warm-up (first-call costs: stop-token tables, allocator)
-    engine.generate(prompts[:2], n=2, max_tokens=8, seed=0, stop=["\n\n"])
+    engine.generate(prompts[:2], SamplingParams(n=2, max_tokens=8, seed=0, stop=["\n\n"]))
 
     # ---- plain sampling
     s0 = dict(engine.stats)
     t0 = time.perf_counter()
-    out = engine.generate(prompts, n=args.budget, temperature=1.0, max_tokens=args.max_tokens, seed=0)
+    out = engine.generate(prompts, SamplingParams(n=args.budget, temperature=1.0, max_tokens=args.max_tokens, seed=0))
     t_sample = time.perf_counter() - t0
     tok_sample = sum(c.num_tokens for cs in out for c in cs)
     prompt_sent = (engine.stats["prompt_tokens"] - s0["prompt_tokens"]) * args.budget
@@ -135,8 +136,8 @@ def main(argv: list[str] | None = None) -> int:
 
     trees = [Tree(p, pr.question) for p, pr in zip(prompts, problems, strict=True)]
     searches = [Rebase(t, args.budget) for t in trees]
-    ex = ModelExpander(wrapped, timed_rm, max_tokens=args.max_tokens, step_tokens=args.step_tokens, seed=0,
-                       measure_reuse=True, siblings_as_n=not args.repeat_prefixes)
+    ex = ModelExpander(wrapped, timed_rm, SamplingParams(max_tokens=args.max_tokens, seed=0),
+                       step_tokens=args.step_tokens, measure_reuse=True, siblings_as_n=not args.repeat_prefixes)
     s1 = dict(engine.stats)
     t0 = time.perf_counter()
     drive(searches, ex)

@@ -147,11 +147,11 @@ def main() -> None:
            [r["solution"] for r in rows], [r["answer"] for r in rows], [True] * len(rows), show=args.show)
 
     grading.clear_caches()
-    grading.ISOLATE = True
+    grading.sandbox.ISOLATE = True
     t0 = time.perf_counter()
     iso = grade_many("math", qt, qr)
     t_iso = time.perf_counter() - t0
-    grading.ISOLATE = False
+    grading.sandbox.ISOLATE = False
     print(f"\nisolated mode (every symbolic step in the helper process): {len(qt) / t_iso:,.0f} solutions/s "
           f"cold on the 800 MATH solutions, same grades: {iso == grades}")
     if not args.no_baseline:

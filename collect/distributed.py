@@ -40,9 +40,9 @@ class _Worker:
 
 def worker_resources(config: SampleConfig) -> dict:
     """Ray resources of one engine actor: GPUs for vLLM (tensor-parallel size) or a cuda device."""
-    if config.backend == "vllm":
-        return {"num_gpus": config.tensor_parallel_size, "num_cpus": 1}
-    if str(config.device).startswith("cuda"):
+    if config.engine.backend == "vllm":
+        return {"num_gpus": config.engine.tensor_parallel_size, "num_cpus": 1}
+    if str(config.engine.device).startswith("cuda"):
         return {"num_gpus": 1, "num_cpus": 1}
     return {"num_cpus": 1}
 
@@ -64,10 +64,7 @@ def run_ray(config: SampleConfig, workers: int = 2, shards: int | None = None, *
     k = shards or workers
     p = plan(replace(config, shard=(0, 1)))          # validates before any cluster time is spent
     name = p.writer.model
-    p.writer.check_settings({"temperature": 0.0 if config.greedy else config.temperature,
-                             "top_p": config.top_p, "max_tokens": config.max_tokens,
-                             "few_shot": config.few_shot, "template": config.template, "stop": p.stop,
-                             "backend_seed": config.seed})
+    p.writer.check_settings(p.config.settings(p.stop))
     started = False
     if not ray.is_initialized():
         kw = dict(ray_init or {})

@@ -14,7 +14,7 @@ sample_id, answer (canonical), correct, gen_tokens, prompt_tokens, logprob (sum 
 raw model distribution), temperature, difficulty.  Texts (with the question) go to ``texts/``.
 
 >>> from collect.sample import SampleConfig, run_sample
->>> run_sample(SampleConfig(task="gsm8k", model="data/models/neox-1m", out="data/samples/x", n=4,
+>>> run_sample(SampleConfig(task="arith", model="data/models/arith-neox-113k", out="samples/x", n=4,
 ...                         limit=2))                                    # doctest: +SKIP
 """
 
@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .params import EngineConfig, SamplingParams
 from .store import PartWriter
 
 TEMPLATES = ("step", "plain", "raw")
@@ -56,35 +57,42 @@ def shard_of(problem_id: str, k: int) -> int:
 
 @dataclass
 class SampleConfig:
-    """Settings of one sampling run (the CLI flags of ``python -m collect sample``)."""
+    """Settings of one sampling job (the flags of ``python -m collect sample``).
+
+    sampling: how to sample (:class:`~collect.params.SamplingParams`: n, temperature, top_p, max_tokens,
+        extra stop strings, the job's seed); the prompt format's stop strings are always added.
+    engine: which engine runs it (:class:`~collect.params.EngineConfig`); its batch size is also the number
+        of solutions per part file.
+    greedy: one greedy solution per problem (method ``greedy``; n and temperature ignored).
+    limit: the first ``limit`` problems of the task only.  shard: ``(i, k)``, this job's share of the task.
+    few_shot, template: the prompt (:func:`build_prompt_for`).
+    """
 
     task: str
     model: str
     out: str
-    backend: str = "hf"
-    n: int = 16
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_tokens: int = 1024
+    sampling: SamplingParams = field(default_factory=lambda: SamplingParams(n=16, seed=0))
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    greedy: bool = False
     limit: int | None = None
     shard: tuple[int, int] = (0, 1)
-    seed: int = 0
     few_shot: int = 0
     template: str = "step"
-    batch_size: int | None = None
-    device: str = "cpu"
-    dtype: str | None = None
-    greedy: bool = False
-    stop: list[str] | None = None
-    model_name: str | None = None
-    tensor_parallel_size: int = 1
-    threads: int | None = None
     progress: bool = True
-    engine_kwargs: dict = field(default_factory=dict)
 
     @property
     def method(self) -> str:
         return "greedy" if self.greedy else "sample"
+
+    @property
+    def backend(self) -> str:
+        return self.engine.backend
+
+    def settings(self, stop: list[str]) -> dict:
+        """What the rows depend on, recorded beside the table and compared when a job resumes."""
+        s = self.sampling
+        return {"temperature": float(s.temperature), "top_p": float(s.top_p), "max_tokens": int(s.max_tokens),
+                "few_shot": self.few_shot, "template": self.template, "stop": list(stop), "backend_seed": s.seed}
 
 
 @dataclass
@@ -114,27 +122,17 @@ def build_prompt_for(problem, template: str, few_shot: int) -> str:
     return build_prompt(problem, few_shot=few_shot, template=template)
 
 
-def default_batch_size(backend: str) -> int:
-    return 512 if backend == "vllm" else 64
-
-
 def plan(config: SampleConfig, *, model_name: str | None = None) -> Plan:
     """Check everything and compute the remaining work, without loading the model."""
-    from .engines import BACKENDS, resolve_model_path
+    from .engines import resolve_model_path
     from .tasks import load_task
 
-    if config.backend not in BACKENDS:
-        raise ValueError(f"unknown backend {config.backend!r}; choose one of {BACKENDS}")
     if config.template not in TEMPLATES:
         raise ValueError(f"unknown template {config.template!r}; choose one of {TEMPLATES}")
     if config.greedy:
-        config = replace(config, n=1, temperature=0.0)
-    if config.n < 1:
-        raise ValueError(f"--n must be positive, got {config.n}")
-    if config.max_tokens < 1:
-        raise ValueError(f"--max-tokens must be positive, got {config.max_tokens}")
-    if not config.temperature >= 0 or not 0 < config.top_p <= 1:
-        raise ValueError(f"need temperature >= 0 and 0 < top_p <= 1, got {config.temperature}, {config.top_p}")
+        config = replace(config, sampling=config.sampling.replace(n=1, temperature=0.0))
+    if config.sampling.max_tokens < 1:
+        raise ValueError(f"--max-tokens must be positive, got {config.sampling.max_tokens}")
     shard = parse_shard(config.shard)
     model_path = resolve_model_path(config.model)
     problems = load_task(config.task, limit=config.limit)
@@ -145,8 +143,8 @@ def plan(config: SampleConfig, *, model_name: str | None = None) -> Plan:
     prompts = {p.problem_id: build_prompt_for(p, config.template, config.few_shot) for p in mine}
     from .prompts import STOP_SEQUENCES
 
-    stop = list(dict.fromkeys(list(STOP_SEQUENCES) + list(config.stop or [])))
-    name = model_name or config.model_name or Path(str(model_path).rstrip("/")).name
+    stop = list(dict.fromkeys(list(STOP_SEQUENCES) + list(config.sampling.stop)))
+    name = model_name or config.engine.model_name or Path(str(model_path).rstrip("/")).name
     task_name = problems[0].task
     out = Path(config.out)
     if out.exists() and not out.is_dir():
@@ -155,7 +153,7 @@ def plan(config: SampleConfig, *, model_name: str | None = None) -> Plan:
     done = writer.done_keys()
     todo = []
     for idx, p in enumerate(mine):
-        missing = [s for s in range(config.n) if (p.problem_id, s) not in done]
+        missing = [s for s in range(config.sampling.n) if (p.problem_id, s) not in done]
         if missing:
             todo.append((idx, missing))
     return Plan(replace(config, shard=shard), mine, prompts, todo, writer, model_path, stop)
@@ -181,27 +179,18 @@ def batches(todo: list, batch_size: int) -> list[list[tuple[int, list[int]]]]:
     return out
 
 
-def _call_seed(seed: int, problem_id: str, sample_id: int) -> int:
+def _call_seed(seed: int | None, problem_id: str, sample_id: int) -> int | None:
+    """Seed of the engine call whose first solution is (problem_id, sample_id): a job that resumes
+    draws the same streams for the same work (None: unseeded)."""
+    if seed is None:
+        return None
     h = hashlib.sha1(f"{seed}:{problem_id}:{sample_id}".encode()).digest()
     return int.from_bytes(h[:4], "big") & 0x7FFFFFFF
 
 
 def open_engine(config: SampleConfig, model_path: str, name: str | None = None):
-    from .engines import load_engine
-
-    if config.threads:
-        import torch
-
-        torch.set_num_threads(int(config.threads))
-    bs = config.batch_size or default_batch_size(config.backend)
-    if config.backend == "hf":
-        kw = {"device": config.device, "dtype": config.dtype, "batch_size": bs, "name": name}
-    else:
-        kw = {"tensor_parallel_size": config.tensor_parallel_size, "name": name}
-        if config.dtype:
-            kw["dtype"] = config.dtype
-    kw.update(config.engine_kwargs)
-    return load_engine(config.backend, model_path, **kw)
+    """The engine of ``config`` for ``model_path``, recording ``name`` in its rows."""
+    return config.engine.open(model_path, name=name)
 
 
 def run_sample(config: SampleConfig, engine=None) -> dict:
@@ -212,20 +201,18 @@ def run_sample(config: SampleConfig, engine=None) -> dict:
 
     p = plan(config)
     config = p.config
-    settings = {"temperature": config.temperature if not config.greedy else 0.0, "top_p": config.top_p,
-                "max_tokens": config.max_tokens, "few_shot": config.few_shot, "template": config.template,
-                "stop": p.stop, "backend_seed": config.seed}
-    p.writer.check_settings(settings)
+    p.writer.check_settings(config.settings(p.stop))
     p.writer.clean()
     summary = {"problems": len(p.problems), "rows": 0, "parts": 0, "gen_tokens": 0, "seconds": 0.0,
-               "skipped_rows": len(p.problems) * config.n - p.remaining, "out": str(p.writer.dir)}
+               "skipped_rows": len(p.problems) * config.sampling.n - p.remaining, "out": str(p.writer.dir)}
     if not p.todo:
         return summary
     if engine is None:
         engine = open_engine(config, p.model_path, name=p.writer.model)
     if engine.model_name != p.writer.model:
         raise ValueError(f"engine model name {engine.model_name!r} differs from the planned {p.writer.model!r}")
-    bs = config.batch_size or default_batch_size(config.backend)
+    bs = config.engine.rows_per_call
+    base = config.sampling.replace(stop=tuple(p.stop))
     prompt_tokens = {}
     t0 = time.perf_counter()
     bar = tqdm(total=p.remaining, unit="sol", desc=f"{p.writer.task} {p.writer.model} {config.method}",
@@ -235,10 +222,8 @@ def run_sample(config: SampleConfig, engine=None) -> dict:
             probs = [p.problems[idx] for idx, _ in batch]
             prompts = [p.prompts[q.problem_id] for q in probs]
             n = len(batch[0][1])
-            out = engine.generate(prompts, n=n, temperature=0.0 if config.greedy else config.temperature,
-                                  top_p=config.top_p, max_tokens=config.max_tokens,
-                                  seed=_call_seed(config.seed, probs[0].problem_id, batch[0][1][0]),
-                                  stop=p.stop)
+            out = engine.generate(prompts, base.replace(
+                n=n, seed=_call_seed(base.seed, probs[0].problem_id, batch[0][1][0])))
             texts = [c.text for comps in out for c in comps]
             refs = [q.reference for q, comps in zip(probs, out, strict=True) for _ in comps]
             grades = grade_many(p.writer.task, texts, refs)
@@ -255,7 +240,7 @@ def run_sample(config: SampleConfig, engine=None) -> dict:
                                  "answer": grade.answer, "correct": bool(grade.correct),
                                  "gen_tokens": int(c.num_tokens), "prompt_tokens": prompt_tokens[q.problem_id],
                                  "logprob": float(c.logprob),
-                                 "temperature": 0.0 if config.greedy else float(config.temperature),
+                                 "temperature": float(base.temperature),
                                  "difficulty": q.difficulty})
                     records.append({"task": p.writer.task, "problem_id": q.problem_id, "model": p.writer.model,
                                     "method": config.method, "sample_id": sid, "question": q.question,

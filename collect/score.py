@@ -14,36 +14,59 @@ Each part is rewritten atomically once scored (or written to ``--out`` with its 
 loses at most the part in flight and a re-run skips parts already scored by the same reward model.
 The reward model's folder and tokenizer (step tag, good/bad tokens) are checked before any scoring.
 
->>> from collect.score import run_score
->>> run_score("data/samples/arith", "data/models/prm-neox", kind="prm")        # doctest: +SKIP
+>>> from collect.score import ScoreConfig, run_score
+>>> run_score(ScoreConfig("data/samples/arith", "data/models/prm-neox", kind="prm"))    # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from scaling import write_samples
 
+from .params import flag
 from .store import KEY_COLUMNS, part_files, read_texts, texts_path
+
+
+@dataclass
+class ScoreConfig:
+    """Settings of one scoring job (the flags of ``python -m collect score``)."""
+
+    samples: str = field(metadata=flag("table folder (or one part file) written by `sample`", required=True))
+    reward_model: str = field(metadata=flag("reward-model folder with reward_config.json", required=True))
+    kind: str | None = field(default=None, metadata=flag("default: from reward_config.json",
+                                                          choices=["prm", "orm", "likelihood"]))
+    backend: str = field(default="hf", metadata=flag("likelihood verifiers: read the scores with hf or "
+                                                      "with vllm's prompt log-probabilities",
+                                                      choices=["hf", "vllm"]))
+    device: str = field(default="cpu", metadata=flag("hf: cpu, cuda or cuda:N"))
+    dtype: str | None = field(default=None, metadata=flag("float32, bfloat16 or float16 (default: "
+                                                           "float32 on CPU)"))
+    batch_size: int = field(default=16, metadata=flag("solutions scored per forward pass", type=int))
+    out: str | None = field(default=None, metadata=flag("write scored copies here instead of in place"))
+    overwrite: bool = field(default=False, metadata=flag("replace rewards of another reward model",
+                                                          action="store_true"))
+    progress: bool = field(default=True, metadata={"cli": False})
 
 
 def _scored_by(df: pd.DataFrame, name: str) -> bool:
     return "reward_model" in df and bool((df["reward_model"] == name).all())
 
 
-def run_score(samples: str, reward_model: str, *, kind: str | None = None, device: str = "cpu",
-              batch_size: int = 16, out: str | None = None, overwrite: bool = False, progress: bool = True,
-              dtype: str | None = None, model=None) -> dict:
-    """Score every part of ``samples`` (a table folder or one part file); see the module docstring."""
+def run_score(config: ScoreConfig, model=None) -> dict:
+    """Score every part of ``config.samples`` (a table folder or one part file); see the module docstring.
+    ``model``: a reward model already loaded (else ``config.reward_model`` is opened)."""
     from tqdm.auto import tqdm
 
     from .prompts import split_steps
-    from .reward import load_reward_model
+    from .rewards import load_reward_model
 
+    samples, out, batch_size = config.samples, config.out, config.batch_size
     src = Path(samples)
     if not src.exists():
         raise FileNotFoundError(f"--samples {src} does not exist")
@@ -54,8 +77,9 @@ def run_score(samples: str, reward_model: str, *, kind: str | None = None, devic
         if not texts_path(part).is_file():
             raise FileNotFoundError(f"{part}: no solution texts (expected {texts_path(part)}); only tables "
                                     "written by `python -m collect sample` can be scored")
-    rm = model if model is not None else load_reward_model(reward_model, kind=kind, device=device,
-                                                           batch_size=batch_size, dtype=dtype)
+    rm = model if model is not None else load_reward_model(config.reward_model, kind=config.kind,
+                                                           device=config.device, batch_size=batch_size,
+                                                           dtype=config.dtype, backend=config.backend)
     root = src if src.is_dir() else src.parent
     dest_root = Path(out) if out else None
     plan = []
@@ -66,7 +90,7 @@ def run_score(samples: str, reward_model: str, *, kind: str | None = None, devic
             if _scored_by(df_old, rm.name):
                 continue
             other = df_old["reward_model"].dropna().unique() if "reward_model" in df_old else []
-            if len(other) and not overwrite:
+            if len(other) and not config.overwrite:
                 raise ValueError(f"{dest}: already scored by reward model(s) {list(other)}; pass --overwrite "
                                  "to replace those rewards or --out to write a scored copy elsewhere")
         plan.append((part, dest))
@@ -78,7 +102,7 @@ def run_score(samples: str, reward_model: str, *, kind: str | None = None, devic
 
         total += pq.ParquetFile(part).metadata.num_rows
     t0 = time.perf_counter()
-    bar = tqdm(total=total, unit="sol", desc=f"scoring with {rm.name}", disable=not progress)
+    bar = tqdm(total=total, unit="sol", desc=f"scoring with {rm.name}", disable=not config.progress)
     try:
         for part, dest in plan:
             df = pd.read_parquet(part)
@@ -123,4 +147,4 @@ def run_score(samples: str, reward_model: str, *, kind: str | None = None, devic
     return summary
 
 
-__all__ = ["run_score"]
+__all__ = ["ScoreConfig", "run_score"]

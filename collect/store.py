@@ -1,23 +1,24 @@
 """A sample-table directory filled by atomic part files, with resume bookkeeping.
 
-Layout of a table directory ``DIR`` written by ``python -m collect sample|score``::
+Layout of a table directory ``DIR`` written by ``python -m collect sample|score|search``::
 
     DIR/<prefix>-<seq>-<uid>.parquet        one part per finished batch (sample-table rows)
     DIR/texts/<same stem>.jsonl             the solution texts of that part, one JSON object per row
-    DIR/.collect/<prefix>.json              the settings the rows were made with (checked on resume)
+    DIR/trees/<same stem>.parquet           search only: the trees of that part's runs, one row per node
+    DIR/.collect/<task>--<model>--<method>.json   the settings the rows were made with (checked on resume)
 
-``<prefix>`` is ``<task>--<model>--<method>--shard<i>of<k>`` (slugged), so shards, models and methods never
-collide.  A part is written texts-first, each file through a temporary file and ``os.replace``: a part
-file that exists is complete, and its texts exist.  A run that is killed loses at most the batch in
+``<prefix>`` is ``<task>--<model>--<method>--shard<i>of<k>`` (each name through :func:`scaling.names.slug`),
+so shards, models and methods never collide.  A part is written texts (and trees) first, each file through
+a temporary file and ``os.replace``: a part file that exists is complete, and its texts exist.  A run that is killed loses at most the batch in
 flight; on the next run the finished keys are read back from the parts and skipped, orphaned texts and
-temporary files of the same writer are removed, and no row is ever written twice.
+temporary files of the same writer are removed, and no row is ever written twice.  The keys of a finished row are ``(problem_id, sample_id)`` for
+``sample`` and ``(problem_id, run_id)`` for ``search`` (a search run is written whole).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -25,17 +26,13 @@ from pathlib import Path
 import pandas as pd
 
 from scaling import write_samples
+from scaling.names import slug
 from scaling.samples import atomic_path, table_files
 
 TEXTS_DIR = "texts"
+TREES_DIR = "trees"
 META_DIR = ".collect"
 KEY_COLUMNS = ["task", "problem_id", "model", "method", "sample_id"]
-
-
-def slug(text: str) -> str:
-    """File-name-safe form of a task or model name."""
-    s = re.sub(r"[^A-Za-z0-9._+-]+", "_", str(text)).strip("._")
-    return s or "x"
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
@@ -61,6 +58,12 @@ def texts_path(part: Path) -> Path:
     return part.parent / TEXTS_DIR / (part.name[: -len(".parquet")] + ".jsonl")
 
 
+def trees_path(part: Path) -> Path:
+    """The search-trees file that belongs to a part file."""
+    part = Path(part)
+    return part.parent / TREES_DIR / part.name
+
+
 def read_texts(part: Path) -> pd.DataFrame:
     """The solution texts of one part as a DataFrame (one row per solution)."""
     path = texts_path(part)
@@ -81,41 +84,45 @@ class PartWriter:
         self.task, self.model, self.method = task, model, method
 
     # ---------------------------------------------------------------- resume
-    def done_keys(self) -> set[tuple[str, int]]:
-        """(problem_id, sample_id) already written by any shard for this task, model and method."""
+    def done_keys(self, columns: tuple[str, ...] = ("problem_id", "sample_id")) -> set[tuple]:
+        """The ``columns`` of every row already written by any shard for this task, model and method
+        (ids as strings, ``sample_id`` as int)."""
         import pyarrow.parquet as pq
 
-        done: set[tuple[str, int]] = set()
+        done: set[tuple] = set()
         if not self.dir.exists():
             return done
+        need = ["task", "model", "method", *columns]
         for part in part_files(self.dir):
             try:
                 names = set(pq.read_schema(part).names)
             except Exception as exc:  # noqa: BLE001 - surface the file name
                 raise ValueError(f"{part}: cannot be read as Parquet ({exc})") from exc
-            if not set(KEY_COLUMNS) <= names:
+            if not set(need) <= names:
                 continue
-            t = pq.read_table(part, columns=KEY_COLUMNS).to_pandas()
+            t = pq.read_table(part, columns=need).to_pandas()
             t = t[(t["task"] == self.task) & (t["model"] == self.model) & (t["method"] == self.method)]
-            done.update(zip(t["problem_id"].astype(str), t["sample_id"].astype(int), strict=True))
+            cols = [t[c].astype(int) if c == "sample_id" else t[c].astype(str) for c in columns]
+            done.update(zip(*cols, strict=True))
         return done
 
     def clean(self) -> list[Path]:
         """Remove this writer's leftovers of a killed run: temporary files and texts without a part."""
         removed = []
-        for folder in (self.dir, self.dir / TEXTS_DIR):
+        for folder in (self.dir, self.dir / TEXTS_DIR, self.dir / TREES_DIR):
             if not folder.is_dir():
                 continue
             for p in folder.iterdir():
                 if p.name.startswith(f".{self.prefix}-") and p.name.endswith(".tmp"):
                     p.unlink(missing_ok=True)
                     removed.append(p)
-        texts = self.dir / TEXTS_DIR
-        if texts.is_dir():
-            for p in texts.glob(f"{self.prefix}-*.jsonl"):
-                if not (self.dir / (p.name[: -len(".jsonl")] + ".parquet")).exists():
-                    p.unlink(missing_ok=True)
-                    removed.append(p)
+        for sub, suffix in ((TEXTS_DIR, ".jsonl"), (TREES_DIR, ".parquet")):
+            folder = self.dir / sub
+            if folder.is_dir():
+                for p in folder.glob(f"{self.prefix}-*{suffix}"):
+                    if not (self.dir / (p.name[: -len(suffix)] + ".parquet")).exists():
+                        p.unlink(missing_ok=True)
+                        removed.append(p)
         return removed
 
     def check_settings(self, settings: dict) -> None:
@@ -133,17 +140,19 @@ class PartWriter:
         atomic_write_text(path, json.dumps(settings, indent=1, sort_keys=True))
 
     # ---------------------------------------------------------------- writing
-    def write(self, rows: pd.DataFrame, texts: Iterable[dict]) -> Path:
-        """Write one part: texts first, then the validated table, each atomically."""
+    def write(self, rows: pd.DataFrame, texts: Iterable[dict], trees: pd.DataFrame | None = None) -> Path:
+        """Write one part: texts (and ``trees``) first, then the validated table, each atomically."""
         self.dir.mkdir(parents=True, exist_ok=True)
         seq = len(list(self.dir.glob(f"{self.prefix}-*.parquet")))
         stem = f"{self.prefix}-{seq:06d}-{uuid.uuid4().hex[:8]}"
         part = self.dir / f"{stem}.parquet"
         body = "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in texts)
         atomic_write_text(texts_path(part), body)
+        if trees is not None:
+            write_samples(trees, trees_path(part), validate_first=False)
         write_samples(rows, part)
         return part
 
 
-__all__ = ["PartWriter", "part_files", "texts_path", "read_texts", "atomic_write_text", "slug", "TEXTS_DIR",
-           "KEY_COLUMNS"]
+__all__ = ["PartWriter", "part_files", "texts_path", "trees_path", "read_texts", "atomic_write_text", "slug",
+           "TEXTS_DIR", "TREES_DIR", "KEY_COLUMNS"]

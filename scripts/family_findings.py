@@ -13,8 +13,10 @@ difference, 95 % percentile interval):
    metrics measured when it was built (``data/models/arith-verifier-*/training.json``) and, when the
    build's solution texts are at hand (``--work``, default ``collect-work/``), the first-error AUC per step
    index on every shipped sample (steps labelled exactly by ``collect.family.task.step_labels``);
-5. the Pareto frontier of the measured points (no oracle): which sizes are on it with k >= 4, and over
-   what range of FLOPs each size is the best choice;
+5. the paper's headline, a smaller model with more samples winning at equal FLOPs
+   (:func:`crossing_measures` on the weighted-voting curves), and the Pareto frontier of the measured
+   points (no oracle): which sizes are on it with k >= 4, and over what range of FLOPs each size is the
+   best choice;
 6. REBASE vs sampling at equal FLOPs on the search subset (sampling interpolated in log FLOPs between the
    two k that bracket the search's FLOPs, per problem);
 7. the compute-optimal size law of the fitted laws (``fits/arith.json``, written by
@@ -128,9 +130,89 @@ def step_table(data: Path, work: Path, models: list[str]) -> tuple[pd.DataFrame,
     return pd.DataFrame(rows), verifier_metrics(every_score, every_rec)
 
 
-def frontier_table(ev) -> pd.DataFrame:
+def crossing_measures(curves: pd.DataFrame, *, gap: float = 0.03, win: float = 0.03, min_k: int = 4,
+                      n_budgets: int = 40) -> dict:
+    """The headline of the paper (Fig. 1, Fig. 4) on one task's curves of one strategy, measured points only.
+
+    ``curves``: one row per (model, k) with ``model``, ``params``, ``k``, ``flops``, ``accuracy`` (e.g.
+    ``ev.curves`` of method ``sample`` and strategy ``weighted_majority``).  With ``acc1`` = accuracy at
+    k = 1 (per sample):
+
+    * **crossing pairs**: (smaller S, larger L) with ``acc1(L) >= acc1(S) + gap`` where S at some k >=
+      ``min_k`` beats L's curve, interpolated linearly in log FLOPs, by >= ``win`` (only where S's FLOPs lie
+      inside L's measured range); the gain reported is the largest over such k;
+    * **budget grid**: ``n_budgets`` budgets log-spaced from the cheapest k = 1 point to the dearest point;
+      at each the best measured configuration with FLOPs <= budget (ties to the cheaper); a budget is *won
+      by a weaker model* when that configuration has k >= ``min_k`` and its model's acc1 is at least ``gap``
+      below the acc1 of the strongest model affordable at k = 1;
+    * **optimal sizes**: the params of each budget's best configuration: how many distinct sizes, and
+      Spearman's rank correlation of budget with size.
+
+    >>> c = pd.DataFrame({"model": ["s"] * 3 + ["l"] * 3, "params": [1.0] * 3 + [4.0] * 3,
+    ...                   "k": [1, 4, 16] * 2, "flops": [1.0, 4, 16, 4, 16, 64],
+    ...                   "accuracy": [0.3, 0.6, 0.7, 0.4, 0.55, 0.8]})
+    >>> m = crossing_measures(c, n_budgets=5)
+    >>> (m["pairs"].gain.round(3).tolist(), m["n_winning_pairs"])
+    ([0.2], 1)
+    """
+    from scipy.stats import spearmanr
+
+    c = curves.sort_values(["params", "k"])
+    models = list(c.drop_duplicates("model").sort_values("params").model)
+    by = {m: g.sort_values("k") for m, g in c.groupby("model", sort=False)}
+    acc1 = {m: float(by[m].accuracy.iloc[0]) for m in models}
+    params = {m: float(by[m].params.iloc[0]) for m in models}
+    rows = []
+    for i, s in enumerate(models):
+        for big in models[i + 1:]:
+            if acc1[big] < acc1[s] + gap:
+                continue
+            lf, la = np.log(by[big].flops.to_numpy(float)), by[big].accuracy.to_numpy(float)
+            best, best_k = -np.inf, None
+            for k, f, a in by[s][["k", "flops", "accuracy"]].itertuples(index=False):
+                if k >= min_k and lf[0] <= np.log(f) <= lf[-1]:
+                    g = a - float(np.interp(np.log(f), lf, la))
+                    if g > best:
+                        best, best_k = g, int(k)
+            if best_k is not None:
+                rows.append({"small": s, "large": big, "acc1_small": acc1[s], "acc1_large": acc1[big],
+                             "params_ratio": params[big] / params[s], "gain": best, "k": best_k})
+    pairs = pd.DataFrame(rows, columns=["small", "large", "acc1_small", "acc1_large", "params_ratio", "gain", "k"])
+    won = pairs[pairs.gain >= win]
+    k1 = {m: float(by[m].flops.iloc[0]) for m in models}
+    budgets = np.geomspace(min(k1.values()), float(c.flops.max()), n_budgets)
+    grid = []
+    for b in budgets:
+        ok = c[c.flops <= b * (1 + 1e-9)].sort_values(["accuracy", "flops"], ascending=[False, True])
+        top = ok.iloc[0]
+        strongest = max((m for m in models if k1[m] <= b * (1 + 1e-9)), key=lambda m: acc1[m])
+        grid.append({"budget": b, "model": top.model, "params": top.params, "k": int(top.k),
+                     "accuracy": float(top.accuracy), "strongest_affordable": strongest,
+                     "weaker_wins": bool(top.k >= min_k and acc1[top.model] + gap <= acc1[strongest])})
+    grid = pd.DataFrame(grid)
+    rho = spearmanr(grid.budget, grid.params).statistic if grid.params.nunique() > 1 else float("nan")
+    return {"pairs": pairs, "n_winning_pairs": len(won), "winning_small_sizes": sorted(set(won.small), key=params.get),
+            "grid": grid, "weaker_win_share": float(grid.weaker_wins.mean()),
+            "optimal_sizes": sorted(set(grid.model), key=params.get), "spearman": float(rho)}
+
+
+def crossing_report(m: dict) -> str:
+    """One paragraph of :func:`crossing_measures` beside the issue's targets."""
+    p = m["pairs"].sort_values("gain", ascending=False).head(6)
+    best = "; ".join(f"{r.small}@{r.k} vs {r.large} {100 * r.gain:+.1f}" for r in p.itertuples())
+    return (f"winning pairs {m['n_winning_pairs']} over {len(m['winning_small_sizes'])} smaller sizes "
+            f"{m['winning_small_sizes']} (want >= 3 over >= 3); best pairs: {best or 'none'}\n"
+            f"budgets won by a weaker model with k >= 4: {100 * m['weaker_win_share']:.0f} % (want >= 25 %); "
+            f"optimal sizes {m['optimal_sizes']} ({len(m['optimal_sizes'])}, want >= 3), Spearman(budget, size) "
+            f"{m['spearman']:.2f} (want >= 0.8)")
+
+
+def frontier_table(ev, strategies: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Runs of consecutive frontier points of one model (the budgets it wins) among the measured points of
+    ``strategies`` (default every strategy but the pass@k oracle, greedy included)."""
     cur = ev.curves
-    pts = cur[(cur.task == "arith") & (cur.strategy != "pass_at_k")]
+    keep = cur.strategy.isin(strategies) if strategies else cur.strategy != "pass_at_k"
+    pts = cur[(cur.task == "arith") & keep]
     fr = pareto(pts).reset_index(drop=True)
     runs, start = [], 0
     for i in range(1, len(fr) + 1):   # consecutive frontier points of one model = the budgets it wins
@@ -208,8 +290,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pooled over sizes ({pooled['n_solutions']} samples): first-error AUC {pooled['first_error_auc']:.4f}; "
               "by step index (AUC, first errors): "
               f"{ {k: (round(v, 3), pooled['first_error_count_by_step'][k]) for k, v in pooled['first_error_auc_by_step'].items()} }\n")
-    print("## Pareto frontier of the measured points (no pass@k)\n")
+    print("## The paper's headline: a smaller model with more samples at equal FLOPs (weighted voting, measured)\n")
+    cur = ev.curves
+    wv = cur[(cur.task == "arith") & (cur.method == "sample") & (cur.strategy == "weighted_majority")]
+    cm = crossing_measures(wv)
+    print(crossing_report(cm))
+    print(cm["pairs"].sort_values("gain", ascending=False).round(3).to_string(index=False), "\n")
+    print("## Pareto frontier of the measured points (every strategy but pass@k, greedy included)\n")
     print(frontier_table(ev).round(3).to_string(index=False), "\n")
+    print("## Pareto frontier of the weighted-voting points (the paper's Fig. 1)\n")
+    print(frontier_table(ev, ("weighted_majority",)).round(3).to_string(index=False), "\n")
     sub = data / "samples" / "arith-sub100"
     if sub.exists():
         evs = scaling.evaluate(scaling.read_samples(sub), extrapolate=(), n_boot=200)

@@ -22,6 +22,7 @@ from helpers_models import build_model, build_reward_model, write_task  # noqa: 
 import scaling  # noqa: E402
 from collect.cli import main  # noqa: E402
 from collect.grading import grade  # noqa: E402
+from collect.params import EngineConfig, SamplingParams  # noqa: E402
 from collect.sample import SampleConfig, batches, parse_shard, plan, run_sample, shard_of  # noqa: E402
 from collect.store import part_files, read_texts  # noqa: E402
 
@@ -40,9 +41,10 @@ def env(tmp_path_factory):
     return {"root": root, "model": str(model), "prm": str(prm), "task": str(task)}
 
 
-def _config(env, out, **kw):
-    base = dict(task=env["task"], model=env["model"], out=str(out), n=3, max_tokens=24, batch_size=4,
-                template="raw", progress=False, threads=1)
+def _config(env, out, *, n=3, max_tokens=24, temperature=1.0, **kw):
+    base = dict(task=env["task"], model=env["model"], out=str(out), template="raw", progress=False,
+                sampling=SamplingParams(n=n, max_tokens=max_tokens, temperature=temperature, seed=0),
+                engine=EngineConfig(batch_size=4, threads=1))
     base.update(kw)
     return SampleConfig(**base)
 
@@ -138,7 +140,7 @@ def test_score_command_fills_rewards_and_resumes(env, tmp_path, capsys):
     df = scaling.read_samples(out)
     assert (df["reward_model"] == "tiny-prm").all() and (df["reward_params"] > 0).all()
     from collect.prompts import split_steps
-    from collect.reward import load_reward_model
+    from collect.rewards import load_reward_model
 
     rm = load_reward_model(env["prm"])
     texts = pd.concat([read_texts(p) for p in part_files(out)]).set_index(["problem_id", "sample_id"])

@@ -12,6 +12,7 @@ from helpers_models import build_model  # noqa: E402
 
 from collect.engines import Completion, Engine, load_engine, resolve_model_path  # noqa: E402
 from collect.engines.hf import HFEngine  # noqa: E402
+from collect.params import SamplingParams  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # tiny models: one torch thread (conftest.py)
 
@@ -48,7 +49,7 @@ def test_engine_protocol_and_params(engine, model_dir):
 
 def test_logprobs_match_full_forward_with_padding_and_early_stops(engine):
     prompts = ["What is 1+2?", "Hi", "A much longer prompt, to force left padding: 3*4 = ?"]
-    out = engine.generate(prompts, n=5, temperature=1.0, max_tokens=60, seed=3)
+    out = engine.generate(prompts, SamplingParams(n=5, temperature=1.0, max_tokens=60, seed=3))
     assert [len(o) for o in out] == [5, 5, 5]
     reasons = {c.finish_reason for o in out for c in o}
     assert "stop" in reasons  # EOS is 1 of ~100 tokens: some of 15 rows stop early, exercising row dropping
@@ -65,24 +66,24 @@ def test_logprobs_match_full_forward_with_padding_and_early_stops(engine):
 
 def test_greedy_matches_model_generate(engine):
     prompts = ["What is 1+2?", "Hello there, friend"]
-    out = engine.generate(prompts, n=2, temperature=0.0, max_tokens=20)
+    out = engine.generate(prompts, SamplingParams(n=2, temperature=0.0, max_tokens=20))
     for prompt, comps in zip(prompts, out, strict=True):
         ids = torch.tensor([engine.encode_prompt(prompt)])
         ref = engine.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=20,
                                     pad_token_id=engine.pad_id)[0, ids.shape[1]:].tolist()
         assert comps[0].token_ids == comps[1].token_ids == ref[:len(comps[0].token_ids)]
     # top_p so small that only the most likely token survives: identical to greedy
-    tiny = engine.generate(prompts, n=2, temperature=1.0, top_p=1e-6, max_tokens=20, seed=5)
+    tiny = engine.generate(prompts, SamplingParams(n=2, temperature=1.0, top_p=1e-6, max_tokens=20, seed=5))
     assert [[c.token_ids for c in o] for o in tiny] == [[c.token_ids for c in o] for o in out]
 
 
 def test_stop_strings_cut_text_and_keep_tokens(engine):
     prompt = "Count: 1 2 3"
-    free = engine.generate([prompt], n=1, temperature=0.0, max_tokens=40)[0][0]
+    free = engine.generate([prompt], SamplingParams(n=1, temperature=0.0, max_tokens=40))[0][0]
     text = engine.tokenizer.decode(free.token_ids, skip_special_tokens=True)
     assert len(text) > 12
     stop = text[8:10]
-    cut = engine.generate([prompt], n=1, temperature=0.0, max_tokens=40, stop=["\x00never", stop])[0][0]
+    cut = engine.generate([prompt], SamplingParams(n=1, temperature=0.0, max_tokens=40, stop=["\x00never", stop]))[0][0]
     first = text.find(stop)
     assert cut.text == text[:first]
     assert cut.finish_reason == "stop" and cut.stop_reason == stop
@@ -91,9 +92,9 @@ def test_stop_strings_cut_text_and_keep_tokens(engine):
 
 
 def test_seed_reproducible_and_samples_differ(engine):
-    a = engine.generate(["Q"], n=4, max_tokens=15, seed=11)
-    b = engine.generate(["Q"], n=4, max_tokens=15, seed=11)
-    c = engine.generate(["Q"], n=4, max_tokens=15, seed=12)
+    a = engine.generate(["Q"], SamplingParams(n=4, max_tokens=15, seed=11))
+    b = engine.generate(["Q"], SamplingParams(n=4, max_tokens=15, seed=11))
+    c = engine.generate(["Q"], SamplingParams(n=4, max_tokens=15, seed=12))
     ids = lambda out: [x.token_ids for x in out[0]]  # noqa: E731
     assert ids(a) == ids(b)
     assert ids(a) != ids(c)
@@ -102,19 +103,19 @@ def test_seed_reproducible_and_samples_differ(engine):
 
 def test_n_larger_than_batch_size_and_zero_tokens(model_dir):
     eng = HFEngine(str(model_dir), batch_size=3)
-    out = eng.generate(["x", "yy"], n=7, max_tokens=5, seed=0)
+    out = eng.generate(["x", "yy"], SamplingParams(n=7, max_tokens=5, seed=0))
     assert [len(o) for o in out] == [7, 7]
     assert eng.stats["batches"] >= 5
     assert all(c.num_tokens <= 5 for o in out for c in o)
-    zero = eng.generate(["x"], n=2, max_tokens=0)
+    zero = eng.generate(["x"], SamplingParams(n=2, max_tokens=0))
     assert [c.num_tokens for c in zero[0]] == [0, 0] and zero[0][0].finish_reason == "length"
 
 
 def test_bad_arguments(engine, tmp_path):
     with pytest.raises(ValueError, match="top_p"):
-        engine.generate(["x"], top_p=0.0)
+        engine.generate(["x"], SamplingParams(top_p=0.0))
     with pytest.raises(ValueError, match="n must"):
-        engine.generate(["x"], n=0)
+        engine.generate(["x"], SamplingParams(n=0))
     with pytest.raises(TypeError):
         engine.generate("x")
     with pytest.raises(FileNotFoundError, match="does not exist"):
@@ -131,10 +132,10 @@ def test_bad_arguments(engine, tmp_path):
 def test_hf_engine_on_gpu(model_dir):
     gpu = HFEngine(str(model_dir), device="cuda", dtype="float32", batch_size=16)
     cpu = HFEngine(str(model_dir), device="cpu", batch_size=16)
-    out = gpu.generate(["What is 1+2?", "Hi"], n=4, max_tokens=30, seed=0, stop=["\n\n"])
+    out = gpu.generate(["What is 1+2?", "Hi"], SamplingParams(n=4, max_tokens=30, seed=0, stop=["\n\n"]))
     for prompt, comps in zip(["What is 1+2?", "Hi"], out, strict=True):
         for c in comps:
             assert c.logprob == pytest.approx(_full_logprob(cpu, prompt, c.token_ids), abs=2e-3)
-    greedy_gpu = gpu.generate(["Hello"], n=1, temperature=0.0, max_tokens=20)[0][0].token_ids
-    greedy_cpu = cpu.generate(["Hello"], n=1, temperature=0.0, max_tokens=20)[0][0].token_ids
+    greedy_gpu = gpu.generate(["Hello"], SamplingParams(n=1, temperature=0.0, max_tokens=20))[0][0].token_ids
+    greedy_cpu = cpu.generate(["Hello"], SamplingParams(n=1, temperature=0.0, max_tokens=20))[0][0].token_ids
     assert greedy_gpu == greedy_cpu

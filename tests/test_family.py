@@ -119,7 +119,7 @@ def test_labels_mask_the_prompt():
 def test_a_few_training_steps_reduce_loss(tmp_path):
     torch.set_num_threads(2)
     tok = build_tokenizer()
-    model = build_model("arith-neox-20k", seed=0)
+    model = build_model("arith-neox-32k", seed=0)
     log = train(model, tok, Recipe(steps=30, batch_size=16, warmup=3, lr=3e-3), exclude=set(), progress=False)
     assert np.mean(log["losses"][-5:]) < 0.8 * np.mean(log["losses"][:3])
     folder = save_model(model, tok, tmp_path / "m")
@@ -137,7 +137,7 @@ def test_the_plateau_schedule_stops_and_cools_down():
     tok = build_tokenizer()
     r = Recipe(eval_every=10, val_problems=16, patience=20, min_steps=30, max_steps=60, warmup=5,
                plateau_tol=0.5, batch_size=8)
-    log = train(build_model("arith-neox-20k", seed=0), tok, r, exclude=set(), progress=False)
+    log = train(build_model("arith-neox-32k", seed=0), tok, r, exclude=set(), progress=False)
     assert log["plateau_step"] in (30, 40, 50, 60)
     assert log["steps"] == log["plateau_step"] + max(r.eval_every, int(r.cooldown * log["plateau_step"]))
     assert [s for s, _ in log["val"]][-1] == log["steps"]
@@ -148,7 +148,7 @@ def test_the_plateau_schedule_stops_and_cools_down():
 
 def test_prm_training_step_and_scores():
     tok = build_tokenizer()
-    model = build_model("arith-neox-20k", seed=0)
+    model = build_model("arith-neox-32k", seed=0)
     probs = generate_problems(20, seed=5)
     recs = prm_mod.label_solutions([p.question for p in probs], [p.solution() for p in probs])
     bad = [dict(r, steps=["1+1=3"] + r["steps"][1:], labels=[False] * len(r["labels"]), correct=False)
@@ -158,7 +158,7 @@ def test_prm_training_step_and_scores():
     assert len(log["losses"]) == 3
     scores = prm_mod.score_records(model, tok, recs[:4])
     # the project's reward-model scorer reads the same layout and gives the same scores
-    from collect.reward import encode_reward_input
+    from collect.rewards import encode_reward_input
 
     ids, pos = encode_reward_input(tok, recs[0]["question"], recs[0]["steps"], STEP_TAG)
     assert ids == tok(prm_mod.prm_text(recs[0]["question"], recs[0]["steps"]))["input_ids"]
@@ -229,21 +229,21 @@ def test_quick_build_runs_every_stage_end_to_end(tmp_path):
     from scaling import read_samples
 
     out, work = tmp_path / "data", tmp_path / "work"
-    assert main(["build", "--quick", "--sizes", "arith-neox-20k,arith-neox-50k", "--jobs", "1",
+    assert main(["build", "--quick", "--sizes", "arith-neox-32k,arith-neox-113k", "--jobs", "1",
                  "--out", str(out), "--work", str(work)]) == 0
     arith = {p.name for p in (out / "samples" / "arith").iterdir()}
-    assert arith == {f"arith-neox-{s}{g}.parquet" for s in ("20k", "50k") for g in ("", "-greedy")}
-    t = pd.read_parquet(out / "samples" / "arith" / "arith-neox-50k.parquet")
-    assert len(t) == 10 * 4 and t["reward"].notna().all() and (t["reward_model"] == "arith-verifier-2m").all()
+    assert arith == {f"arith-neox-{s}{g}.parquet" for s in ("32k", "113k") for g in ("", "-greedy")}
+    t = pd.read_parquet(out / "samples" / "arith" / "arith-neox-113k.parquet")
+    assert len(t) == 10 * 4 and t["reward"].notna().all() and (t["reward_model"] == "arith-verifier-1.9m").all()
     assert sorted(t.groupby("problem_id").size().unique()) == [4]
     sub = read_samples(out / "samples" / "arith-sub100")
     assert set(sub["method"]) == {"sample", "rebase", "mcts"} and set(sub["task"]) == {"arith-sub100"}
-    assert set(sub["model"]) == {"arith-neox-50k"}
+    assert set(sub["model"]) == {"arith-neox-113k"}
     # the subset holds every fifth problem of the (limited) task, and sampling rows are its rows only
     assert set(sub["problem_id"]) == {"arith-0000", "arith-0005"}
     # resuming writes nothing new and ships the same tables
     before = {p: p.read_bytes() for p in (out / "samples").rglob("*.parquet")}
-    assert main(["build", "--quick", "--only", "collect", "--sizes", "arith-neox-20k,arith-neox-50k",
+    assert main(["build", "--quick", "--only", "collect", "--sizes", "arith-neox-32k,arith-neox-113k",
                  "--jobs", "1", "--out", str(out), "--work", str(work)]) == 0
     after = {p: pd.read_parquet(p) for p in (out / "samples").rglob("*.parquet")}
     assert set(after) == set(before)

@@ -1,4 +1,4 @@
-"""The likelihood verifier (collect.likelihood): scores against a hand computation of the min-p formula,
+"""The likelihood verifier (collect.rewards.likelihood): scores against a hand computation of the min-p formula,
 prefix consistency and batching, the loader's dispatch and errors, and a small trained verifier that
 really tells a slip from a correct step."""
 
@@ -16,8 +16,7 @@ pytest.importorskip("transformers")
 
 from helpers_models import build_model  # noqa: E402
 
-from collect.likelihood import LikelihoodVerifier, write_reward_config  # noqa: E402
-from collect.reward import RewardModel, load_reward_model  # noqa: E402
+from collect.rewards import LikelihoodVerifier, RewardModel, load_reward_model, write_reward_config  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -46,7 +45,7 @@ def _by_hand(rm, question, steps, min_p):
             ids += sep
             owner += [k] * len(sep)
     with torch.no_grad():
-        logp = torch.log_softmax(rm.model(input_ids=torch.tensor([ids])).logits[0].double(), -1)
+        logp = torch.log_softmax(rm.engine.model(input_ids=torch.tensor([ids])).logits[0].double(), -1)
     step = [0.0] * len(steps)
     for t in range(1, len(ids)):
         if owner[t] >= 0:

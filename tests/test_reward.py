@@ -12,7 +12,7 @@ pytest.importorskip("transformers")
 
 from helpers_models import STEP_TAG, build_model, build_reward_model  # noqa: E402
 
-from collect.reward import RewardModel, encode_reward_input, load_reward_model, reward_text  # noqa: E402
+from collect.rewards import RewardModel, encode_reward_input, load_reward_model, reward_text  # noqa: E402
 
 Q1 = "What is 2+3*4?"
 S1 = ["Step 1: 3*4=12", "Step 2: 2+12=14", "The answer is 14"]

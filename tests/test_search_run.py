@@ -16,11 +16,14 @@ from helpers_models import build_model, build_reward_model, write_task  # noqa: 
 
 import scaling  # noqa: E402
 from collect.engines.hf import HFEngine  # noqa: E402
-from collect.reward import load_reward_model  # noqa: E402
-from collect.search.run import SearchConfig, make_prompt, run_search  # noqa: E402
+from collect.params import SamplingParams  # noqa: E402
+from collect.rewards import load_reward_model  # noqa: E402
+from collect.search.run import SearchConfig, make_prompt  # noqa: E402
+from collect.search.run import search_problems as run_search  # noqa: E402
+from collect.store import read_texts, texts_path  # noqa: E402
 from collect.tasks import load_task  # noqa: E402
 
-SMALL = dict(max_tokens=40, step_tokens=12)
+SMALL = dict(sampling=SamplingParams(max_tokens=40, seed=0), step_tokens=12)
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # tiny models: one torch thread (conftest.py)
@@ -129,9 +132,11 @@ def test_resume_skips_finished_runs_and_reproduces_a_lost_batch(assets, engine, 
     lost.unlink()
     redo = run_search(problems, engine, prm, cfg, out=tmp_path, runs=2, batch_runs=2, template="raw",
                       progress=False)
-    assert redo.runs_done == 2 and redo.tables == [lost]
-    # same batch, same part number, same seed: the same solutions
-    pd.testing.assert_frame_equal(pd.read_parquet(lost), lost_rows)
+    assert redo.runs_done == 2 and len(redo.tables) == 1
+    # the lost part's texts and trees were orphans: removed; the same batch has the same seed: the same rows
+    assert not (tmp_path / "trees" / lost.name).exists() and not texts_path(lost).exists()
+    pd.testing.assert_frame_equal(pd.read_parquet(redo.tables[0]), lost_rows)
+    assert len(read_texts(redo.tables[0])) == len(lost_rows)
     more = run_search(problems, engine, prm, cfg, out=tmp_path, runs=3, batch_runs=2, template="raw",
                       progress=False)
     assert more.runs_done == 2 and more.runs_skipped == 4

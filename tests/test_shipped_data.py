@@ -12,7 +12,7 @@ import scaling
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
-SIZES = ["20k", "50k", "67k", "80k", "88k", "113k", "130k", "1m"]
+SIZES = ["32k", "113k", "163k", "244k", "423k", "652k", "930k", "1.3m", "1.6m"]
 
 
 def _size_mb(folder: Path, pattern: str) -> float:

@@ -1,10 +1,9 @@
 """The vLLM adapter without vLLM: request building and output conversion on objects shaped like vLLM's
 ``RequestOutput`` / ``CompletionOutput`` / ``Logprob``; parameter counting from safetensors headers.
-The whole path runs only where vllm imports (and a GPU exists)."""
+vLLM itself runs in test_vllm_real.py (on CPU); the GPU path here only where a GPU exists."""
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
 
 import pytest
@@ -16,8 +15,7 @@ from collect.engines.vllm import (
     request_seeds,
     sampling_kwargs,
 )
-
-HAS_VLLM = importlib.util.find_spec("vllm") is not None
+from collect.params import SamplingParams
 
 
 @dataclass
@@ -48,11 +46,12 @@ class RequestOutput:               # vllm.outputs.RequestOutput
 
 
 def test_sampling_kwargs_and_seeds():
-    kw = sampling_kwargs(8, 0.7, 0.95, 256, 5, ["\n\n"])
+    kw = sampling_kwargs(SamplingParams(n=8, temperature=0.7, top_p=0.95, max_tokens=256, stop=["\n\n"]), 5)
     assert kw == {"n": 8, "temperature": 0.7, "top_p": 0.95, "max_tokens": 256, "logprobs": 0,
                   "include_stop_str_in_output": False, "seed": 5, "stop": ["\n\n"]}
-    assert "seed" not in sampling_kwargs(1, 1.0, 1.0, 10, None, None)
-    assert "stop" not in sampling_kwargs(1, 1.0, 1.0, 10, None, [])
+    assert "seed" not in sampling_kwargs(SamplingParams(max_tokens=10), None)
+    assert "stop" not in sampling_kwargs(SamplingParams(max_tokens=10, stop=[]), None)
+    assert sampling_kwargs(SamplingParams(logprobs=False), None)["logprobs"] is None
     seeds = request_seeds(4, 8, 100)
     assert seeds == [100, 108, 116, 124]
     children = [s + j for s in seeds for j in range(8)]          # vLLM: sample j of a request gets seed + j
@@ -94,23 +93,25 @@ def test_count_params_from_safetensors(tmp_path):
         count_params_in_folder(tmp_path)
 
 
+@pytest.mark.no_vllm
 def test_engine_needs_vllm(tmp_path):
-    if HAS_VLLM:
-        pytest.skip("vllm is installed")
     with pytest.raises(ImportError, match="vllm"):
         VLLMEngine(str(tmp_path))
 
 
-@pytest.mark.skipif(not HAS_VLLM, reason="vllm not installed")
+@pytest.mark.vllm
 def test_sampling_kwargs_accepted_by_vllm():
     from vllm import SamplingParams
 
-    sp = SamplingParams(**sampling_kwargs(4, 0.8, 0.9, 32, 1, ["\n\n"]))
+    from collect.params import SamplingParams as collect_params
+
+    sp = SamplingParams(**sampling_kwargs(collect_params(n=4, temperature=0.8, top_p=0.9, max_tokens=32,
+                                                         stop=["\n\n"]), 1))
     assert sp.n == 4 and sp.logprobs == 0 and sp.stop == ["\n\n"]
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not HAS_VLLM, reason="vllm not installed")
+@pytest.mark.vllm
 def test_vllm_engine_end_to_end(tmp_path):
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
@@ -122,11 +123,11 @@ def test_vllm_engine_end_to_end(tmp_path):
     folder = build_model(tmp_path / "m", hidden=64, heads=4)
     eng = VLLMEngine(str(folder), gpu_memory_utilization=0.3, max_model_len=512, enforce_eager=True)
     assert eng.params == HFEngine(str(folder)).params
-    out = eng.generate(["What is 1+2?", "Hi"], n=3, max_tokens=20, seed=0, stop=["\n\n"])
+    out = eng.generate(["What is 1+2?", "Hi"], SamplingParams(n=3, max_tokens=20, seed=0, stop=["\n\n"]))
     assert [len(o) for o in out] == [3, 3]
     for comps in out:
         for c in comps:
             assert c.num_tokens == len(c.token_ids) <= 20 and c.logprob <= 0 and "\n\n" not in c.text
-    greedy = eng.generate(["Hello"], n=1, temperature=0.0, max_tokens=16)[0][0]
-    hf = HFEngine(str(folder)).generate(["Hello"], n=1, temperature=0.0, max_tokens=16)[0][0]
+    greedy = eng.generate(["Hello"], SamplingParams(n=1, temperature=0.0, max_tokens=16))[0][0]
+    hf = HFEngine(str(folder)).generate(["Hello"], SamplingParams(n=1, temperature=0.0, max_tokens=16))[0][0]
     assert greedy.token_ids[:8] == hf.token_ids[:8]

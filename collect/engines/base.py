@@ -1,8 +1,9 @@
 """The engine contract shared by every generation backend.
 
-An engine turns prompts into ``n`` sampled completions each::
+An engine turns prompts into ``n`` sampled completions each, as a :class:`~collect.params.SamplingParams`
+asks::
 
-    engine.generate(["Q: 2+2?\\n"], n=4, temperature=1.0, max_tokens=64, stop=["\\n\\n"])
+    engine.generate(["Q: 2+2?\\n"], SamplingParams(n=4, temperature=1.0, max_tokens=64, stop=["\\n\\n"]))
     # -> [[Completion(text=..., token_ids=[...], logprob=-12.3, finish_reason="stop", num_tokens=9), ...]]
 
 ``Completion.logprob`` is the sum over the generated tokens of log p(token | context) under the model's
@@ -18,6 +19,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from ..params import SamplingParams
 
 
 @dataclass
@@ -41,6 +46,22 @@ class Completion:
     stop_reason: str | None = field(default=None, compare=False)
 
 
+@dataclass
+class TokenScores:
+    """What an engine reads along a given token sequence ``ids`` of length L (teacher forcing).
+
+    token: ``log p(ids[t] | ids[:t])`` for t = 1 .. L-1 (L-1 values).
+    top: ``log max_v p(v | ids[:t])`` for t = 1 .. L (L values; the last one is the distribution after the
+        whole sequence).
+    next: ``log p(v | ids)`` for every v of the ``next_ids`` asked for (after the whole sequence).
+    All under the raw model distribution (softmax of the logits, temperature 1).
+    """
+
+    token: np.ndarray
+    top: np.ndarray
+    next: np.ndarray
+
+
 @runtime_checkable
 class Engine(Protocol):
     """What :mod:`collect.sample` and tree search need from a generation backend."""
@@ -48,30 +69,17 @@ class Engine(Protocol):
     model_name: str
     params: float
 
-    def generate(self, prompts: list[str], n: int = 1, *, temperature: float = 1.0, top_p: float = 1.0,
-                 max_tokens: int = 1024, seed: int | None = None,
-                 stop: list[str] | None = None) -> list[list[Completion]]: ...
+    def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]: ...
 
     def count_tokens(self, text: str) -> int: ...
 
+    def score_tokens(self, sequences: list[list[int]], next_ids: list[int]) -> list[TokenScores]: ...
 
-def check_generate_args(prompts: list[str], n: int, temperature: float, top_p: float, max_tokens: int,
-                        stop: list[str] | None) -> list[str]:
-    """Validate the arguments of ``generate`` and return the stop list (empty when none)."""
+
+def check_prompts(prompts: list[str]) -> None:
+    """``prompts`` must be a list of strings (a lone string is a common slip)."""
     if isinstance(prompts, str) or not all(isinstance(p, str) for p in prompts):
         raise TypeError("prompts must be a list of strings")
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if not temperature >= 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature!r}")
-    if not 0 < top_p <= 1:
-        raise ValueError(f"top_p must lie in (0, 1], got {top_p!r}")
-    if not isinstance(max_tokens, int) or max_tokens < 0:
-        raise ValueError(f"max_tokens must be a non-negative integer, got {max_tokens!r}")
-    stop = list(stop or [])
-    if any(not isinstance(s, str) or not s for s in stop):
-        raise ValueError(f"stop strings must be non-empty strings, got {stop!r}")
-    return stop
 
 
 def truncate_at_stop(text: str, stop: list[str]) -> tuple[str, str | None]:

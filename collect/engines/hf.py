@@ -12,8 +12,8 @@ tokens whose probability mass reaches ``top_p`` -> sample from the renormalised 
 ``temperature == 0`` means greedy (argmax).  Log-probabilities are log_softmax(z) (see
 :mod:`collect.engines.base`).
 
->>> engine = HFEngine("data/models/neox-1m", device="cpu", batch_size=32)     # doctest: +SKIP
->>> out = engine.generate(["Q: 1+1?\\nA:"], n=4, max_tokens=32, seed=0, stop=["\\n\\n"])  # doctest: +SKIP
+>>> engine = HFEngine("data/models/arith-neox-113k", device="cpu", batch_size=32)     # doctest: +SKIP
+>>> out = engine.generate(["Q: 1+1?\\nA:"], SamplingParams(n=4, max_tokens=32, seed=0, stop=["\\n\\n"]))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-from .base import Completion, check_generate_args, truncate_at_stop
+from ..params import SamplingParams
+from .base import Completion, TokenScores, check_prompts, truncate_at_stop
 
 
 def _torch_dtype(dtype, device: str):
@@ -81,7 +82,22 @@ class HFEngine:
         except TypeError:  # transformers < 4.56 spells it torch_dtype
             model = AutoModelForCausalLM.from_pretrained(model_path, torch_dtype=tdtype,
                                                          trust_remote_code=trust_remote_code)
-        self.model = model.to(self.device).eval()
+        self._attach(model.to(self.device).eval())
+
+    @classmethod
+    def from_model(cls, model, tokenizer, *, batch_size: int = 64, name: str = "model",
+                   ignore_eos: bool = False) -> HFEngine:
+        """An engine around a model already in memory (e.g. while it is being trained), on its device."""
+        self = cls.__new__(cls)
+        self.device = next(model.parameters()).device
+        self.batch_size, self.ignore_eos = int(batch_size), ignore_eos
+        self.model_path, self.model_name, self.tokenizer = "", name, tokenizer
+        self._attach(model.eval())
+        return self
+
+    def _attach(self, model) -> None:
+        """Set what generation needs from the model and tokenizer (EOS ids, padding, cache keywords)."""
+        self.model = model
         self.params = float(sum(p.numel() for p in self.model.parameters()))
         eos = set()
         gen_eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
@@ -109,13 +125,15 @@ class HFEngine:
     def encode_prompt(self, prompt: str) -> list[int]:
         return list(self.tokenizer(prompt, add_special_tokens=True)["input_ids"])
 
-    def generate(self, prompts: list[str], n: int = 1, *, temperature: float = 1.0, top_p: float = 1.0,
-                 max_tokens: int = 1024, seed: int | None = None,
-                 stop: list[str] | None = None) -> list[list[Completion]]:
-        """Sample ``n`` completions for each prompt; returns one list of ``n`` per prompt, in order."""
+    def generate(self, prompts: list[str], params: SamplingParams | None = None) -> list[list[Completion]]:
+        """Sample ``params.n`` completions for each prompt; returns one list of ``n`` per prompt, in order."""
         import torch
 
-        stop = check_generate_args(prompts, n, temperature, top_p, max_tokens, stop)
+        check_prompts(prompts)
+        params = params or SamplingParams()
+        n, temperature, top_p, max_tokens, seed = (params.n, params.temperature, params.top_p, params.max_tokens,
+                                                   params.seed)
+        stop = list(params.stop)
         encoded = [self.encode_prompt(p) for p in prompts]
         self.stats["prompts"] += len(prompts)
         self.stats["prompt_tokens"] += sum(len(e) for e in encoded)
@@ -148,6 +166,41 @@ class HFEngine:
                 batch.append(unit)
                 rows += unit[2]
         return results  # type: ignore[return-value]
+
+    def score_tokens(self, sequences: list[list[int]], next_ids: list[int]) -> list[TokenScores]:
+        """Read every sequence with one forward pass (``batch_size`` sequences at a time, longest first):
+        the log-probabilities of its own tokens, the best token's at each position, and those of
+        ``next_ids`` after its end (:class:`~collect.engines.base.TokenScores`)."""
+        import numpy as np
+        import torch
+
+        out: list[TokenScores | None] = [None] * len(sequences)
+        order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))
+        nxt = torch.tensor([int(t) for t in next_ids], dtype=torch.long, device=self.device)
+        with torch.inference_mode():
+            for b in range(0, len(order), self.batch_size):
+                idx = order[b:b + self.batch_size]
+                width = max(len(sequences[i]) for i in idx)
+                ids = torch.full((len(idx), width), self.pad_id, dtype=torch.long)
+                attn = torch.zeros((len(idx), width), dtype=torch.long)
+                for r, i in enumerate(idx):
+                    seq = sequences[i]
+                    if not seq:
+                        raise ValueError(f"sequences[{i}] is empty")
+                    ids[r, :len(seq)] = torch.tensor(seq)
+                    attn[r, :len(seq)] = 1
+                ids, attn = ids.to(self.device), attn.to(self.device)
+                logp = torch.log_softmax(self.model(input_ids=ids, attention_mask=attn).logits.float(), dim=-1)
+                top = logp.max(dim=-1).values.cpu().numpy()
+                tok = logp[:, :-1].gather(-1, ids[:, 1:, None])[..., 0].cpu().numpy()
+                last = torch.tensor([len(sequences[i]) - 1 for i in idx], device=self.device)
+                ends = logp[torch.arange(len(idx), device=self.device), last][:, nxt].cpu().numpy()
+                for r, i in enumerate(idx):
+                    n = len(sequences[i])
+                    out[i] = TokenScores(token=tok[r, :n - 1].astype(np.float64), top=top[r, :n].astype(np.float64),
+                                         next=ends[r].astype(np.float64))
+                self.stats["prefill_tokens"] += int(attn.sum())
+        return out  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ internals
     def _candidates(self, stop: list[str]) -> set[int]:

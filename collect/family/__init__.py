@@ -13,6 +13,6 @@ seeds).
 
 Shipped: ``data/tasks/arith.jsonl`` (500 test problems, 50 per level 1..10),
 ``data/models/arith-neox-*`` (the sizes of :data:`collect.family.model.SIZES`) and
-``data/models/arith-verifier-2m``. Prompt format of
+``data/models/arith-verifier-1.9m``. Prompt format of
 the policies: question, newline, then the solution (``python -m collect sample --template raw``).
 """

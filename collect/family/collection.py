@@ -1,12 +1,13 @@
-"""Collect the family's sample tables with the toolkit's own commands, then ship them as one file each.
+"""Collect the family's sample tables with the toolkit's own jobs, then ship them as one file each.
 
-Stages (every one resumable: re-running skips the rows and runs already written in ``work``):
+Stages (every one resumable: re-running skips the rows and runs already written in ``work``), each the
+job behind a ``python -m collect`` command, called with its config:
 
-1. ``python -m collect sample`` for every policy: ``n`` temperature-1 samples per test problem and one
-   greedy row per problem (``--template raw --max-tokens 160 --seed 0``);
-2. ``python -m collect score`` of those samples with the family's verifier (``reward`` = score after the
+1. :func:`collect.sample.run_sample` for every policy: ``n`` samples at temperature 0.7 per test problem and
+   one greedy row per problem (template ``raw``, at most 160 tokens, seed 0: :data:`SAMPLING`);
+2. :func:`collect.score.run_score` of those samples with the family's verifier (``reward`` = score after the
    last step, ``step_rewards`` = the score after every step);
-3. ``python -m collect search`` (REBASE, 2 runs per problem, and MCTS, 1 run) at budgets 4..64 for the
+3. :func:`collect.search.run.run_search` (REBASE, 2 runs per problem, and MCTS, 1 run) at budgets 4..64 for the
    search policies on the ``arith-sub100`` subset (every fifth test problem: 10 per level), guided by the
    verifier;
 4. consolidation: the part files of each collected table become one Parquet file under
@@ -24,33 +25,41 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
+from collect.params import EngineConfig, SamplingParams
+from collect.sample import SampleConfig, run_sample
+from collect.score import ScoreConfig, run_score
+from collect.search.run import SearchConfig, SearchJob, run_search
 from scaling import read_samples, write_samples
 
 SAMPLES = 256
 SUB_TASK = "arith-sub100"
 SUB_EVERY = 5                       # every fifth test problem: 10 per level of 50
-SEARCH_POLICIES = ["arith-neox-20k", "arith-neox-50k"]   # sizes with room above their greedy accuracy
+SEARCH_POLICIES = ["arith-neox-113k", "arith-neox-163k"]   # sizes with room above their greedy accuracy
 BUDGETS = [4, 8, 16, 32, 64]
 REBASE_RUNS = 2
 MCTS_RUNS = 1
-SAMPLE_ARGS = ["--template", "raw", "--max-tokens", "160", "--seed", "0"]
+#: every policy's sampling (greedy rows: the same with temperature 0) and every search step's. Temperature
+#: 0.7 (the paper samples at 1.0): at 1.0 these tiny models' samples fall far below their greedy answers (the
+#: 423k: 0.56 vs 0.89), so sampled points reach the frontier only past k = 8 (data/README.md)
+SAMPLING = SamplingParams(n=SAMPLES, temperature=0.7, max_tokens=160, seed=0)
+TEMPLATE = "raw"
+SAMPLE_BATCH = 512
+SCORE_BATCH = 256
+STEP_TOKENS = 64
 # the verifier reads in bfloat16 (its saved precision; 2x the fp32 throughput on CPUs with AVX512-BF16)
 VERIFIER_DTYPE = "bfloat16"
-SEARCH_ARGS = ["--template", "raw", "--max-tokens", "160", "--step-tokens", "64", "--seed", "0"]
 
 
-def _collect(argv: list[str]) -> dict:
-    """Run ``python -m collect <argv>`` in this process (errors propagate as exceptions)."""
-    from collect.cli import build_parser
-
-    args = build_parser().parse_args(argv)
+def _timed(what: str, fn, config) -> dict:
+    """Run one job (errors propagate as exceptions) and log its time."""
     t0 = time.time()
-    out = args.func(args)
-    print(f"collect {' '.join(argv[:1])} done in {time.time() - t0:.0f} s: {argv}", flush=True)
+    out = fn(config)
+    print(f"collect {what} done in {time.time() - t0:.0f} s: {config}", flush=True)
     return out
 
 
@@ -77,26 +86,30 @@ def consolidate(src: Path | pd.DataFrame, dest: Path, *, task: str | None = None
     return write_samples(df, dest)
 
 
-def _policy_job(m: str, out: Path, work: Path, verifier: str, n: int, run: list[str], common: list[str]) -> dict:
+def _policy_job(m: str, out: Path, work: Path, verifier: str, n: int, engine: EngineConfig,
+                limit: int | None, progress: bool) -> dict:
     """Stages 1-2 for one policy: samples, greedy rows, verifier scores."""
     models, task_file, table = out / "models", out / "tasks" / "arith.jsonl", work / "arith" / m
-    s = _collect(["sample", "--task", str(task_file), "--model", str(models / m), "--n", str(n),
-                  "--out", str(table), "--batch-size", "512", *SAMPLE_ARGS, *common])
-    g = _collect(["sample", "--task", str(task_file), "--model", str(models / m), "--greedy",
-                  "--out", str(work / "arith" / f"{m}-greedy"), "--batch-size", "512", *SAMPLE_ARGS, *common])
-    c = _collect(["score", "--samples", str(table), "--reward-model", str(models / verifier), "--batch-size", "256",
-                  "--dtype", VERIFIER_DTYPE, *run])
+    common = dict(task=str(task_file), model=str(models / m), engine=engine, limit=limit, template=TEMPLATE,
+                  progress=progress)
+    s = _timed("sample", run_sample, SampleConfig(out=str(table), sampling=SAMPLING.replace(n=n), **common))
+    g = _timed("sample", run_sample, SampleConfig(out=str(work / "arith" / f"{m}-greedy"), sampling=SAMPLING,
+                                                  greedy=True, **common))
+    c = _timed("score", run_score, ScoreConfig(str(table), str(models / verifier), device=engine.device,
+                                               batch_size=SCORE_BATCH, dtype=VERIFIER_DTYPE, progress=progress))
     return {"sample": s, "greedy": g, "score": c}
 
 
 def _search_job(m: str, algo: str, runs: int, out: Path, work: Path, verifier: str, sub_file: Path,
-                budgets: list[int], common: list[str]) -> dict:
+                budgets: list[int], engine: EngineConfig, limit: int | None, progress: bool) -> dict:
     """Stage 3 for one (policy, algorithm)."""
     models = out / "models"
-    return _collect(["search", "--algo", algo, "--budget", *map(str, budgets), "--runs", str(runs),
-                     "--task", str(sub_file), "--model", str(models / m), "--reward-model", str(models / verifier),
-                     "--reward-dtype", VERIFIER_DTYPE, "--out", str(work / SUB_TASK / f"{m}-{algo}"),
-                     *SEARCH_ARGS, *common])
+    job = SearchJob(task=str(sub_file), model=str(models / m), reward_model=str(models / verifier),
+                    out=str(work / SUB_TASK / f"{m}-{algo}"), runs=runs, limit=limit, template=TEMPLATE,
+                    configs=[SearchConfig(algo, b, sampling=SAMPLING.replace(n=1), step_tokens=STEP_TOKENS)
+                             for b in budgets],
+                    engine=engine, reward_dtype=VERIFIER_DTYPE, progress=progress)
+    return {"searches": [r.to_dict() for r in _timed("search", run_search, job)]}
 
 
 def _run_all(jobs: int, calls: list[tuple]) -> list:
@@ -121,18 +134,17 @@ def collect_family(out: Path, work: Path, *, policies: list[str], verifier: str,
     budgets = BUDGETS if budgets is None else budgets
     task_file = out / "tasks" / "arith.jsonl"
     progress = progress and jobs <= 1
-    run = ["--device", device, "--threads", "1"] + ([] if progress else ["--no-progress"])
-    common = run + (["--limit", str(limit)] if limit else [])   # score takes no --limit
+    engine = EngineConfig(device=device, threads=1, batch_size=SAMPLE_BATCH)
     report: dict = {"samples": {}, "search": {}}
     t0 = time.time()
     # largest first, so the longest job does not start last
     order = list(reversed(policies))
-    done = _run_all(jobs, [(_policy_job, m, out, work, verifier, n, run, common) for m in order])
+    done = _run_all(jobs, [(_policy_job, m, out, work, verifier, n, engine, limit, progress) for m in order])
     report["samples"] = dict(zip(order, done, strict=True))
     sub_file = write_subset_task(task_file, work / "tasks" / f"{SUB_TASK}.jsonl", limit=limit)
     plan = [(m, algo, runs) for algo, runs in (("mcts", MCTS_RUNS), ("rebase", REBASE_RUNS)) for m in search_policies]
-    done = _run_all(jobs, [(_search_job, m, algo, runs, out, work, verifier, sub_file, budgets, common)
-                           for m, algo, runs in plan])
+    done = _run_all(jobs, [(_search_job, m, algo, runs, out, work, verifier, sub_file, budgets,
+                            replace(engine, batch_size=None), limit, progress) for m, algo, runs in plan])
     report["search"] = {f"{m}-{algo}": r for (m, algo, _), r in zip(plan, done, strict=True)}
     shipped = []
     sub_ids = {json.loads(ln)["problem_id"] for ln in sub_file.read_text().splitlines() if ln.strip()}

@@ -43,14 +43,14 @@ from tqdm.auto import tqdm
 from collect.family.metrics import auc, verifier_metrics
 from collect.family.task import digit_labels, split_steps, step_labels
 from collect.family.tokenizer import STEP_TAG
-from collect.reward import reward_text
+from collect.rewards import reward_text
 
 REWARD_CONFIG = {"kind": "prm", "step_tag": STEP_TAG, "good_token": "+", "bad_token": "-"}
 
 
 def prm_text(question: str, steps: list[str]) -> str:
     """The PRM's input text for a (partial) solution given as its steps; this is
-    :func:`collect.reward.reward_text` (steps stripped, literal tags removed), so training and scoring agree."""
+    :func:`collect.rewards.reward_text` (steps stripped, literal tags removed), so training and scoring agree."""
     return reward_text(question, steps, STEP_TAG, "prm")
 
 

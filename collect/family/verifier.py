@@ -4,7 +4,7 @@ Why this kind (measured on the family, see data/README.md): almost every first e
 an arithmetic or bookkeeping slip inside one step (``41-8=34``, a term used twice). A model that writes
 correct solutions "knows" the right token exactly where the slip is made, so reading its next-token
 distribution along the policy's own text checks every step where it happens
-(:class:`collect.likelihood.LikelihoodVerifier`), while a step-tag head has to compress that check into one
+(:class:`collect.rewards.LikelihoodVerifier`), while a step-tag head has to compress that check into one
 classification at the tag (the family's step-tag PRM, :mod:`collect.family.prm`, stays far weaker at these
 sizes). Like the paper's verifier (a 34B model judging 7B-34B policies), ours is larger than every policy.
 
@@ -40,8 +40,8 @@ def verifier_scores(verifier, records: list[dict], batch_size: int = 256) -> lis
 def choose_min_p(verifier, records: list[dict], grid=MIN_P_GRID) -> tuple[float, dict]:
     """The ``min_p`` of ``grid`` whose scores rank one question's correct solutions above its wrong ones
     best (within-question AUC on ``records``; ties to the smaller), and the AUC of every candidate.
-    One forward pass serves the whole grid (:meth:`collect.likelihood.LikelihoodVerifier.margins`)."""
-    from collect.likelihood import aggregate
+    One forward pass serves the whole grid (:meth:`collect.rewards.LikelihoodVerifier.margins`)."""
+    from collect.rewards import aggregate
 
     margins = verifier.margins([r["question"] for r in records], [r["steps"] for r in records])
     correct = [r["correct"] for r in records]

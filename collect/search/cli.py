@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
+from ..params import EngineConfig, SamplingParams, add_arguments, from_args
 from .rebase import VARIANTS
-from .run import ALGOS, TEMPLATES, SearchConfig, run_search
+from .run import ALGOS, TEMPLATES, SearchConfig, SearchJob, run_search
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -38,24 +38,20 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reward-model", required=True, help="process reward model folder (with reward_config.json)")
     p.add_argument("--out", required=True, help="output folder for tables (trees go to OUT/trees/)")
     p.add_argument("--limit", type=int, default=None, help="first P problems only")
-    p.add_argument("--backend", choices=("hf", "vllm"), default="hf", help="generation backend (default hf)")
-    p.add_argument("--device", default="cpu", help="hf backend and reward model: cpu, cuda or cuda:N")
-    p.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 (default per backend)")
-    p.add_argument("--reward-dtype", default=None,
-                   help="reward model's dtype: float32, bfloat16 or float16 (default: float32 on CPU, bf16/fp16 on CUDA)")
-    p.add_argument("--model-name", default=None, help="name recorded in the table (default: folder name)")
-    p.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm backend: GPUs per model")
-    p.add_argument("--threads", type=int, default=None, help="on CPU: torch threads")
-    p.add_argument("--seed", type=int, default=0, help="seed (part of the run ids)")
-    p.add_argument("--batch-runs", type=int, default=16, help="runs searched together and written per table")
-    p.add_argument("--batch-size", type=int, default=64, help="hf backend: sequences decoded at once")
     p.add_argument("--template", choices=TEMPLATES, default="step",
                    help="prompt template; raw = question + newline (the bundled model family's format)")
     p.add_argument("--few-shot", type=int, default=0, help="worked examples in the prompt")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--top-p", type=float, default=1.0)
-    p.add_argument("--max-tokens", type=int, default=1024, help="token cap of a whole solution (path)")
+    p.add_argument("--batch-runs", type=int, default=16, help="runs searched together and written per table")
+    add_arguments(p.add_argument_group("sampling (every step)"), SamplingParams, SearchConfig("rebase", 1).sampling,
+                  skip=("n", "stop"), help={"max_tokens": "token cap of a whole solution (path)",
+                                            "seed": "seed (part of the run ids)"})
     p.add_argument("--step-tokens", type=int, default=256, help="token cap of one step")
+    add_arguments(p.add_argument_group("engine"), EngineConfig, help={"batch_size": "hf backend: sequences "
+                                                                      "decoded at once (default 64)"})
+    p.add_argument("--reward-dtype", default=None,
+                   help="reward model's dtype: float32, bfloat16 or float16 (default: float32 on CPU, bf16/fp16 on CUDA)")
+    p.add_argument("--reward-backend", choices=("hf", "vllm"), default="hf",
+                   help="likelihood verifiers: read with transformers or vLLM's prompt log-probabilities")
     g = p.add_argument_group("REBASE")
     g.add_argument("--variant", choices=sorted(VARIANTS), default="paper",
                    help="paper: T_b=0.1, Round; released: T_b=0.2, ceiling allocation, depth cap 25")
@@ -69,40 +65,22 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> dict:
-    """Run the searches of the command line; returns a summary per configuration."""
-    from collect.engines import load_engine
-    from collect.reward import load_reward_model
-    from collect.tasks import load_task
-
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(int(args.threads))
+def job_from_args(args: argparse.Namespace) -> SearchJob:
+    """The :class:`~collect.search.run.SearchJob` a command line describes."""
+    sampling = from_args(SamplingParams, args, SearchConfig("rebase", 1).sampling)
     configs = [SearchConfig(args.algo, b, variant=args.variant, balance_temperature=args.balance_temperature,
                             max_depth=args.max_depth, expansions=args.expansions, child_width=args.child_width,
-                            c=args.c, temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
-                            step_tokens=args.step_tokens) for b in args.budget]
-    problems = load_task(args.task, limit=args.limit)
-    if args.backend == "hf":
-        kw = {"device": args.device, "dtype": args.dtype, "batch_size": args.batch_size, "name": args.model_name}
-    else:
-        kw = {"tensor_parallel_size": args.tensor_parallel_size, "name": args.model_name}
-        if args.dtype:
-            kw["dtype"] = args.dtype
-    engine = load_engine(args.backend, args.model, **kw)
-    reward_model = load_reward_model(args.reward_model, device=args.device, dtype=args.reward_dtype)
-    if getattr(reward_model, "kind", "prm") != "prm":
-        print(f"warning: {args.reward_model} is an outcome reward model; tree search scores partial "
-              "solutions with it as if it were a process reward model", file=sys.stderr)
-    summaries = []
-    for cfg in configs:
-        res = run_search(problems, engine, reward_model, cfg, out=args.out, runs=args.runs, seed=args.seed,
-                         batch_runs=args.batch_runs, template=args.template, few_shot=args.few_shot,
-                         progress=not args.no_progress)
-        print(res.summary(), file=sys.stderr)
-        summaries.append(res.to_dict())
-    return {"searches": summaries}
+                            c=args.c, sampling=sampling, step_tokens=args.step_tokens) for b in args.budget]
+    return SearchJob(task=args.task, model=args.model, reward_model=args.reward_model, out=args.out,
+                     configs=configs, runs=args.runs, batch_runs=args.batch_runs, limit=args.limit,
+                     template=args.template, few_shot=args.few_shot, engine=from_args(EngineConfig, args),
+                     reward_dtype=args.reward_dtype, reward_backend=args.reward_backend,
+                     progress=not args.no_progress)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Run the searches of the command line; returns a summary per configuration."""
+    return {"searches": [r.to_dict() for r in run_search(job_from_args(args))]}
 
 
 def main(argv: list[str] | None = None) -> int:

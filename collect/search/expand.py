@@ -9,7 +9,7 @@ branches) at once.
 
 The expander is anything with ``expand(requests) -> list[list[Node]]``, where ``requests`` is a list
 of ``(tree, node_id, k)``.  :class:`ModelExpander` is the real one: it continues each prefix with the
-policy engine until the step delimiter (``Engine.generate(prefixes, n=1, stop=["\\n\\n"], ...)``), with
+policy engine until the step delimiter (``Engine.generate(prefixes, SamplingParams(stop=["\\n\\n"], ...))``), with
 the step's token budget ``min(step_tokens, max_tokens - path_tokens)`` so that the token cap applies to
 the whole path from the root, and scores every new node with the process reward model (the score of
 the partial solution ending at that step).  Tests can plug in a deterministic expander instead.
@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..params import SamplingParams
 from .tree import STEP_DELIMITER, Node, Tree, classify_step
 
 Request = list[tuple[int, int]]
@@ -121,19 +122,17 @@ class ModelExpander:
     engine
         A ``collect.engines`` engine (``generate``, ``count_tokens``).
     reward_model
-        A ``collect.reward`` process reward model (``score(questions, step_lists)``).
-    temperature, top_p
-        Sampling parameters of every step (the paper: temperature 1.0).
-    max_tokens
-        Token cap of a whole solution (path from the root), 1024 in the paper.
+        A ``collect.rewards`` process reward model (``score(questions, step_lists)``).
+    sampling
+        :class:`~collect.params.SamplingParams` of every step: temperature and top_p (the paper: 1.0, 1.0),
+        ``max_tokens`` the token cap of a whole solution (path from the root; 1024 in the paper) and
+        ``seed`` the base seed: generate call ``c`` of this expander uses a seed drawn from
+        ``SeedSequence([seed, c])`` (None: unseeded).  ``n`` and ``stop`` are set per call.
     step_tokens
         Token cap of one step, 256 in the paper.
     is_final
         Whether a step states the final answer (default ``collect.prompts.has_final_answer``: "answer is",
         ``\\boxed``, ``####``).
-    seed
-        Base seed; generate call ``c`` of this expander uses a seed drawn from ``SeedSequence([seed, c])``
-        (None: unseeded).
     measure_reuse
         Also count, per generate call, the prompt+prefix tokens and how many of them had already been
         processed earlier in the search (a prefix cache could serve them): the parent's prefix and step
@@ -152,20 +151,19 @@ class ModelExpander:
         ``reusable_tokens``.
     """
 
-    def __init__(self, engine: Any, reward_model: Any, *, temperature: float = 1.0, top_p: float = 1.0,
-                 max_tokens: int = 1024, step_tokens: int = 256, seed: int | None = None,
-                 is_final: Callable[[str], bool] | None = None, measure_reuse: bool = False,
+    def __init__(self, engine: Any, reward_model: Any, sampling: SamplingParams | None = None, *,
+                 step_tokens: int = 256, is_final: Callable[[str], bool] | None = None, measure_reuse: bool = False,
                  siblings_as_n: bool | None = None,
                  on_generate: Callable[[int], None] | None = None):
-        if max_tokens < 1 or step_tokens < 1:
-            raise ValueError(f"max_tokens and step_tokens must be positive, got {max_tokens}, {step_tokens}")
+        sampling = sampling or SamplingParams()
+        if sampling.max_tokens < 1 or step_tokens < 1:
+            raise ValueError(f"max_tokens and step_tokens must be positive, got {sampling.max_tokens}, {step_tokens}")
         self.engine = engine
         self.reward_model = reward_model
-        self.temperature = float(temperature)
-        self.top_p = float(top_p)
-        self.max_tokens = int(max_tokens)
+        self.sampling = sampling.replace(n=1, stop=(STEP_DELIMITER,))
+        self.max_tokens = int(sampling.max_tokens)
         self.step_tokens = int(step_tokens)
-        self.seed = seed
+        self.seed = sampling.seed
         if is_final is None:
             from collect.prompts import has_final_answer as is_final
         self.is_final = is_final
@@ -214,15 +212,14 @@ class ModelExpander:
             budget, n = key
             rs = groups[key]
             seed = None if self.seed is None else _call_seed(self.seed, self.stats["generate_calls"])
-            kw = dict(temperature=self.temperature, top_p=self.top_p, max_tokens=budget, seed=seed,
-                      stop=[STEP_DELIMITER])
+            params = self.sampling.replace(max_tokens=budget, seed=seed)
             if self.siblings_as_n:
                 prompts = [prefixes[r] for r in rs]
-                comps = self.engine.generate(prompts, n=n, **kw)
+                comps = self.engine.generate(prompts, params.replace(n=n))
             else:   # k copies of each prefix, n=1, one call; regroup the copies' completions per request
                 ks = [requests[r][2] for r in rs]
                 prompts = [prefixes[r] for r, k in zip(rs, ks, strict=True) for _ in range(k)]
-                flat = self.engine.generate(prompts, n=1, **kw)
+                flat = self.engine.generate(prompts, params)
                 if len(flat) != len(prompts):
                     raise RuntimeError(f"engine returned {len(flat)} results for {len(prompts)} prompts")
                 ends = np.cumsum(ks)

@@ -12,20 +12,24 @@ solutions becomes one sample-table row (the contract: ``scaling/schema.py``)::
 Unfinished solutions (MCTS leaves that were never completed, REBASE nodes closed at a depth cap) are
 kept with a null answer.
 
-Files (``stem = search-<task>-<model>-<config tag>-s<seed>``)::
+Files: the sample-table layout of :mod:`collect.store` (one :class:`~collect.store.PartWriter` per task,
+model and method)::
 
-    OUT/<stem>-part00000.parquet        one table per batch of runs, written atomically
-    OUT/trees/<stem>-part00000.parquet  the trees of that batch: one row per node (task, problem_id,
-                                        run_id, node_id, parent, depth, tokens, path_tokens, score,
-                                        logprob, leaf, finish, visits, value, output, text)
+    OUT/<task>--<model>--<method>--shard0of1-<seq>-<uid>.parquet   one table per batch of runs
+    OUT/texts/<same stem>.jsonl        each row's solution text (with the question), as ``sample`` writes
+    OUT/trees/<same stem>.parquet      the trees of that batch: one row per node (task, problem_id,
+                                       run_id, node_id, parent, depth, tokens, path_tokens, score,
+                                       logprob, leaf, finish, visits, value, output, text, stop_reason)
 
-A batch's tree file is written before its table, and a run counts as done once its rows are in a
-table, so an interrupted command can be started again with the same arguments: finished runs are
-skipped.  Runs draw from the engine with seed ``SeedSequence([seed, part])``; searches of one batch are
-advanced together, so results are reproducible for the same arguments (and batch size).
+A batch's texts and trees are written before its table, and a run counts as done once its rows are in a
+table (the resume key is ``(problem_id, run_id)``; run ids carry the configuration's tag and the seed), so
+an interrupted command can be started again with the same arguments: finished runs are skipped.  Each
+batch draws from the engine with a seed derived from the job's seed and the batch's first run, and the
+searches of one batch are advanced together, so results are reproducible for the same arguments (and
+batch size).
 
 >>> from collect.search.run import SearchConfig
->>> SearchConfig("rebase", 16).run_id(0, 3)
+>>> SearchConfig("rebase", 16).run_id(3)
 'rebase-b16-s0-r3'
 >>> SearchConfig("mcts", 4).tag
 'mcts-b4-e32'
@@ -33,17 +37,16 @@ advanced together, so results are reproducible for the same arguments (and batch
 
 from __future__ import annotations
 
-import re
+import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from scaling import write_samples
-
+from ..params import EngineConfig, SamplingParams
+from ..store import PartWriter
 from .expand import ModelExpander, Search, drive
 from .mcts import MCTS
 from .rebase import VARIANTS, Rebase
@@ -77,11 +80,8 @@ class SearchConfig:
     expansions: int | None = None               # MCTS: default 8 * budget
     child_width: int = 2                        # MCTS
     c: float = 1.0                              # MCTS exploration constant
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_tokens: int = 1024                      # per solution (path from the root)
+    sampling: SamplingParams = SamplingParams(max_tokens=1024, seed=0)   # every step; max_tokens: a whole path
     step_tokens: int = 256                      # per step
-
     def __post_init__(self) -> None:
         if self.algo not in ALGOS:
             raise ValueError(f"unknown search algorithm {self.algo!r}; expected one of {ALGOS}")
@@ -89,6 +89,8 @@ class SearchConfig:
             raise ValueError(f"budget must be a positive integer, got {self.budget!r}")
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown REBASE variant {self.variant!r}; expected one of {sorted(VARIANTS)}")
+        if self.sampling.seed is None:
+            raise ValueError("a search needs a seed (it is part of the run ids)")
 
     @property
     def tag(self) -> str:
@@ -106,12 +108,14 @@ class SearchConfig:
                 t += f"-w{self.child_width}"
             if self.c != 1.0:
                 t += f"-c{self.c:g}"
-        if (self.temperature, self.top_p, self.max_tokens, self.step_tokens) != (1.0, 1.0, 1024, 256):
-            t += f"-T{self.temperature:g}-p{self.top_p:g}-m{self.max_tokens}-st{self.step_tokens}"
+        sp = self.sampling
+        if (sp.temperature, sp.top_p, sp.max_tokens, self.step_tokens) != (1.0, 1.0, 1024, 256):
+            t += f"-T{sp.temperature:g}-p{sp.top_p:g}-m{sp.max_tokens}-st{self.step_tokens}"
         return t
 
-    def run_id(self, seed: int, index: int) -> str:
-        return f"{self.tag}-s{seed}-r{index}"
+    def run_id(self, index: int) -> str:
+        """Id of run ``index`` of this configuration (its tag and seed)."""
+        return f"{self.tag}-s{self.sampling.seed}-r{index}"
 
     def make(self, tree: Tree) -> Search:
         if self.algo == "rebase":
@@ -125,7 +129,7 @@ class SearchRunResult:
     """What :func:`run_search` did."""
 
     out: Path
-    stem: str
+    config: str
     runs_total: int
     runs_skipped: int
     runs_done: int = 0
@@ -136,40 +140,22 @@ class SearchRunResult:
     trees: list[Path] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"stem": self.stem, "out": str(self.out), "runs_total": self.runs_total,
+        return {"config": self.config, "out": str(self.out), "runs_total": self.runs_total,
                 "runs_skipped": self.runs_skipped, "runs_done": self.runs_done, "rows": self.rows,
                 "gen_tokens": self.gen_tokens, "seconds": round(self.seconds, 3),
                 "tables": [str(p) for p in self.tables], "trees": [str(p) for p in self.trees]}
 
     def summary(self) -> str:
         rate = self.gen_tokens / self.seconds if self.seconds > 0 else float("nan")
-        return (f"{self.stem}: {self.runs_done} run(s) searched, {self.runs_skipped} already done "
+        return (f"{self.config}: {self.runs_done} run(s) searched, {self.runs_skipped} already done "
                 f"(of {self.runs_total}); {self.rows} rows, {self.gen_tokens} generated tokens in "
                 f"{self.seconds:.1f} s ({rate:.1f} tok/s); tables in {self.out}, trees in {self.out / 'trees'}")
 
 
-def _slug(s: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(s)).strip("_") or "x"
-
-
-_PART = re.compile(r"-part(\d+)\.parquet$")
-
-
-def finished_runs(out: Path, stem: str) -> tuple[set[tuple[str, str]], int]:
-    """(problem_id, run_id) pairs already in ``out``'s tables for ``stem``, and the next part number."""
-    done: set[tuple[str, str]] = set()
-    last = -1
-    for p in sorted(Path(out).glob(f"{stem}-part*.parquet")):
-        m = _PART.search(p.name)
-        if not m or p.name[: m.start()] != stem:
-            continue
-        last = max(last, int(m.group(1)))
-        try:
-            df = pd.read_parquet(p, columns=["problem_id", "run_id"])
-        except (OSError, ValueError, KeyError) as exc:
-            raise ValueError(f"{p}: cannot read the runs already done ({exc}); move the file away to redo them") from exc
-        done.update(zip(df["problem_id"].astype(str), df["run_id"].astype(str), strict=True))
-    return done, last + 1
+def _batch_seed(seed: int, problem_id: str, run_id: str) -> int:
+    """Seed of a batch whose first run is (problem_id, run_id): a resumed job redoes lost work alike."""
+    h = hashlib.sha1(f"{seed}:{problem_id}:{run_id}".encode()).digest()
+    return int.from_bytes(h[:4], "big") & 0x7FFFFFFF
 
 
 def search_rows(search: Search, problem: Any, *, run_id: str, model: str, params: float, prompt_tokens: int,
@@ -204,23 +190,23 @@ def search_rows(search: Search, problem: Any, *, run_id: str, model: str, params
     return rows
 
 
-def run_search(problems: list[Any], engine: Any, reward_model: Any, config: SearchConfig, *, out: str | Path,
-               runs: int = 1, seed: int = 0, batch_runs: int = 16, template: str = "step", few_shot: int = 0,
-               progress: bool = True, expander_kw: dict | None = None) -> SearchRunResult:
-    """Search every problem ``runs`` times and write the rows and trees under ``out`` (see module doc).
+def search_problems(problems: list[Any], engine: Any, reward_model: Any, config: SearchConfig, *,
+                    out: str | Path, runs: int = 1, batch_runs: int = 16, template: str = "step",
+                    few_shot: int = 0, progress: bool = True, expander_kw: dict | None = None) -> SearchRunResult:
+    """Search every problem ``runs`` times and write the rows, texts and trees under ``out`` (module doc).
 
     Parameters
     ----------
     problems
         ``collect.tasks.Problem`` objects (one task).
     engine, reward_model
-        A ``collect.engines`` engine and a ``collect.reward`` process reward model.
+        A ``collect.engines`` engine and a ``collect.rewards`` process reward model.
     config
-        The search configuration.
+        The search configuration (its sampling seed is part of the run ids).
     runs
         Independent runs per problem (run ids ``<tag>-s<seed>-r<i>``).
     batch_runs
-        Runs advanced together (their generation requests share engine calls) and written as one table.
+        Runs advanced together (their generation requests share engine calls) and written as one part.
     """
     from tqdm.auto import tqdm
 
@@ -234,13 +220,15 @@ def run_search(problems: list[Any], engine: Any, reward_model: Any, config: Sear
     task = tasks.pop()
     out = Path(out)
     model = str(engine.model_name)
-    stem = f"search-{_slug(task)}-{_slug(model)}-{config.tag}-s{seed}"
-    done, part = finished_runs(out, stem)
-    todo = [(p, r) for p in problems for r in range(runs) if (str(p.problem_id), config.run_id(seed, r)) not in done]
-    result = SearchRunResult(out=out, stem=stem, runs_total=len(problems) * runs,
-                             runs_skipped=len(problems) * runs - len(todo))
     rm_name = getattr(reward_model, "name", None)
     rm_params = getattr(reward_model, "params", None)
+    writer = PartWriter(out, task=task, model=model, method={"rebase": Rebase, "mcts": MCTS}[config.algo].method)
+    writer.check_settings({"template": template, "few_shot": few_shot, "reward_model": rm_name})
+    writer.clean()
+    done = writer.done_keys(("problem_id", "run_id"))
+    todo = [(p, r) for p in problems for r in range(runs) if (str(p.problem_id), config.run_id(r)) not in done]
+    result = SearchRunResult(out=out, config=config.tag, runs_total=len(problems) * runs,
+                             runs_skipped=len(problems) * runs - len(todo))
     prompts: dict[str, tuple[str, int]] = {}
     bar = tqdm(total=len(todo), unit="run", desc=f"{config.algo} b={config.budget}", disable=not progress)
     t0 = time.perf_counter()
@@ -254,36 +242,39 @@ def run_search(problems: list[Any], engine: Any, reward_model: Any, config: Sear
                     text = make_prompt(p, template, few_shot)
                     prompts[key] = (text, int(engine.count_tokens(text)))
                 searches.append(config.make(Tree(prompts[key][0], p.question)))
-            batch_seed = int(np.random.SeedSequence([int(seed), part]).generate_state(1)[0])
-            expander = ModelExpander(engine, reward_model, temperature=config.temperature, top_p=config.top_p,
-                                     max_tokens=config.max_tokens, step_tokens=config.step_tokens,
-                                     seed=batch_seed, **(expander_kw or {}))
+            first = batch[0]
+            seed = _batch_seed(config.sampling.seed, str(first[0].problem_id), config.run_id(first[1]))
+            expander = ModelExpander(engine, reward_model, config.sampling.replace(seed=seed),
+                                     step_tokens=config.step_tokens, **(expander_kw or {}))
             drive(searches, expander, progress=bar)
             tree_tokens = sum(s.tree.total_tokens for s in searches)
             if tree_tokens != expander.stats["gen_tokens"]:
                 raise RuntimeError(f"token accounting mismatch: trees hold {tree_tokens} tokens, the engine "
                                    f"generated {expander.stats['gen_tokens']}")
-            rows, frames = [], []
+            rows, texts, frames = [], [], []
             for s, (p, r) in zip(searches, batch, strict=True):
-                run_id = config.run_id(seed, r)
-                rows += search_rows(s, p, run_id=run_id, model=model, params=float(engine.params),
-                                    prompt_tokens=prompts[str(p.problem_id)][1], reward_model=rm_name,
-                                    reward_params=rm_params, temperature=config.temperature)
+                run_id = config.run_id(r)
+                new = search_rows(s, p, run_id=run_id, model=model, params=float(engine.params),
+                                  prompt_tokens=prompts[str(p.problem_id)][1], reward_model=rm_name,
+                                  reward_params=rm_params, temperature=config.sampling.temperature)
+                rows += new
+                for row, node in zip(new, s.outputs, strict=True):
+                    texts.append({"task": task, "problem_id": row["problem_id"], "model": model,
+                                  "method": row["method"], "sample_id": row["sample_id"], "run_id": run_id,
+                                  "question": p.question, "text": s.tree.solution(node.node_id),
+                                  "finish_reason": node.finish, "num_tokens": int(node.path_tokens)})
                 f = s.tree.to_frame()
                 f.insert(0, "run_id", run_id)
                 f.insert(0, "problem_id", str(p.problem_id))
                 f.insert(0, "task", task)
                 f["stop_reason"] = s.stop_reason
                 frames.append(f)
-            name = f"{stem}-part{part:05d}.parquet"
-            result.trees.append(write_samples(pd.concat(frames, ignore_index=True), out / "trees" / name,
-                                              validate_first=False))
-
-            result.tables.append(write_samples(pd.DataFrame(rows), out / name))
+            part = writer.write(pd.DataFrame(rows), texts, trees=pd.concat(frames, ignore_index=True))
+            result.tables.append(part)
+            result.trees.append(part.parent / "trees" / part.name)
             result.runs_done += len(batch)
             result.rows += len(rows)
             result.gen_tokens += tree_tokens
-            part += 1
             bar.set_postfix(tokens=result.gen_tokens, refresh=False)
     finally:
         bar.close()
@@ -291,5 +282,58 @@ def run_search(problems: list[Any], engine: Any, reward_model: Any, config: Sear
     return result
 
 
-__all__ = ["SearchConfig", "SearchRunResult", "run_search", "search_rows", "finished_runs", "make_prompt",
-           "ALGOS", "TEMPLATES"]
+@dataclass
+class SearchJob:
+    """Settings of one ``python -m collect search`` job: every configuration in ``configs`` over a task.
+
+    reward_backend: how a likelihood verifier is read (``hf`` or ``vllm``); reward_dtype its dtype
+    (default float32 on CPU).  The engine also gives the reward model its device.
+    """
+
+    task: str
+    model: str
+    reward_model: str
+    out: str
+    configs: list[SearchConfig]
+    runs: int = 1
+    batch_runs: int = 16
+    limit: int | None = None
+    template: str = "step"
+    few_shot: int = 0
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    reward_dtype: str | None = None
+    reward_backend: str = "hf"
+    progress: bool = True
+
+
+def run_search(job: SearchJob, *, engine: Any = None, reward_model: Any = None) -> list[SearchRunResult]:
+    """Run (or resume) every configuration of ``job``; ``engine`` and ``reward_model``: already loaded ones
+    (else opened from the job).  Returns one result per configuration."""
+    import sys
+
+    from collect.rewards import load_reward_model
+    from collect.tasks import load_task
+
+    if not job.configs:
+        raise ValueError("no search configuration given")
+    problems = load_task(job.task, limit=job.limit)
+    if engine is None:
+        engine = job.engine.open(job.model)
+    if reward_model is None:
+        reward_model = load_reward_model(job.reward_model, device=job.engine.device, dtype=job.reward_dtype,
+                                         backend=job.reward_backend)
+    if getattr(reward_model, "kind", "prm") != "prm":
+        print(f"warning: {job.reward_model} is an outcome reward model; tree search scores partial "
+              "solutions with it as if it were a process reward model", file=sys.stderr)
+    results = []
+    for cfg in job.configs:
+        res = search_problems(problems, engine, reward_model, cfg, out=job.out, runs=job.runs,
+                              batch_runs=job.batch_runs, template=job.template, few_shot=job.few_shot,
+                              progress=job.progress)
+        print(res.summary(), file=sys.stderr)
+        results.append(res)
+    return results
+
+
+__all__ = ["SearchConfig", "SearchJob", "SearchRunResult", "run_search", "search_problems", "search_rows",
+           "make_prompt", "ALGOS", "TEMPLATES"]
