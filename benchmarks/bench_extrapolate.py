@@ -227,7 +227,7 @@ def report_real(df: pd.DataFrame) -> None:
     """Per data set, n and strategy: ours against the anchor per model (mean and worst absolute error over
     the draws), the share of draws whose interval covered the truth, and what the check chose."""
     df = df.assign(err=(df.ours - df.truth).abs(), aerr=(df.anchor - df.truth).abs(),
-                   covered=(df.lo <= df.truth) & (df.truth <= df.hi), width=df.hi - df.lo)
+                   covered=(df.lo - 1e-9 <= df.truth) & (df.truth <= df.hi + 1e-9), width=df.hi - df.lo)
     gap = float((df.ours - df.model_value).abs().max())
     for (data, n, k, strategy), d in df.groupby(["data", "n", "k", "strategy"], sort=False):
         print(f"\n=== {data}: {n} -> {k} samples, {strategy}, {d.seed.nunique()} draws: |error| mean / worst, "
