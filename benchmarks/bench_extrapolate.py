@@ -11,8 +11,17 @@ Printed: per world and strategy, the mean absolute error of the project's models
 power-law anchor of Brown et al. (2024) fitted to the cached curve ("anchor"), side by side, and
 whether the 95 % interval covered the truth; then the interval coverage per strategy and multiple.
 
-    python benchmarks/bench_extrapolate.py                 # 14 worlds x 2 replicates + real data (~5 min)
+``--real`` runs real data instead, through the path a user takes (``scaling.evaluate(samples,
+extrapolate_to=K)`` with its defaults, ``.fit()``, ``Laws.predict`` at K's FLOPs), over several random
+draws of the cached solutions: CodeContests (``data/real-coverage``: n of 10,000 outcomes per problem,
+coverage predicted at 10,000) and the shipped family (``data/samples/arith``: 16 of 256 solutions,
+every strategy predicted at 256, the truth the exact value from all 256).  Printed per model: ours and
+the anchor, mean and worst absolute error over the draws, the share of draws whose 95 % interval
+covered the truth, and the candidate the in-data check chose.
+
+    python benchmarks/bench_extrapolate.py                 # 14 worlds x 2 replicates (~5 min)
     python benchmarks/bench_extrapolate.py --reps 6 --csv results.csv     # tighter coverage estimates
+    python benchmarks/bench_extrapolate.py --real          # CodeContests 32/128/512 -> 10,000, family 16 -> 256
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -30,7 +40,10 @@ import pandas as pd  # noqa: E402
 from scipy import special  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+DATA = os.path.join(os.path.dirname(__file__), "..", "data")
 
+import scaling  # noqa: E402
+from scaling.curves import ExtrapolationWarning  # noqa: E402
 from scaling.extrapolate import STRATEGIES, extrapolate, fit_success_model, power_law_anchor  # noqa: E402
 from scaling.matrix import to_matrices  # noqa: E402
 from scaling.synthetic import exact_best_of_n, make_world, population_accuracy, sample_table  # noqa: E402
@@ -120,39 +133,117 @@ def run_world(name: str, spec: dict, rep: int, n: int, mults, truth_reps: int, p
     return rows
 
 
-def run_real(path: str, n: int, ks, seed: int = 0) -> list[dict]:
-    """Real data: cache the first ``n`` solutions of each problem, predict at ``ks``, and compare with the
-    exact estimate from all solutions (the shipped family holds 256 per problem)."""
-    import glob
+N_CC = 10_000
 
-    from scaling.extrapolate import _arrays, _exact_at
 
+def codecontests_table(counts: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """A sample table of ``n`` of each problem's 10,000 outcomes, drawn without replacement (the number
+    of passing ones is hypergeometric), one generated token per solution (FLOPs = 2 x params per
+    sample), passing programs answer ``pass`` and the others nothing."""
+    rng = np.random.default_rng(seed)
+    c = rng.hypergeometric(counts.correct.to_numpy(), counts.samples.to_numpy() - counts.correct.to_numpy(), n)
+    P = len(counts)
+    correct = np.arange(n)[None, :] < c[:, None]
+    correct = np.take_along_axis(correct, rng.permuted(np.tile(np.arange(n), (P, 1)), axis=1), axis=1)
+    return pd.DataFrame({"task": "codecontests", "problem_id": np.repeat(counts.problem.astype(str).to_numpy(), n),
+                         "model": np.repeat(counts.model.to_numpy(), n), "params": np.repeat(counts.params.to_numpy(), n),
+                         "method": "sample", "sample_id": np.tile(np.arange(n), P),
+                         "answer": np.where(correct.ravel(), "pass", None), "correct": correct.ravel(),
+                         "gen_tokens": 1})
+
+
+def _library_path(samples: pd.DataFrame, horizon: int, strategies) -> tuple:
+    """What a user runs: evaluate with defaults and the horizon, fit, predict at the horizon's FLOPs."""
+    ev = scaling.evaluate(samples, strategies=strategies, extrapolate_to=horizon)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExtrapolationWarning)
+        laws = ev.fit()
+    return ev, laws
+
+
+def run_codecontests(path: str, ns, draws: int) -> list[dict]:
+    """CodeContests (Large Language Monkeys): draw n of the 10,000 outcomes per problem, predict coverage
+    at 10,000 through the library path, compare with the share of problems solved in all 10,000."""
+    counts = pd.read_csv(path)
+    truth = counts.assign(s=counts.correct > 0).groupby("model").s.mean()
     rows = []
-    for f in sorted(glob.glob(os.path.join(path, "*.parquet"))):
-        t = pd.read_parquet(f)
-        t = t[t.method == "sample"]
-        if t.empty or t.groupby("problem_id").size().min() < max(ks):
-            continue
-        full = to_matrices(t)[0]
-        m = to_matrices(t[t.sample_id < n])[0]
-        a = _arrays(full)
-        success = fit_success_model(m.correct.sum(axis=1), (m.codes != -2).sum(axis=1), seed=seed)
-        for s in STRATEGIES:
-            out = extrapolate(m, s, ks=ks, seed=seed, success=success)
-            anchor = power_law_anchor(m, s, ks, seed=seed)
-            for j, k in enumerate(ks):
-                truth = float(_exact_at(a, s, int(k), seed).mean())
-                r = out.iloc[j]
-                rows.append({"world": "real:" + str(t.model.iloc[0]), "rep": 0, "strategy": s, "mult": k // n, "k": k,
-                             "truth": truth, "truth_se": 0.0, "ours": r.accuracy, "lo": r.ci_low, "hi": r.ci_high,
-                             "anchor": float(anchor[j]), "prior": r.prior, "check_error": r.check_error,
-                             "seconds": 0.0, "zeros": float((m.correct.sum(1) == 0).mean())})
+    for n in ns:
+        for seed in range(draws):
+            t0 = time.time()
+            samples = codecontests_table(counts, n, seed)
+            ev, laws = _library_path(samples, N_CC, ["pass_at_k"])
+            summ = ev.extrapolated_summary
+            for m in to_matrices(samples):
+                model = m.key["model"]
+                s = summ[(summ.model == model) & (summ.k == N_CC)].iloc[0]
+                acc, lo, hi = laws.predict(float(s.flops), model=model, method="sample", strategy="pass_at_k",
+                                           interval=True)
+                rows.append({"data": "codecontests", "model": model, "n": n, "k": N_CC, "seed": seed,
+                             "strategy": "pass_at_k", "truth": float(truth[model]), "ours": acc, "lo": lo, "hi": hi,
+                             "model_value": float(s.accuracy), "anchor": float(power_law_anchor(m, "pass_at_k", [N_CC])[0]),
+                             "prior": s.prior, "check_error": s.check_error, "anchor_check_error": s.anchor_check_error})
+            print(f"codecontests n={n} draw {seed}: {time.time() - t0:.0f}s", file=sys.stderr, flush=True)
     return rows
 
 
+def run_family(path: str, n: int, k: int, draws: int) -> list[dict]:
+    """The shipped family (256 solutions per problem): draw ``n`` of each problem's solutions without
+    replacement, predict every strategy at ``k`` through the library path, compare with the exact value
+    from all solutions."""
+    import glob
+
+    from scaling.extrapolate.groups import _arrays, _exact_at
+
+    tables = [pd.read_parquet(f) for f in sorted(glob.glob(os.path.join(path, "*.parquet")))]
+    full = pd.concat([t[t.method == "sample"] for t in tables], ignore_index=True)
+    full = full[full.groupby(["model", "problem_id"]).sample_id.transform("size") >= k]
+    truths = {(m.key["model"], s): float(_exact_at(_arrays(m), s, k, 0).mean())
+              for m in to_matrices(full) for s in STRATEGIES}
+    rows = []
+    for seed in range(draws):
+        t0 = time.time()
+        rank = np.random.default_rng(seed).random(len(full))
+        order = full.assign(_r=rank).groupby(["model", "problem_id"])._r.rank(method="first")
+        sub = full[order.to_numpy() <= n]
+        ev, laws = _library_path(sub, k, None)
+        summ = ev.extrapolated_summary
+        for m in to_matrices(sub):
+            model = m.key["model"]
+            for s in STRATEGIES:
+                r = summ[(summ.model == model) & (summ.strategy == s) & (summ.k == k)]
+                if r.empty:
+                    continue
+                r = r.iloc[0]
+                acc, lo, hi = laws.predict(float(r.flops), model=model, method="sample", strategy=s, interval=True)
+                rows.append({"data": "family", "model": model, "n": n, "k": k, "seed": seed, "strategy": s,
+                             "truth": truths[model, s], "ours": acc, "lo": lo, "hi": hi, "model_value": float(r.accuracy),
+                             "anchor": float(power_law_anchor(m, s, [k], seed=seed)[0]), "prior": r.prior,
+                             "check_error": r.check_error, "anchor_check_error": r.anchor_check_error})
+        print(f"family n={n} draw {seed}: {time.time() - t0:.0f}s", file=sys.stderr, flush=True)
+    return rows
+
+
+def report_real(df: pd.DataFrame) -> None:
+    """Per data set, n and strategy: ours against the anchor per model (mean and worst absolute error over
+    the draws), the share of draws whose interval covered the truth, and what the check chose."""
+    df = df.assign(err=(df.ours - df.truth).abs(), aerr=(df.anchor - df.truth).abs(),
+                   covered=(df.lo - 1e-9 <= df.truth) & (df.truth <= df.hi + 1e-9), width=df.hi - df.lo)
+    gap = float((df.ours - df.model_value).abs().max())
+    for (data, n, k, strategy), d in df.groupby(["data", "n", "k", "strategy"], sort=False):
+        print(f"\n=== {data}: {n} -> {k} samples, {strategy}, {d.seed.nunique()} draws: |error| mean / worst, "
+              "ours vs the power law; interval coverage; choice of the check")
+        print(f"{'model':24s} {'truth':>6s} {'ours':>13s} {'anchor':>13s} {'covered':>8s} {'width':>6s}  choice")
+        for model, e in d.groupby("model"):
+            choice = ", ".join(f"{p} x{c}" for p, c in e.prior.value_counts().items())
+            print(f"{model:24s} {e.truth.iloc[0]:6.3f} {e.err.mean():6.3f} / {e.err.max():.3f} "
+                  f"{e.aerr.mean():6.3f} / {e.aerr.max():.3f} {e.covered.mean():8.2f} {e.width.mean():6.3f}  {choice}")
+        mark = "below" if (d.err.mean() < d.aerr.mean() and d.err.max() < d.aerr.max()) else "NOT below"
+        print(f"{'all':24s} {'':6s} {d.err.mean():6.3f} / {d.err.max():.3f} {d.aerr.mean():6.3f} / {d.aerr.max():.3f} "
+              f"{d.covered.mean():8.2f} {d.width.mean():6.3f}  ours {mark} the anchor in mean and worst")
+    print(f"\nlibrary path: Laws.predict at the horizon vs the per-problem model's own value: max |diff| {gap:.2e}")
+
+
 def report(df: pd.DataFrame) -> None:
-    real = df[df.world.str.startswith("real:")]
-    df = df[~df.world.str.startswith("real:")]
     df = df.assign(err=df.ours - df.truth, aerr=df.anchor - df.truth,
                    covered=(df.lo <= df.truth) & (df.truth <= df.hi), width=df.hi - df.lo)
     short = {"pass_at_k": "coverage", "best_of_n": "best-of-n", "majority": "majority", "weighted_majority": "weighted"}
@@ -195,21 +286,6 @@ def report(df: pd.DataFrame) -> None:
         ["sum", "size"])
     print(win.to_string())
     print("\n* = ours beats the anchor in that world; errors are predicted minus true accuracy.")
-    if len(real):
-        real = real.assign(err=real.ours - real.truth, aerr=real.anchor - real.truth,
-                           covered=(real.lo <= real.truth) & (real.truth <= real.hi))
-        print("\n=== real data (the shipped model family, PRM rewards): the first 16 of 256 solutions cached, "
-              "truth = the exact estimate from all 256;\n    error ours / anchor [interval covered]")
-        for mult in sorted(real.mult.unique()):
-            d = real[real.mult == mult]
-            print(f"--- {mult}x")
-            for w in d.world.unique():
-                line = f"{w:22s}"
-                for s in STRATEGIES:
-                    e = d[(d.world == w) & (d.strategy == s)]
-                    mark = "*" if e.err.abs().mean() < e.aerr.abs().mean() else " "
-                    line += f"{e.err.iloc[0]:>+9.3f}{mark}/{e.aerr.iloc[0]:+.3f} [{int(e.covered.iloc[0])}]"
-                print(line)
 
 
 def main(argv=None) -> int:
@@ -220,14 +296,32 @@ def main(argv=None) -> int:
     ap.add_argument("--truth-reps", type=int, default=8, help="Monte-Carlo replicates of the voting truths")
     ap.add_argument("--worlds", nargs="*", default=None, help="subset of world names")
     ap.add_argument("--strategies", nargs="*", default=list(STRATEGIES), help="subset of strategies")
-    ap.add_argument("--real", default=os.path.join(os.path.dirname(__file__), "..", "data", "samples", "arith"),
-                    help="real sample tables (256 solutions per problem): first 16 cached, 256 predicted "
-                         "('' to skip)")
+    ap.add_argument("--real", action="store_true",
+                    help="real data instead of the generated worlds: CodeContests and the shipped family")
+    ap.add_argument("--draws", type=int, default=5, help="--real: random draws of the cached solutions")
+    ap.add_argument("--cc-n", type=int, nargs="*", default=[32, 128, 512],
+                    help="--real: CodeContests outcomes cached per problem (predicted at 10,000)")
+    ap.add_argument("--codecontests", default=os.path.join(DATA, "real-coverage", "codecontests_counts.csv"),
+                    help="--real: the CodeContests counts ('' to skip)")
+    ap.add_argument("--family", default=os.path.join(DATA, "samples", "arith"),
+                    help="--real: the shipped family's sample tables, 16 of 256 cached ('' to skip)")
     ap.add_argument("--csv", default=None, help="write every row here")
     args = ap.parse_args(argv)
+    t0 = time.time()
+    if args.real:
+        rows = []
+        if args.codecontests:
+            rows += run_codecontests(args.codecontests, args.cc_n, args.draws)
+        if args.family:
+            rows += run_family(args.family, 16, 256, args.draws)
+        df = pd.DataFrame(rows)
+        if args.csv:
+            df.to_csv(args.csv, index=False)
+        report_real(df)
+        print(f"\nreal data, {args.draws} draws: {time.time() - t0:.0f}s")
+        return 0
     names = args.worlds or list(WORLDS)
     rows = []
-    t0 = time.time()
     for name in names:
         t1 = time.time()
         for rep in range(args.reps):
@@ -235,11 +329,6 @@ def main(argv=None) -> int:
                               args.strategies)
         print(f"{name:20s} {time.time() - t1:6.1f}s", file=sys.stderr, flush=True)
     df = pd.DataFrame(rows)
-    if args.real and os.path.isdir(args.real):
-        t1 = time.time()
-        real = pd.DataFrame(run_real(args.real, 16, [128, 256]))
-        print(f"{'real data':20s} {time.time() - t1:6.1f}s", file=sys.stderr, flush=True)
-        df = pd.concat([df, real], ignore_index=True)
     if args.csv:
         df.to_csv(args.csv, index=False)
     report(df)

@@ -12,7 +12,7 @@ and your scripts alike:
 >>> laws = ev.fit()
 >>> best = laws.optimal(1e10)                                     # best configuration at 1e10 FLOPs
 >>> best["model"], best["method"], best["strategy"]
-('arith-neox-163k', 'rebase', 'weighted_majority')
+('arith-neox-163k', 'sample', 'best_of_n')
 
 Names: ``scaling.fit`` is the package of the command ``python -m scaling.fit`` (not a function, whatever
 was imported before); the fitting verb is :meth:`Evaluation.fit` (or :func:`scaling.laws.fit`, which

@@ -312,15 +312,47 @@ class CurveFit:
         if warn:
             self._warn(flops)
         p = np.array([[self.params[n] for n in FAMILIES[self.family].params]])
-        acc = np.clip(self._f(p, flops)[0], 0.0, 1.0)
+        acc = self._through_model(flops, lambda f: np.clip(self._f(p, f)[0], 0.0, 1.0), "accuracy")
         if not interval:
             return acc
         if self.draws is None or len(self.draws) < 2:
-            return acc, np.full(len(flops), np.nan), np.full(len(flops), np.nan)
+            return (acc, *(self._through_model(flops, lambda f: np.full(len(f), np.nan), c)
+                           for c in ("ci_low", "ci_high")))
         fam = FAMILIES[self.family]
-        sims = np.clip(fam.f(self.draws, *_design(flops, self.c_ref), self._draw_fixed()), 0, 1)
         a = (1 - level) / 2
-        return acc, np.nanquantile(sims, a, axis=0), np.nanquantile(sims, 1 - a, axis=0)
+
+        def band(q):
+            return lambda f: np.nanquantile(np.clip(fam.f(self.draws, *_design(f, self.c_ref), self._draw_fixed()),
+                                                    0, 1), q, axis=0)
+        return acc, self._through_model(flops, band(a), "ci_low"), self._through_model(flops, band(1 - a), "ci_high")
+
+    def _through_model(self, flops: np.ndarray, base, column: str) -> np.ndarray:
+        """``base(flops)`` (the fitted curve or its band) moved, beyond the measured FLOPs, onto the
+        per-problem model's predictions (``extra['model_points']``: flops, accuracy, ci_low, ci_high).
+
+        At each model point the curve's own value is replaced by the model's; in between, the offset is
+        interpolated linearly in log FLOPs from 0 at the largest measured point; beyond the last model
+        point it stays at its last value.  So ``predict`` at a k the model was asked for (e.g. a horizon
+        ``scaling.evaluate(..., extrapolate_to=K)``) returns the model's own answer, with its interval."""
+        out = base(flops)
+        mp = self.extra.get("model_points")
+        if not mp:
+            return out
+        x = np.log(np.asarray(mp["flops"], float))
+        val = np.asarray(mp[column], float)
+        edge = np.log(self.flops_range[1])
+        keep = (x > edge) & np.isfinite(val)
+        if not keep.any():
+            return out
+        at = base(np.exp(x[keep]))
+        lx = np.log(flops)
+        beyond = lx > edge
+        if np.isfinite(at).all():
+            off = np.interp(lx, np.concatenate([[edge], x[keep]]), np.concatenate([[0.0], val[keep] - at]))
+            moved = out + off
+        else:  # no band to move: the model's own interval, interpolated between its points
+            moved = np.where(lx >= x[keep][0], np.interp(lx, x[keep], val[keep]), np.nan)
+        return np.clip(np.where(beyond, moved, out), 0.0, 1.0)
 
     def _draw_fixed(self) -> dict:
         """Fixed values per bootstrap draw: the plug-in limit is resampled with the problems."""

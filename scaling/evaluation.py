@@ -69,7 +69,8 @@ PER_PROBLEM_COLUMNS = BASE_KEYS + ["reward_agg", "k", "problem_id", "accuracy", 
 EXTRAPOLATED_COLUMNS = BASE_KEYS + ["reward_agg", "k", "problem_id", "accuracy", "flops"]
 #: Columns of ``Evaluation.extrapolated_summary`` (+ the by columns).
 EXTRAPOLATED_SUMMARY_COLUMNS = BASE_KEYS + ["reward_agg", "k", "flops", "accuracy", "ci_low", "ci_high",
-                                            "extrapolated", "n_problems", "prior", "check_error"]
+                                            "extrapolated", "n_problems", "prior", "check_error", "anchor",
+                                            "anchor_check_error"]
 #: Columns of ``Evaluation.limits_per_problem`` (+ the by columns after ``method``).
 LIMIT_COLUMNS = ["task", "model", "method", "strategy", "problem_id", "correct_share", "top_wrong_share",
                  "margin", "limit"]
@@ -323,8 +324,8 @@ def _parse(strategies, by) -> tuple[list[str] | None, list[str]]:
 def evaluate(samples: pd.DataFrame, strategies: Sequence[str] | None = None, ks: Iterable[int] | None = None,
              flops: Compute | dict | str | None = None, reward_agg: str | None = None,
              by: str | list[str] | None = None, confidence: float = 0.95, seed: int = 0, n_boot: int = 1000,
-             n_draws: int = 128, extrapolate: Sequence[int] = EXTRAPOLATE, n_jobs: int = 1,
-             progress: bool = False) -> Evaluation:
+             n_draws: int = 128, extrapolate: Sequence[int] = EXTRAPOLATE, extrapolate_to: int | None = None,
+             n_jobs: int = 1, progress: bool = False) -> Evaluation:
     """Evaluate every strategy at every k for every (task, model, method) of a sample table.
 
     The table's (problems x solutions) matrices are built once (each group's values start, in worker
@@ -353,6 +354,9 @@ def evaluate(samples: pd.DataFrame, strategies: Sequence[str] | None = None, ks:
     n_draws : random subsets per problem and k for the Monte-Carlo strategy (weighted majority).
     extrapolate : multiples m of the cached solution count n at which each sampling group is
         extrapolated per problem (k = n·m; groups with n < 4 are not); ``()`` for none.
+    extrapolate_to : a horizon K (samples per problem): each sampling group is also extrapolated at
+        k = n·2, n·4, ... below K and at K itself, so ``Laws.predict`` at K's FLOPs is the per-problem
+        model's own prediction (see :meth:`scaling.curves.CurveFit.predict`); None (default) for none.
     n_jobs : worker processes for the per-problem values (shards of problems, :mod:`scaling.workers`) and
         the extrapolations; -1 for every core.  Results do not depend on it (bit for bit).
     progress : show a progress bar over the shards and extrapolations.
@@ -376,11 +380,13 @@ def evaluate(samples: pd.DataFrame, strategies: Sequence[str] | None = None, ks:
     """
     strategies, by_cols = _parse(strategies, by)
     samples = check_sample_table(samples)
+    if extrapolate_to is not None and (int(extrapolate_to) != extrapolate_to or extrapolate_to < 2):
+        raise ValueError(f"extrapolate_to must be a whole number of samples per problem >= 2, got {extrapolate_to!r}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     mats, all_recs, extra = evaluate_groups(iter_matrices(samples, compute=flops, reward_agg=reward_agg, by=by_cols),
                                             strategies, ks, n_draws, seed, n_jobs, extrapolate, by_cols, reward_agg,
-                                            progress)
+                                            progress, horizon=extrapolate_to)
     values = concat(values_frame(m, recs, by_cols, reward_agg) for m, recs in zip(mats, all_recs, strict=True)
                     if recs)
     if values is None:
@@ -391,7 +397,8 @@ def evaluate(samples: pd.DataFrame, strategies: Sequence[str] | None = None, ks:
     compute = Compute.parse(flops)
     settings = {"strategies": strategies, "ks": None if ks is None else [int(k) for k in ks],
                 "compute": compute.describe() + (" (paper)" if compute == Compute() else ""),
-                "reward_agg": reward_agg, "by": by_cols, "n_draws": n_draws, "extrapolate": list(extrapolate)}
+                "reward_agg": reward_agg, "by": by_cols, "n_draws": n_draws, "extrapolate": list(extrapolate),
+                "extrapolate_to": None if extrapolate_to is None else int(extrapolate_to)}
     return Evaluation(values, extrapolated=extrapolated, extrapolated_summary=extrapolated_summary,
                       limits_per_problem=concat(limits_frame(m, by_cols) for m in mats),
                       confidence=confidence, n_boot=n_boot, seed=seed, settings=settings)

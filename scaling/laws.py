@@ -342,9 +342,11 @@ def _curve_data(d: pd.DataFrame, dp: pd.DataFrame | None, de: pd.DataFrame | Non
 
 
 def _fit_one(key: dict, d: pd.DataFrame, dp, de, limit: float | None, dl, *, families, n_boot: int,
-             seed: int) -> CurveFit:
+             seed: int, ds: pd.DataFrame | None = None) -> CurveFit:
     """One configuration's curve: measured points + extrapolations, bootstrap over problems, the plug-in
-    limit resampled with the problems (``dl``: its per-problem rows)."""
+    limit resampled with the problems (``dl``: its per-problem rows).  ``ds``: the extrapolations' summary
+    rows (the model's mean and interval per k), which the curve's predictions pass through beyond the
+    measured FLOPs (:meth:`scaling.curves.CurveFit.predict`)."""
     P, flops, acc, se, observed, wide = _curve_data(d, dp, de)
     per = lim_pp = None
     if wide is not None:
@@ -358,6 +360,10 @@ def _fit_one(key: dict, d: pd.DataFrame, dp, de, limit: float | None, dl, *, fam
     ks = d.k.to_numpy(float)
     cf.extra["cost_per_k"] = float(np.median(d.flops.to_numpy(float) / ks))
     cf.extra["k_max"] = int(ks.max())
+    if ds is not None and len(ds):
+        ds = ds[ds.extrapolated.astype(bool)].sort_values("flops")
+        cf.extra["model_points"] = {c: ds[c].astype(float).tolist() for c in ("k", "flops", "accuracy", "ci_low",
+                                                                             "ci_high")}
     return cf
 
 
@@ -394,6 +400,7 @@ def fit(data: Evaluation | pd.DataFrame, *, families: Sequence[str] | None = Non
     pts["label"] = [_label(_clean_key(dict(zip(keys, r, strict=True))), with_task)
                     for r in pts[keys].itertuples(index=False)]
     per_problem, extrapolated = _by_key(ev.per_problem, keys), _by_key(ev.extrapolated, keys)
+    ex_summary = _by_key(ev.extrapolated_summary, keys)
     lim_keys = [c for c in keys if c in ev.limits_per_problem.columns]
     lim_rows = _by_key(ev.limits_per_problem, lim_keys)
     lim_map = {tuple(map(str, r[:-1])): float(r[-1]) for r in ev.limits[lim_keys + ["limit"]].itertuples(index=False)}
@@ -409,7 +416,7 @@ def fit(data: Evaluation | pd.DataFrame, *, families: Sequence[str] | None = Non
         lk = tuple(v for c, v in zip(keys, g, strict=True) if c in lim_keys)
         out[d["label"].iloc[0]] = _fit_one(key, d.sort_values("flops"), per_problem.get(g), extrapolated.get(g),
                                            lim_map.get(lk), lim_rows.get(lk), families=families, n_boot=n_boot,
-                                           seed=seed)
+                                           seed=seed, ds=ex_summary.get(g))
     settings = {c: v for c, v in ev.settings.items() if c not in ("compute", "seed", "n_boot")}
     meta = {"compute": ev.settings.get("compute", "2·N·T_gen (paper)"), "sources": dict(sources or {}),
             "package_version": _package_version(), "n_boot": int(n_boot), "seed": int(seed),

@@ -38,9 +38,8 @@ def _palette(values):
 def error_vs_flops(laws, task: str, strategy: str, method: str = "sample", ax=None, extrapolation=None):
     """Error (%) vs FLOPs for one task and strategy, one colour per model size.
 
-    ``extrapolation``: ``Evaluation.extrapolated_summary`` or the ``summary`` of
-    :func:`scaling.extrapolate.extrapolate_samples` (columns task,
-    model, method, strategy, flops, accuracy, ci_low, ci_high, extrapolated).  Its extrapolated rows are
+    ``extrapolation``: ``Evaluation.extrapolated_summary`` (columns task, model, method, strategy, flops,
+    accuracy, ci_low, ci_high, extrapolated).  Its extrapolated rows are
     drawn as hollow markers with their 95 % interval as error bars, in place of the fit's unbanded
     extrapolated points."""
     curves = [cf for cf in laws.curves.values()

@@ -3,7 +3,7 @@
 >>> import scaling
 >>> samples = scaling.read_samples("data/samples/arith-sub100")
 >>> samples.groupby(["model", "method"]).size().tolist()
-[95046, 24834, 25600, 94943, 23960, 25600]
+[94865, 24496, 25600, 95079, 24028, 25600]
 """
 
 from __future__ import annotations

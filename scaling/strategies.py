@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -136,7 +137,8 @@ def group_plan(m: SampleMatrix, strategies: Sequence[str] | None, ks: Iterable[i
 
 def evaluate_groups(matrices: Iterable[SampleMatrix], strategies: Sequence[str] | None, ks: Iterable[int] | None,
                     n_draws: int, seed: int, n_jobs: int = 1, extrapolate: Sequence[int] = (),
-                    by: list[str] | None = None, reward_agg: str | None = None, progress: bool = False
+                    by: list[str] | None = None, reward_agg: str | None = None, progress: bool = False,
+                    horizon: int | None = None
                     ) -> tuple[list[SampleMatrix], list[list[dict]], list[pd.DataFrame | None]]:
     """:func:`evaluate_matrix` of every group, shard by shard, and :func:`extrapolated_frame` of every
     sampling group that has values, here or in ``n_jobs`` worker processes (:mod:`scaling.workers`; the
@@ -157,8 +159,9 @@ def evaluate_groups(matrices: Iterable[SampleMatrix], strategies: Sequence[str] 
                 pool.submit(evaluate_matrix, sub, chosen, gks, n_draws, workers.shard_seed(seed, gi, j, len(parts)))
                 owner.append(gi)
         for m, (chosen, gks) in zip(mats, plans, strict=True):
-            if extrapolate and chosen and gks and m.key["method"] in SAMPLING_METHODS:
-                pool.submit(extrapolated_frame, m, chosen, extrapolate, list(by or []), reward_agg, seed)
+            if (extrapolate or horizon) and chosen and gks and m.key["method"] in SAMPLING_METHODS:
+                pool.submit(partial(extrapolated_frame, horizon=horizon), m, chosen, extrapolate, list(by or []),
+                            reward_agg, seed)
         results = pool.results()
     parts_of: list[list[list[dict]]] = [[] for _ in mats]
     for gi, recs in zip(owner, results, strict=False):
@@ -215,22 +218,39 @@ def limits_frame(m: SampleMatrix, by: list[str]) -> pd.DataFrame | None:
     return pd.concat(frames, ignore_index=True)
 
 
+def extrapolation_ks(n0: int, multiples: Sequence[int], horizon: int | None = None) -> list[int]:
+    """The k a group with ``n0`` cached solutions per problem is extrapolated at: n0 times each multiple,
+    and with a ``horizon`` K also n0·2, n0·4, ... below K and K itself (ks above n0 only).
+
+    >>> extrapolation_ks(128, (2, 4), horizon=1000)
+    [256, 512, 1000]
+    """
+    ks = {n0 * int(mult) for mult in multiples}
+    if horizon is not None and horizon > n0:
+        ks |= {n0 * 2 ** j for j in range(1, 64) if n0 * 2 ** j < horizon} | {int(horizon)}
+    return sorted(k for k in ks if k > n0)
+
+
 def extrapolated_frame(m: SampleMatrix, strategies: Sequence[str], multiples: Sequence[int], by: list[str],
                        reward_agg: str | None, seed: int, n_draws: int = 16, level: float = 0.95,
-                       n_boot: int = 30, check: bool = True
+                       n_boot: int = 30, check: bool = True, horizon: int | None = None
                        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None] | None:
-    """Predictions at k = n * multiple (n: the group's smallest solution count, at least 4) from
+    """Predictions at k = n * multiple (and up to a ``horizon``, :func:`extrapolation_ks`; n: the group's
+    smallest solution count, at least 4) from
     :func:`scaling.extrapolate.predict`: per problem (cost k times the problem's mean cost of one solution
     plus its prompt once) and as a mean over problems with its ``level`` interval, the success-rate prior
     chosen by the in-data check and that check's error.  One success-rate model per group (``n_boot``
     bootstrap refits) serves pass@k and best-of-n; ``check=False`` skips the in-data checks of voting and
     best-of-n, which only widen their intervals.  Returns (per-problem frame, interval frame, the success
-    model's candidate table or None), or None when nothing is extrapolated."""
+    model's candidate table or None), or None when nothing is extrapolated.  For coverage the interval
+    frame also holds the power law (``anchor``) and its in-data check error, against which the model was
+    chosen (:func:`scaling.extrapolate.selection.choose_coverage`; ``prior`` is ``power_law`` when it won).
+    """
     n0 = int(m.n.min())
     strategies = [s for s in strategies if strategy(s).at_ks is not None]
-    if m.key["method"] not in SAMPLING_METHODS or n0 < 4 or not multiples or not strategies:
+    ks = extrapolation_ks(n0, multiples, horizon)
+    if m.key["method"] not in SAMPLING_METHODS or n0 < 4 or not ks or not strategies:
         return None
-    ks = [n0 * int(mult) for mult in multiples]
     success = None
     if {"pass_at_k", "best_of_n"} & set(strategies):
         success = fit_success_model(m.correct.sum(axis=1), m.n, seed=seed, n_boot=n_boot)
@@ -245,7 +265,9 @@ def extrapolated_frame(m: SampleMatrix, strategies: Sequence[str], multiples: Se
                                     "accuracy": np.clip(r.pred, 0.0, 1.0).ravel(), "flops": cost.ravel()}))
         rows.append(pd.DataFrame({**key, "strategy": s, "k": ks, "flops": cost.mean(axis=0), "accuracy": r.est,
                                   "ci_low": r.lo, "ci_high": r.hi, "extrapolated": r.extrapolated,
-                                  "n_problems": P, "prior": r.prior, "check_error": r.check_error}))
+                                  "n_problems": P, "prior": r.prior, "check_error": r.check_error,
+                                  "anchor": np.nan if r.anchor is None else r.anchor,
+                                  "anchor_check_error": r.anchor_check_error}))
     checks = None if success is None else success.check.assign(**key)
     return pd.concat(frames, ignore_index=True), pd.concat(rows, ignore_index=True), checks
 
@@ -256,4 +278,4 @@ def concat(frames: Iterable[pd.DataFrame | None]) -> pd.DataFrame | None:
 
 
 __all__ = ["evaluate_matrix", "default_ks", "group_plan", "evaluate_groups", "values_frame", "limits_frame",
-           "extrapolated_frame", "concat"]
+           "extrapolation_ks", "extrapolated_frame", "concat"]

@@ -1,23 +1,16 @@
 """Per-problem extrapolation far beyond the cached solutions, checked on data drawn from a known law whose
 accuracy is computed from the population (exactly for pass@k and best-of-n), never from the samples."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import optimize
 
 import scaling.estimators as est
-from scaling.extrapolate import (
-    _grid,
-    _Pairs,
-    extrapolate,
-    extrapolate_samples,
-    extrapolated_table,
-    fit_beta_mixture,
-    fit_success_model,
-    per_problem,
-    power_law_anchor,
-)
+from scaling.extrapolate import extrapolate, fit_success_model, per_problem, power_law_anchor
+from scaling.extrapolate.priors import _grid, _Pairs
 from scaling.matrix import to_matrices
 from scaling.synthetic import draw, exact_best_of_n, make_world, population_accuracy, sample_table
 
@@ -90,7 +83,8 @@ def test_prior_gradient_is_exact():
     c = rng.binomial(64, p)
     d = _Pairs(c, np.full(len(c), 64), None, _grid(64))
     for fam, za, t in [("beta", True, [-1.0, 0.3, -2.0]), ("beta2", False, [-1.0, 1.0, 0.5, -0.3, 0.2]),
-                       ("logit_t", True, [-1.0, 0.5, 1.0, -2.0])]:
+                       ("logit_t", True, [-1.0, 0.5, 1.0, -2.0]), ("gev", True, [3.0, 1.0, 0.3, -2.0]),
+                       ("gev", False, [5.0, 1.5, -0.3]), ("gev", False, [4.0, 1.2, 5e-5])]:
         t = np.asarray(t)
         num = optimize.approx_fprime(t, lambda x, f=fam, z=za: d.nll(x, f, z)[0], 1e-6)
         assert np.allclose(num, d.nll(t, fam, za)[1], rtol=1e-4, atol=1e-3), fam
@@ -125,9 +119,6 @@ def test_never_solvable_problems_are_found():
     model = fit_success_model(c, n, n_boot=0)
     assert model.zero == pytest.approx(1 / 6, abs=0.04)
     assert model.pass_at(c, n, 4096).mean() == pytest.approx(np.mean(1 - (1 - p) ** 4096), abs=0.02)
-    # the compatibility wrapper still answers pass_at and zero
-    mix = fit_beta_mixture(c, n)
-    assert mix.pass_at(c, n, 1024.0).shape == (600,) and 0.1 < mix.zero < 0.25
 
 
 def test_intervals_cover_and_widen_when_few_problems_are_solved():
@@ -186,23 +177,6 @@ def test_unequal_counts_and_missing_rewards():
         per_problem(m2, "best_of_n", [64])
 
 
-def test_extrapolated_table_and_summary():
-    t = sample_table(make_world(40, seed=2), 16, seed=3)
-    ex = extrapolated_table(t, strategies=["pass_at_k", "majority"], multiples=(2, 4))
-    assert set(ex.strategy) == {"pass_at_k", "majority"}
-    assert sorted(ex.k.unique()) == [32, 64]
-    assert len(ex) == 2 * 2 * 40 and ex.accuracy.between(0, 1).all()
-    g = ex.groupby("k").flops.mean()  # FLOPs scale with k
-    assert g[64] == pytest.approx(2 * g[32])
-    res = extrapolate_samples(t, strategies=["pass_at_k", "best_of_n"], multiples=(4,), n_boot=4)
-    s = res.summary
-    assert {"ci_low", "ci_high", "extrapolated", "prior", "check_error", "model", "task", "method"} <= set(s.columns)
-    assert (s.ci_low <= s.accuracy + 1e-12).all() and (s.accuracy <= s.ci_high + 1e-12).all() and s.extrapolated.all()
-    assert len(res.checks) and res.checks.weight.sum() == pytest.approx(1.0)
-    per = res.per_problem.groupby(["strategy", "k"]).accuracy.mean()
-    assert per.loc[("pass_at_k", 64)] == pytest.approx(s.set_index("strategy").loc["pass_at_k", "accuracy"], abs=0.02)
-
-
 def test_figure_marks_extrapolated_points_with_bands(tmp_path):
     import matplotlib
 
@@ -221,3 +195,105 @@ def test_figure_marks_extrapolated_points_with_bands(tmp_path):
     ax = error_vs_flops(laws, "synthetic", "pass_at_k", extrapolation=s)
     assert any("95% interval" in txt.get_text() for txt in ax.get_legend().get_texts())
     assert save_all(laws, "synthetic", tmp_path, extrapolation=s)
+
+
+def test_gev_hardness_law_is_brown_power_law():
+    """Hardness u = -log p ~ Gumbel(mu, beta) (the GEV with xi = 0) gives coverage exp(-a k^(-1/beta)) at
+    large k: the prior behind Brown et al.'s power law.  Its coverage at 16x from 64 samples is recovered."""
+    rng = np.random.default_rng(7)
+    u = 6.0 + 2.5 * rng.gumbel(size=3000)
+    p = np.exp(-np.maximum(u, 0.0))
+    ks = np.array([64.0, 1024.0, 16384.0])
+    cover = np.array([np.mean(1 - (1 - p) ** k) for k in ks])
+    b = np.polyfit(np.log(ks), np.log(-np.log(cover)), 1)[0]
+    assert b == pytest.approx(-1 / 2.5, abs=0.04)            # -log coverage ~ k^(-1/beta)
+    c = rng.binomial(64, p[:600])
+    model = fit_success_model(c, np.full(600, 64), families=("gev",), zero_atoms=(False,), n_boot=0)
+    assert model.candidates[0].theta[2] == pytest.approx(0.0, abs=0.35)  # the tail index
+    truth = np.mean(1 - (1 - p[:600]) ** 1024)
+    assert model.pass_at(c, np.full(600, 64), 1024).mean() == pytest.approx(truth, abs=0.03)
+
+
+def test_coverage_choice_takes_the_model_where_the_power_law_cannot_saturate():
+    """Light-tailed difficulty (every problem solvable): coverage saturates and the power law, fitted to
+    the curve, under-predicts; its long-range check (fit on n/f, predict n) shows it, so the per-problem
+    model is chosen, and the choice, both check errors and the anchor are reported."""
+    from scaling.extrapolate.selection import choose_coverage, long_range_frac
+
+    w = make_world(400, -4.0, seed=3, success={"kind": "logit_normal", "scale": 1.0}, impossible=0.0)
+    c = np.random.default_rng(1).binomial(32, w.p_correct)
+    n = np.full(400, 32)
+    truth = np.mean(1 - (1 - w.p_correct) ** 512)
+    ch = choose_coverage(fit_success_model(c, n, n_boot=5), c, n, [512])
+    assert long_range_frac(32) == 4 and ch.check["frac"] == 4
+    assert ch.choice == "model" and abs(ch.check["power_law"]) > abs(ch.check["model"])
+    assert truth - ch.anchor[0] > 0.15 and abs(ch.est[0] - truth) < 0.5 * (truth - ch.anchor[0])
+    assert ch.lo[0] < ch.est[0] < ch.hi[0]
+
+
+def test_power_law_coverage_bootstrap_matches_the_cached_curve():
+    from scaling.extrapolate.power_law import power_law_coverage
+
+    w = make_world(300, seed=2, success={"kind": "beta", "a": 0.4, "b": 1.5})
+    c = np.random.default_rng(0).binomial(64, w.p_correct)
+    n = np.full(300, 64)
+    pl = power_law_coverage(c, n, n_boot=100, seed=1)
+    assert pl(32) == pytest.approx(est.pass_at_k(n, c, 32).mean(), abs=0.02)
+    assert pl.replicates([32, 1024]).shape == (100, 2)
+    assert np.quantile(pl.replicates([1024])[:, 0], 0.025) < pl(1024) < np.quantile(pl.replicates([1024])[:, 0], 0.975)
+
+
+def test_extrapolate_to_a_horizon_is_what_laws_predict(tmp_path):
+    """``evaluate(..., extrapolate_to=K)`` extrapolates every sampling group up to K, and ``Laws.predict``
+    at those FLOPs returns the per-problem model's value and interval (not the fitted curve's), passes
+    through every model point beyond the measured range, keeps the curve inside it, and survives a save."""
+    import scaling
+    from scaling.laws import load_law
+
+    t = pd.concat([sample_table(make_world(60, skill, seed=1, model=name, params=p), 16, seed=2)
+                   for name, skill, p in (("s", -1.0, 1e8), ("l", 0.5, 1e9))], ignore_index=True)
+    ev = scaling.evaluate(t, strategies=["pass_at_k", "majority"], extrapolate_to=1000, n_boot=50)
+    s = ev.extrapolated_summary
+    assert sorted(s.k.unique()) == [32, 64, 128, 256, 512, 1000] and ev.settings["extrapolate_to"] == 1000
+    assert s[s.strategy == "pass_at_k"].anchor.notna().all() and s[s.strategy == "majority"].anchor.isna().all()
+    laws = ev.fit(n_boot=20)
+    for r in s.itertuples():
+        acc, lo, hi = laws.predict(r.flops, model=r.model, method="sample", strategy=r.strategy, interval=True)
+        assert acc == pytest.approx(r.accuracy, abs=1e-12)
+        assert (lo, hi) == pytest.approx((r.ci_low, r.ci_high), abs=1e-12)
+    cf = laws.curve(model="l", method="sample", strategy="pass_at_k")
+    inside = cf.flops_range[1] / 2
+    assert laws.predict(inside, model="l", method="sample", strategy="pass_at_k") == pytest.approx(
+        float(np.clip(cf._f(np.array([[cf.params[k] for k in cf.params]]), np.array([inside]))[0, 0], 0, 1)))
+    ss = s[(s.model == "l") & (s.strategy == "pass_at_k")].sort_values("k")
+    mid = np.sqrt(ss.flops.iloc[-2] * ss.flops.iloc[-1])
+    v = laws.predict(mid, model="l", method="sample", strategy="pass_at_k")
+    assert min(ss.accuracy.iloc[-2:]) - 0.02 <= v <= max(ss.accuracy.iloc[-2:]) + 0.02
+    path = laws.save(tmp_path / "l.json")
+    again = load_law(path).predict(ss.flops.iloc[-1], model="l", method="sample", strategy="pass_at_k")
+    assert again == pytest.approx(ss.accuracy.iloc[-1], abs=1e-12)
+    with pytest.raises(ValueError, match="extrapolate_to"):
+        scaling.evaluate(t, strategies=["pass_at_k"], extrapolate_to=1.5)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 20 open: the n/16 in-data check picks the per-problem model where it "
+                   "under-predicts (seed 0: mean |error| 0.054, the power law 0.040); see the issue's note")
+def test_codecontests_coverage_at_10000_from_128():
+    """Real data (Large Language Monkeys, CodeContests, data/real-coverage): 128 of each problem's 10,000
+    outcomes, coverage at 10,000 through the library path, against the share solved in all 10,000."""
+    import importlib.util
+
+    import scaling
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_extrapolate", Path(__file__).parent.parent / "benchmarks" / "bench_extrapolate.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    counts = pd.read_csv(Path(__file__).parent.parent / "data" / "real-coverage" / "codecontests_counts.csv")
+    truth = counts.assign(s=counts.correct > 0).groupby("model").s.mean()
+    samples = bench.codecontests_table(counts, 128, seed=0)
+    assert len(samples) == 140 * 5 * 128 and samples.groupby(["model", "problem_id"]).size().eq(128).all()
+    ev = scaling.evaluate(samples, strategies=["pass_at_k"], extrapolate_to=10_000, n_boot=0)
+    s = ev.extrapolated_summary.query("k == 10000").set_index("model")
+    err = (s.accuracy - truth.reindex(s.index)).abs()
+    assert err.mean() < 0.05 and err.max() < 0.1, err

@@ -1,0 +1,201 @@
+"""Predictions of one sampling group at k beyond its cached solutions, with intervals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+from .. import estimators as est
+from .groups import STRATEGIES, _arrays, _exact_at, _head
+from .reward_tail import _best_of_n
+from .selection import SuccessModel, choose_coverage, fit_success_model
+from .voting import _voting
+
+
+def _in_data_check(a: dict, strategy: str, n_draws: int, seed: int, frac: int = 4) -> dict | None:
+    """Out-of-sample check of a voting or best-of-n model inside the data: the model fitted on the first
+    n/``frac`` solutions of every problem predicts the strategy at k = n; the target is the exact value
+    on all n, whose own spread over problems is ``noise`` (a variance).  Returns target, model, noise,
+    or None where n is too small or unequal."""
+    n = a["n"]
+    n0 = int(n.min())
+    n1 = n0 // frac
+    if n1 < 4 or (n != n0).any():
+        return None
+    b = _head(a, n1)
+    P = len(n)
+    k_a = max(1, n1 // 2)
+    rng = np.random.default_rng(seed + 7)
+    ks2 = np.array([float(n0), float(k_a)])
+    if strategy == "best_of_n":
+        draws = _best_of_n(b, ks2, fit_success_model(b["c"], b["n"], seed=seed, n_boot=0), n_draws, rng)
+    else:
+        draws = _voting(b, ks2, strategy == "weighted_majority", n_draws, rng)
+    inc = draws.mean(axis=1)
+    model = float(_exact_at(b, strategy, k_a, seed).mean() + (inc[:, 0] - inc[:, 1]).mean())
+    target = float(_exact_at(a, strategy, n0, seed).mean())
+    u = np.clip(_exact_at(a, strategy, max(1, n0 // 2), seed), 0.0, 1.0)
+    return {"target": target, "model": model, "noise": float((u * (1 - u)).sum() / P ** 2)}
+
+
+
+@dataclass
+class _Prediction:
+    pred: np.ndarray        # (P, K) per-problem point predictions
+    exact: np.ndarray       # (P,) exact value at the anchor
+    var: np.ndarray         # (P, K) per-problem predictive variance of the truth
+    est: np.ndarray         # (K,) mean over problems
+    lo: np.ndarray          # (K,) interval
+    hi: np.ndarray
+    extrapolated: np.ndarray  # (K,) bool: k beyond the cached solutions of some problem
+    prior: str = ""
+    check_error: float = np.nan
+    anchor: np.ndarray | None = None     # (K,) the power law at ks (coverage only)
+    anchor_check_error: float = np.nan   # its long-range in-data check error (coverage only)
+
+
+def _move_mean(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Per-problem predictions (P, K) moved so that each column's mean is ``target``: up in proportion
+    to each problem's room ``1 - pred``, down in proportion to ``pred`` (so they stay in [0, 1])."""
+    gap = np.asarray(target, float) - pred.mean(axis=0)
+    room = np.where(gap[None, :] >= 0, 1.0 - pred, pred)
+    tot = room.mean(axis=0)
+    return np.clip(pred + room * np.divide(gap, tot, out=np.zeros_like(gap), where=tot > 0)[None, :], 0.0, 1.0)
+
+
+def predict(m, strategy: str, ks, *, n_draws: int = 16, seed: int = 0, anchor: float = 0.5, level: float = 0.95,
+            success: SuccessModel | None = None, check: bool = True) -> _Prediction:
+    """Everything :func:`extrapolate` knows about one sampling group at ``ks``: per-problem predictions
+    ``pred`` (P, K), the exact values at the anchor, the mean over problems ``est`` with its ``level``
+    interval ``lo``/``hi``, which k are ``extrapolated``, the chosen ``prior`` and the in-data
+    ``check_error`` (see :func:`extrapolate` for the model and :func:`per_problem` for the anchor)."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; expected one of {STRATEGIES}")
+    a = _arrays(m)
+    if strategy in ("weighted_majority", "best_of_n") and a["reward"] is None:
+        raise ValueError(f"strategy {strategy!r} needs rewards, but the group {getattr(m, 'key', '')} has none")
+    if not 0 < anchor <= 1:
+        raise ValueError(f"anchor must be in (0, 1], got {anchor}")
+    ks = np.asarray(ks, float)
+    rng = np.random.default_rng(seed)
+    n = a["n"]
+    P = len(n)
+    k_a = max(1, int(np.floor(anchor * n.min())))
+    exact = _exact_at(a, strategy, k_a, seed)
+    mod = success
+    if mod is None and strategy in ("pass_at_k", "best_of_n"):
+        mod = fit_success_model(a["c"], n, seed=seed)
+    extrap = ks > n.min()
+    info = {}
+    if mod is not None:
+        info = {"prior": mod.label, "check_error": float((mod.check.check_error * mod.weights).sum())}
+    if strategy == "pass_at_k":
+        pred = np.empty((P, len(ks)))
+        var = np.zeros((P, len(ks)))
+        for j, k in enumerate(ks):
+            mu, v = mod.moments(a["c"], n, float(k))
+            seen = k <= n
+            pred[:, j] = np.where(seen, est.pass_at_k(n, a["c"], int(min(k, n.max()))) if seen.any() else 0.0, mu)
+            var[:, j] = np.where(seen, 0.0, v)
+        ch = choose_coverage(mod, a["c"], n, ks, level=level, seed=seed)
+        est_, lo, hi = ch.est, ch.lo, ch.hi
+        # where every problem has k cached solutions the value is measured: the exact estimate, with the
+        # interval for the population value moved to it; elsewhere the problems' predictions are moved
+        # to the chosen estimate (the power law knows only the mean)
+        meas = (ks[None, :] <= n[:, None]).all(axis=0)
+        shift = np.where(meas, pred.mean(axis=0) - est_, 0.0)
+        pred = np.where(meas[None, :], pred, _move_mean(pred, est_))
+        info.update(prior="power_law" if ch.choice == "power_law" else mod.label, check_error=ch.check[ch.choice],
+                    anchor=ch.anchor, anchor_check_error=ch.check["power_law"])
+        return _Prediction(pred, exact, var, est_ + shift, np.clip(lo + shift, 0, 1), np.clip(hi + shift, 0, 1),
+                           extrap, **info)
+    ks_all = np.concatenate([ks, [float(k_a)]])
+    if strategy == "best_of_n":
+        draws = _best_of_n(a, ks_all, mod, n_draws, rng)
+    else:
+        draws = _voting(a, ks_all, strategy == "weighted_majority", n_draws, rng)
+    vals = draws.mean(axis=1)
+    pred = exact[:, None] + vals[:, :-1] - vals[:, -1:]
+    for j, k in enumerate(ks):  # measured where every problem has k cached solutions
+        if k <= n.min():
+            pred[:, j] = exact if int(k) == k_a else _exact_at(a, strategy, int(k), seed)
+    var = draws[:, :, :-1].var(axis=1, ddof=1) if n_draws > 1 else np.zeros_like(pred)
+    est_ = np.clip(pred.mean(axis=0), 0.0, 1.0)
+    if strategy == "best_of_n" and n_draws > 2:
+        # draws share the reward tail and scales across problems: the spread of the mean over problems
+        # from draw to draw is the predictive spread (a t quantile for the few draws)
+        sd = draws[:, :, :-1].mean(axis=0).std(axis=0, ddof=1)
+        zq = stats.t.ppf((1 + level) / 2, n_draws - 1)
+    else:  # independent draws per problem
+        sd = np.sqrt(var.sum(axis=0)) / P
+        zq = special.ndtri((1 + level) / 2)
+    chk = _in_data_check(a, strategy, n_draws, seed) if check else None
+    if chk is not None:
+        # the in-data check (n/4 -> n) is one measured extrapolation error: what it shows beyond the
+        # spread of its own target widens the interval, growing with log k over the check's log 4.  (The
+        # power law is no candidate here: it tends to 1 while voting and best-of-n saturate below, and a
+        # check over a factor 4 cannot see that -- on generated worlds it picks the power law for
+        # best-of-n where it errs by 0.14 at 16x.)
+        info["check_error"] = chk["model"] - chk["target"]
+        excess = max(0.0, abs(info["check_error"]) - 2.0 * np.sqrt(chk["noise"]))
+        grow = np.maximum(np.log(ks / n.min()) / np.log(4.0), 0.0)
+        sd = np.sqrt(sd ** 2 + (excess * grow / zq) ** 2)
+    return _Prediction(pred, exact, var, est_, np.clip(est_ - zq * sd, 0, 1), np.clip(est_ + zq * sd, 0, 1),
+                       extrap, **info)
+
+
+def per_problem(m, strategy: str, ks, *, n_draws: int = 16, seed: int = 0, anchor: float = 0.5,
+                mixture: SuccessModel | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-problem predictions (P, K) at ``ks`` and the exact values at the anchor.
+
+    ``m`` is a :class:`scaling.matrix.SampleMatrix` (or anything with ``codes``, ``correct``,
+    ``reward``, ``flops``, ``class_value``) of one i.i.d. sampling group.  Voting and best-of-n are
+    anchored at ``k_a = max(1, floor(anchor * min_i n_i))``: the exact subset estimate at k_a (an
+    average over many subsets, so less noisy than the single subset at k = n) plus the model's
+    increment from k_a to k.  pass@k is the posterior mean of ``1 - (1 - p_i)^k`` where k exceeds the
+    problem's cached solutions and the exact estimate where it does not.  ``mixture``: a fitted
+    :class:`SuccessModel` to reuse (pass@k, best-of-n).
+    """
+    r = predict(m, strategy, ks, n_draws=n_draws, seed=seed, anchor=anchor, success=mixture, check=False)
+    return r.pred, r.exact
+
+
+def extrapolate(m, strategy: str, ks=(128, 256, 512, 1024), *, n_draws: int = 16, seed: int = 0,
+                anchor: float = 0.5, level: float = 0.95, success: SuccessModel | None = None,
+                check: bool = True) -> pd.DataFrame:
+    """Predicted accuracy of ``strategy`` at each k in ``ks`` for one sampling group, with an interval.
+
+    ``m`` is a :class:`scaling.matrix.SampleMatrix` of i.i.d. samples.  ``success``: a fitted
+    :func:`fit_success_model` to share between pass@k and best-of-n (fitted here otherwise).
+    ``check``: run the in-data check of voting and best-of-n (fit on n/4, predict at n), which widens
+    their interval by the error it measures beyond its own noise.
+
+    Returns a DataFrame: strategy, k, flops (k times the mean cost of one solution plus the prompt
+    once per problem, averaged over problems), accuracy, ci_low, ci_high (the ``level`` interval of the
+    mean over these problems' true accuracy), se (half its width over the normal quantile),
+    extrapolated (k beyond some problem's cached solutions; otherwise the value is the exact estimate),
+    plug_in (the exact value at the anchor k), n_problems, model (the group's key as a string), prior
+    (pass@k: the success-rate prior of largest weight, or ``power_law`` when the power law won the
+    long-range check; best-of-n: the success-rate prior), check_error (the in-data check's predicted
+    minus observed value at n from the head of the solutions: coverage from n/f for pass@k, see
+    :func:`scaling.extrapolate.selection.choose_coverage`; the strategy itself from n/4 for voting and
+    best-of-n), anchor and anchor_check_error (pass@k: the power law at k and its check error; NaN
+    otherwise).
+    """
+    r = predict(m, strategy, ks, n_draws=n_draws, seed=seed, anchor=anchor, level=level, success=success,
+                 check=check)
+    a = _arrays(m)
+    zq = special.ndtri((1 + level) / 2)
+    flops = np.asarray(ks, float) * a["per_sample_flops"].mean() + a["prompt_flops"].mean()
+    key = getattr(m, "key", {})
+    return pd.DataFrame({"strategy": strategy, "k": np.asarray(ks, int), "flops": flops, "accuracy": r.est,
+                         "ci_low": r.lo, "ci_high": r.hi, "se": (r.hi - r.lo) / (2 * zq),
+                         "extrapolated": r.extrapolated, "plug_in": float(r.exact.mean()),
+                         "n_problems": len(r.exact), "model": str(key.get("model", "")), "prior": r.prior,
+                         "check_error": r.check_error, "anchor": np.nan if r.anchor is None else r.anchor,
+                         "anchor_check_error": r.anchor_check_error})
+
+

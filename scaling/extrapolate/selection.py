@@ -1,0 +1,372 @@
+"""Which success-rate prior: candidates weighed by an out-of-sample check inside the data, bootstrapped.
+
+:func:`fit_success_model` fits every candidate prior (:mod:`scaling.extrapolate.priors`), refits each on
+n/frac of every problem's solutions to check how well it extrapolates to n, weighs them, and repeats the
+whole procedure on problems resampled with replacement; :class:`SuccessModel` averages over the lot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from .. import estimators as est
+from .power_law import PowerLaw, power_law_coverage
+from .priors import FAMILIES, SuccessPrior, _grid, _lbinom, _log_p, _Pairs
+
+
+def _thinned(c: np.ndarray, n: np.ndarray, frac: int):
+    """Success counts in a random n/frac of each problem's solutions, averaged over every such subset.
+
+    Returns pooled pairs (j, n1, weight) of the expected histogram, (P, n1 + 1) per-problem
+    hypergeometric probabilities of j (columns beyond a problem's own n1 are 0) and the pooled pair
+    each (problem, j) falls in."""
+    n1 = n // frac
+    J = int(n1.max()) + 1
+    j = np.arange(J)[None, :]
+    cc, nn, mm = c[:, None].astype(float), n[:, None].astype(float), n1[:, None].astype(float)
+    ok = (j <= cc) & (mm - j <= nn - cc) & (j <= mm)
+    lh = (_lbinom(cc, j) + _lbinom(nn - cc, mm - j) - _lbinom(nn, mm))
+    H = np.where(ok, np.exp(np.where(ok, lh, 0.0)), 0.0)
+    keys = np.stack([np.broadcast_to(j, H.shape).ravel(), np.broadcast_to(mm, H.shape).ravel()], axis=1)
+    keep = H.ravel() > 1e-12
+    uk, inv = np.unique(keys[keep], axis=0, return_inverse=True)
+    wts = np.bincount(inv.ravel(), weights=H.ravel()[keep], minlength=len(uk))
+    pidx = np.zeros(H.size, dtype=np.int64)
+    pidx[keep] = inv.ravel()
+    return uk[:, 0], uk[:, 1], wts, np.where(keep.reshape(H.shape), H, 0.0), pidx.reshape(H.shape)
+
+
+
+def _check_data(c: np.ndarray, n: np.ndarray, H: np.ndarray, frac: int) -> dict:
+    """What the out-of-sample check needs from the data, per problem (see :func:`_check_scores`):
+    P(no success in a random n1-subset) ``p0`` and, given that, the distribution ``Q`` (P, m_max) of the
+    position among the remaining m = n - n1 solutions of the first success (all c successes lie there)."""
+    n1 = n // frac
+    m = n - n1
+    s = np.arange(1, int(m.max()) + 1)[None, :]
+    ci = c.astype(float)[:, None]
+    mm = m[:, None].astype(float)
+    ok = (ci >= 1) & (mm - s >= ci - 1)
+    top, bot = np.where(ok, mm - s, 1.0), np.where(ok, ci - 1, 0.0)
+    Q = np.where(ok, np.exp(_lbinom(top, bot) - _lbinom(mm, np.minimum(ci, mm))), 0.0)
+    return {"p0": H[:, 0], "Q": Q, "n1": n1, "m": m, "solved": c > 0}
+
+
+def _check_scores(prior: SuccessPrior, d: dict, rows: np.ndarray | None = None) -> tuple[float, float]:
+    """Out-of-sample check of a prior fitted on n1 = n/frac of each problem's solutions.
+
+    For a problem not yet solved in its first n1 solutions the prior predicts when it is first solved
+    among the remaining m = n - n1 (or not by n).  Scored, averaged over every choice of the n1
+    solutions: the log predictive probability of that time (``time``) and the predicted minus observed
+    pass@n of the whole set.  ``rows`` selects (resampled) problems."""
+    if rows is not None:
+        d = {k: v[rows] for k, v in d.items()}
+    lq = _log_p(prior.z)[1]
+    lp = _log_p(prior.z)[0]
+    M = d["Q"].shape[1]
+    s = np.arange(1, M + 1)
+    logpt = np.zeros((len(d["p0"]), M))
+    p_cens = np.zeros(len(d["p0"]))
+    for n1, m in {(int(a), int(b)) for a, b in zip(d["n1"], d["m"], strict=True)}:
+        sel = (d["n1"] == n1) & (d["m"] == m)
+        w, w0 = prior.posterior(np.array([0.0]), np.array([float(n1)]))
+        pt = (w[0][None, :] * np.exp((s[:m, None] - 1) * lq[None, :] + lp[None, :])).sum(axis=1)
+        logpt[np.ix_(sel, np.arange(m))] = np.log(np.maximum(pt, 1e-300))[None, :]
+        p_cens[sel] = float((w[0] * np.exp(m * lq)).sum() + w0[0])
+    p0 = d["p0"]
+    score = float((p0 * ((d["Q"] * logpt).sum(axis=1) + (~d["solved"]) * np.log(np.maximum(p_cens, 1e-300)))).sum())
+    pred_n = 1.0 - p0 * p_cens
+    return score, float(pred_n.mean() - d["solved"].mean())
+
+
+@dataclass
+class SuccessModel:
+    """Candidate priors for per-problem success rates, their weights, the out-of-sample check that
+    weighed them, and bootstrap replicates of the whole procedure (see :func:`fit_success_model`).
+
+    With replicates, predictions are bootstrap-aggregated: averaged over the replicates' weighted
+    candidates, so they carry the uncertainty of which prior fits, not only of its parameters."""
+
+    candidates: list
+    weights: np.ndarray
+    check: pd.DataFrame
+    boot: list = field(default_factory=list)
+
+    @property
+    def zero(self) -> float:
+        """Weight of never-solvable problems (p = 0)."""
+        return float(sum(w * m.zero for m, w in zip(self.candidates, self.weights, strict=True)))
+
+    @property
+    def label(self) -> str:
+        """The candidate of largest weight on the full data."""
+        return self.candidates[int(np.argmax(self.weights))].label
+
+    def _replicates(self) -> list:
+        return self.boot or [(self.candidates, self.weights)]
+
+    def _components(self, c, n, k: float):
+        """(weight, per-problem mean, per-problem variance) of every live (replicate, candidate)."""
+        reps = self._replicates()
+        for fits, wts in reps:
+            for mod, w in zip(fits, wts, strict=True):
+                if w > 0:
+                    yield (w / len(reps), *mod.moments(c, n, k))
+
+    def moments(self, c, n, k) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and variance of pass@k per problem, averaged over candidates and replicates."""
+        mean = np.zeros(len(np.atleast_1d(c)))
+        sq = np.zeros_like(mean)
+        for w, mu, v in self._components(c, n, float(k)):
+            mean += w * mu
+            sq += w * (v + mu * mu)
+        return mean, np.maximum(sq - mean * mean, 0.0)
+
+    def pass_at(self, c, n, k) -> np.ndarray:
+        """Posterior mean of pass@k per problem."""
+        return self.moments(c, n, k)[0]
+
+    def draw_posterior(self, c, n, m: int, rng: np.random.Generator) -> np.ndarray:
+        """(P, m) draws of each problem's p: draw j from the posterior of a replicate and candidate
+        picked at random by weight (so the draws carry the uncertainty of the prior too)."""
+        reps = self._replicates()
+        out = np.empty((len(np.atleast_1d(c)), m))
+        pick = rng.integers(0, len(reps), m)
+        for r in np.unique(pick):
+            cols = np.flatnonzero(pick == r)
+            fits, wts = reps[r]
+            live = [(f, w) for f, w in zip(fits, wts, strict=True) if w > 0]
+            which = rng.choice(len(live), size=len(cols), p=np.array([w for _, w in live]) / sum(w for _, w in live))
+            for j in np.unique(which):
+                sub = cols[which == j]
+                out[:, sub] = live[j][0].draw_posterior(c, n, len(sub), rng)
+        return out
+
+    def interval(self, c, n, ks, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Point estimate and ``level`` interval of the mean pass@k over these problems, at each k.
+
+        Given the data, the truth is a mixture over bootstrap replicates and their weighted candidates
+        (uncertainty of the prior's shape and parameters) of normals with mean ``mean_i E[pass@k | c_i]``
+        and variance ``sum_i Var[pass@k | c_i] / P^2`` (each problem's own success rate is uncertain
+        given its c_i).  The estimate is the mixture's mean."""
+        P = len(np.atleast_1d(c))
+        est, lo, hi = [], [], []
+        for k in np.atleast_1d(ks):
+            cw, cm, cv = (np.array(x) for x in zip(*[(w, mu.mean(), v.sum() / P ** 2)
+                                                    for w, mu, v in self._components(c, n, float(k))],
+                                                  strict=True))
+            est.append(float((cw * cm).sum() / cw.sum()))
+            lo_, hi_ = _mixture_quantiles(cw, cm, np.sqrt(cv), [(1 - level) / 2, (1 + level) / 2])
+            lo.append(lo_)
+            hi.append(hi_)
+        return np.array(est), np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
+
+
+def _mixture_quantiles(w: np.ndarray, mu: np.ndarray, sd: np.ndarray, qs) -> list[float]:
+    """Quantiles of the normal mixture sum_j w_j N(mu_j, sd_j^2) (sd_j may be 0)."""
+    w = np.asarray(w, float) / np.sum(w)
+    sd = np.maximum(np.asarray(sd, float), 1e-9)
+    x = np.linspace((mu - 6 * sd).min(), (mu + 6 * sd).max(), 4001)
+    F = (w[None, :] * special.ndtr((x[:, None] - mu[None, :]) / sd[None, :])).sum(axis=1)
+    return [float(np.interp(q, F, x)) for q in qs]
+
+
+def fit_success_model(c, n, *, families=FAMILIES, zero_atoms=(False, True), frac: int = 4, n_boot: int = 30,
+                      seed: int = 0) -> SuccessModel:
+    """Fit the distribution of per-problem success rates from success counts ``c`` of ``n`` samples.
+
+    Model: c_i ~ Binomial(n_i, p_i), p_i i.i.d. from a prior with a point mass ``zero`` at p = 0
+    (problems never solved) and otherwise one of ``families`` on the logit scale (Beta, the power-law
+    left tail p^(a-1) that Schaeffer et al. (2025) show produces the power law of Brown et al. (2024);
+    a two-Beta mixture; a logit-t).  Each candidate is fitted by marginal likelihood (beta-binomial,
+    integrated on a fine logit grid); problems with equal (c, n) are pooled, so the cost does not grow
+    with the number of problems.
+
+    What lies below p = 1/n is barely identified by n samples, so candidates are weighed by how well
+    they extrapolate *inside the data*: each is refitted on n/``frac`` of every problem's solutions
+    (averaged over every choice of those solutions, of which the first n/frac is one, so the check does
+    not depend on the order of the samples) and scored by the log predictive probability of when each
+    still-unsolved problem is first solved among the rest.  Weights: ``exp(S_m - BIC_m / 2)`` with S_m
+    that out-of-sample log score, i.e. the in-sample evidence times the extrapolation check.  The table
+    ``check`` reports, per candidate, the log-likelihood, BIC, the check's score and its predicted minus
+    observed pass@n, and the weight.
+
+    ``n_boot`` bootstrap replicates repeat the whole procedure (every candidate not ruled out by the
+    full data, warm-started, its check and the weights) on problems resampled with replacement.  The
+    model's predictions average over the replicates (bagging) and :meth:`SuccessModel.interval` mixes
+    them, so the interval carries the uncertainty of which candidate fits, not only of its parameters.
+
+    Assumptions: problems independent, samples i.i.d. within a problem (so counts are sufficient); the
+    tail below 1/n continues as the weighted candidates extrapolate it, which the in-data check tests
+    one factor of ``frac`` at a time.
+
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.beta(0.4, 2.0, 300); c = rng.binomial(64, p)
+    >>> model = fit_success_model(c, np.full(300, 64), n_boot=0)
+    >>> bool(abs(model.pass_at(c, np.full(300, 64), 1024).mean() - np.mean(1 - (1 - p) ** 1024)) < 0.05)
+    True
+    """
+    c = np.asarray(c, int)
+    n = np.asarray(n, int)
+    if len(c) == 0:
+        raise ValueError("fit_success_model: no problems")
+    P = len(c)
+    data = _Pairs(c, n, None, _grid(n.max()))
+    any_zero = bool((c == 0).any())
+    specs = [(f, za) for f in families for za in zero_atoms if not (za and not any_zero)]
+    thin = None
+    if frac > 1 and (n // frac).min() >= 2 and (c > 0).any():
+        jj, nn1, wts, H, pidx = _thinned(c, n, frac)
+        thin = _Pairs(jj, nn1, wts, _grid(nn1.max()))
+        chk = _check_data(c, n, H, frac)
+    full = _select(data, thin, specs, len(c), chk if thin else None)
+    cands, w, bic, score, err, thin_fits, keep = full
+    check = pd.DataFrame({"prior": [m.label for m in cands], "loglik": [m.loglik for m in cands], "bic": bic,
+                          "check_score": score if thin else np.nan, "check_error": err, "weight": w,
+                          "zero": [m.zero for m in cands]})
+    model = SuccessModel(cands, w, check)
+    rng = np.random.default_rng(seed)
+    for _ in range(n_boot):
+        # the whole procedure again on problems resampled with replacement: refits (warm-started) of
+        # every candidate and of its check, and the weights they earn
+        idx = rng.integers(0, P, P)
+        mult = np.bincount(data.inverse[idx], minlength=len(data.mult)).astype(float)
+        tmult = None
+        if thin is not None:
+            tmult = np.bincount(pidx[idx].ravel(), weights=H[idx].ravel(), minlength=len(thin.mult))
+        b = _select(data, thin, specs, P, chk if thin else None, rows=idx, mult=mult, tmult=tmult,
+                    starts=cands, tstarts=thin_fits, starts_w=keep)
+        model.boot.append((b[0], b[1]))
+    return model
+
+
+def _select(data: _Pairs, thin: _Pairs | None, specs, P: int, chk: dict | None, rows=None, mult=None, tmult=None,
+            starts=None, tstarts=None, starts_w=None):
+    """Fit every candidate, check it out of sample, weigh it: exp(check score - BIC / 2).  With ``starts``
+    (a bootstrap replicate) candidates whose ``starts`` weight is 0 are not refitted and keep weight 0."""
+    live = [True] * len(specs) if starts is None else [w > 0 for w in starts_w]
+    fits = [data.fit(f, za, mult=mult, starts=None if starts is None else [starts[i].theta]) if live[i] else starts[i]
+            for i, (f, za) in enumerate(specs)]
+    bic = np.array([-2 * m.loglik + m.n_params * np.log(P) for m in fits])
+    score = np.zeros(len(fits))
+    err = np.full(len(fits), np.nan)
+    tfits = []
+    if thin is not None:
+        for i, (f, za) in enumerate(specs):
+            if not live[i]:
+                tfits.append(tstarts[i])
+                continue
+            tfits.append(thin.fit(f, za, mult=tmult, starts=None if tstarts is None else [tstarts[i].theta]))
+            score[i], err[i] = _check_scores(tfits[-1], chk, rows)
+    logw = np.where(live, score - bic / 2, -np.inf)
+    w = np.exp(logw - logw.max())
+    keep = logw > logw.max() - 10.0  # candidates a bootstrap replicate refits
+    w = np.where(w > 1e-3, w, 0.0)
+    return fits, w / w.sum(), bic, score, err, tfits, keep
+
+
+
+
+def long_range_frac(n_min: int, min_head: int = 8) -> int | None:
+    """The thinning factor of the long-range check: the largest of 16, 8, 4 that leaves at least
+    ``min_head`` solutions per problem (4 with at least 2 when none does; None below 8 solutions)."""
+    for f in (16, 8, 4):
+        if n_min // f >= min_head:
+            return f
+    return 4 if n_min // 4 >= 2 else None
+
+
+def model_check(model: SuccessModel, c, n, frac: int) -> tuple[float, float]:
+    """Long-range in-data check of a fitted success model: its candidates of positive weight refitted on
+    n/``frac`` of each problem's solutions (averaged over every such subset) predict coverage at n.
+    Returns (predicted minus observed coverage at n, weighted by the model's candidate weights, and the
+    check's noise: the standard deviation of the observed coverage at n given the head)."""
+    c, n = np.asarray(c, int), np.asarray(n, int)
+    jj, nn1, wts, H, _ = _thinned(c, n, frac)
+    noise = float(np.sqrt((H[:, 0] * (1 - H[:, 0])).sum()) / len(c))
+    if frac == 4 and model.check.check_error.notna().all():
+        return float((model.check.check_error * model.weights).sum()), noise
+    thin = _Pairs(jj, nn1, wts, _grid(nn1.max()))
+    chk = _check_data(c, n, H, frac)
+    err = 0.0
+    for cand, w in zip(model.candidates, model.weights, strict=True):
+        if w > 0:
+            fit = thin.fit(cand.family, cand.zero_atom, starts=[cand.theta])
+            err += w * _check_scores(fit, chk)[1]
+    return float(err), noise
+
+
+@dataclass
+class AnchorChoice:
+    """A strategy's value beyond the cached solutions from the per-problem model or from Brown et al.'s
+    power law (the anchor), whichever the in-data check chose (:func:`choose`).
+
+    ``choice``: ``"model"`` or ``"power_law"``; ``est``, ``lo``, ``hi``: (K,) the chosen estimate and its
+    interval; ``anchor``: (K,) the power law's values; ``check``: the check's thinning factor ``frac``,
+    each candidate's predicted minus measured value at n from the head of the data (``model``,
+    ``power_law``) and the check's ``noise`` (a standard deviation)."""
+
+    choice: str
+    est: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    anchor: np.ndarray
+    check: dict
+
+
+def choose(ks, n0: int, model: tuple, pl: PowerLaw, check: dict, *, level: float = 0.95) -> AnchorChoice:
+    """The per-problem ``model`` (estimate, low, high at ``ks``) or the power law ``pl`` (fitted with
+    bootstrap draws), by the in-data ``check`` (frac, model and power_law errors, noise).
+
+    The model is chosen where ``|e_model| + 2 noise < |e_power_law|``: it must extrapolate better than
+    the anchor inside the data by more than the check's noise; otherwise the anchor.  Without a check
+    (too few solutions, nothing solved) the model is kept.  The chosen interval -- the
+    model's, or the power law's bootstrap over problems -- is widened by what the chosen check error
+    shows beyond twice its noise, growing with ``log(k / n) / log f`` (an error measured over a factor
+    f, expected to grow with the log of the range)."""
+    ks = np.asarray(ks, float)
+    anchor = pl(ks)
+    f, em, ea, noise = check.get("frac"), check.get("model", np.nan), check.get("power_law", np.nan), \
+        check.get("noise", np.nan)
+    checked = f is not None and np.isfinite(em) and np.isfinite(ea)
+    use_pl = checked and abs(em) + 2.0 * np.nan_to_num(noise) >= abs(ea)
+    if use_pl:
+        e = anchor
+        if pl.draws is not None:
+            reps = pl.replicates(ks)
+            a = (1 - level) / 2
+            lo, hi = np.quantile(reps, a, axis=0), np.quantile(reps, 1 - a, axis=0)
+        else:
+            lo, hi = anchor.copy(), anchor.copy()
+    else:
+        e, lo, hi = (np.asarray(x, float) for x in model)
+    err = ea if use_pl else em
+    if checked:
+        zq = special.ndtri((1 + level) / 2)
+        excess = max(0.0, abs(err) - 2.0 * np.nan_to_num(noise))
+        extra = excess * np.maximum(np.log(ks / n0) / np.log(f), 0.0) / zq
+        lo = e - np.sqrt((e - lo) ** 2 + extra ** 2)
+        hi = e + np.sqrt((hi - e) ** 2 + extra ** 2)
+    return AnchorChoice("power_law" if use_pl else "model", e, np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0),
+                        anchor, dict(check))
+
+
+def choose_coverage(model: SuccessModel, c, n, ks, *, level: float = 0.95, n_boot: int = 200,
+                    seed: int = 0) -> AnchorChoice:
+    """Coverage at ``ks`` from the success ``model`` or from the power law (:func:`choose`), checked over
+    the longest range the data allow (:func:`long_range_frac`: the first n/f of each problem's solutions,
+    f = 16 where that leaves 8): the model's candidates refitted on n/f (:func:`model_check`), the power
+    law on the curve up to n/f, each predicting coverage at n, which the data measure."""
+    c, n = np.asarray(c, int), np.asarray(n, int)
+    n0 = int(n.min())
+    pl = power_law_coverage(c, n, n_boot=n_boot, seed=seed)
+    f = long_range_frac(n0)
+    check = {"frac": f, "model": np.nan, "power_law": np.nan, "noise": np.nan}
+    if f is not None and (c > 0).any():
+        check["model"], check["noise"] = model_check(model, c, n, f)
+        check["power_law"] = float(power_law_coverage(c, n, n0 // f)(n0) - est.pass_at_k(n, c, n0).mean())
+    return choose(ks, n0, model.interval(c, n, ks, level), pl, check, level=level)
