@@ -1,10 +1,11 @@
 """The bundled model family: a generated arithmetic task whose terms may be added in any order, a
-character tokenizer, eight GPT-NeoX (Pythia architecture) policies of 19k to 1.0M parameters trained to
-their plateau with one recipe, and a larger verifier (1.9M) read as a likelihood process reward model.
+character tokenizer, nine GPT-NeoX (Pythia architecture) policies of 32k to 1.6M parameters, every head 32
+wide, all trained for the same 4000 steps on the same examples (the Pythia setting), and a larger verifier
+(1.9M) read as a likelihood process reward model.
 
 Modules: :mod:`~collect.family.task` (problems, random solution paths, step checker),
 :mod:`~collect.family.tokenizer`, :mod:`~collect.family.model` (sizes), :mod:`~collect.family.train`
-(recipe, plateau schedule, greedy evaluation), :mod:`~collect.family.verifier` (the verifier, its min-p
+(recipe, schedule, greedy evaluation), :mod:`~collect.family.verifier` (the verifier, its min-p
 choice and evaluation), :mod:`~collect.family.metrics` (verifier metrics shared with the step-tag PRM),
 :mod:`~collect.family.prm` (the Math-Shepherd-style step-tag PRM, kept for comparison),
 :mod:`~collect.family.collection` (sampling, verifier scores, REBASE/MCTS with the toolkit's commands,
