@@ -63,7 +63,9 @@ def error_vs_flops(laws, task: str, strategy: str, method: str = "sample", ax=No
         if len(p):
             yerr = None
             if p.ci_low.notna().all():
-                yerr = np.vstack([100 * (p.ci_high - p.accuracy), 100 * (p.accuracy - p.ci_low)])
+                # a percentile band need not contain the point estimate (Monte-Carlo weighted voting on few
+                # problems): draw the part of the band on each side of it, never a negative bar
+                yerr = np.clip(np.vstack([100 * (p.ci_high - p.accuracy), 100 * (p.accuracy - p.ci_low)]), 0, None)
             ax.errorbar(p.flops, 100 * (1 - p.accuracy), yerr=yerr, fmt="o", ms=4, color=col, capsize=2,
                         lw=1, label=lab)
             lab = None

@@ -99,7 +99,7 @@ PRODUCES = {
     "05_": ([], [r"Paper, Table 4, MATH500", r"== Table 4 layout, arith \(accuracy %"]),
     "06_": (["06_recommendation_arith.png"],
             [r"Evaluation: \d+ \(configuration, k\) points of \d+ configurations",
-             r"arith-neox-\S+ / sample / majority +40 +1-256"]),
+             r"arith-neox-113k / sample / majority +40 +1-16"]),
 }
 
 
