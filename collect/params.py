@@ -81,6 +81,10 @@ class SamplingParams:
                 "max_tokens": int(self.max_tokens), "stop": list(self.stop), "seed": self.seed}
 
 
+#: Generation backends (collect.engines opens them).
+BACKENDS = ("hf", "vllm")
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     """Which generation engine to open and how (see :func:`collect.engines.load_engine`).
@@ -113,8 +117,6 @@ class EngineConfig:
     kwargs: dict = field(default_factory=dict, metadata={"cli": False})
 
     def __post_init__(self) -> None:
-        from .engines import BACKENDS
-
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown backend {self.backend!r}; choose one of {BACKENDS}")
         if self.batch_size is not None and self.batch_size < 1:
@@ -134,19 +136,6 @@ class EngineConfig:
                 kw["kv_cache_memory_bytes"] = int(self.kv_cache_gib * (1 << 30))
         kw["name"] = self.model_name
         return {**kw, **self.kwargs}
-
-    def open(self, model: str, name: str | None = None):
-        """Load ``model`` (a folder, a bundled name or a hub id) with this configuration."""
-        from .engines import load_engine
-
-        if self.threads:
-            import torch
-
-            torch.set_num_threads(int(self.threads))
-        kw = self.engine_kwargs()
-        if name is not None:
-            kw["name"] = name
-        return load_engine(self.backend, model, **kw)
 
 
 # ------------------------------------------------------------------------------------------ command line

@@ -198,7 +198,9 @@ def _call_seed(seed: int | None, problem_id: str, sample_id: int) -> int | None:
 
 def open_engine(config: SampleConfig, model_path: str, name: str | None = None):
     """The engine of ``config`` for ``model_path``, recording ``name`` in its rows."""
-    return config.engine.open(model_path, name=name)
+    from .engines import open_engine as open_configured
+
+    return open_configured(config.engine, model_path, name=name)
 
 
 def run_sample(config: SampleConfig, engine=None) -> dict:

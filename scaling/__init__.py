@@ -15,7 +15,7 @@ and your scripts alike:
 ('arith-neox-163k', 'sample', 'best_of_n')
 
 Names: ``scaling.fit`` is the package of the command ``python -m scaling.fit`` (not a function, whatever
-was imported before); the fitting verb is :meth:`Evaluation.fit` (or :func:`scaling.laws.fit`, which
+was imported before); the fitting verb is :meth:`Evaluation.fit` (or :func:`scaling.evaluation.fit`, which
 also takes a sample table).
 """
 

@@ -25,7 +25,7 @@ intervals of different curves of one model are paired, and a sub-evaluation (:me
 reproduces its parent's intervals.
 
 A configuration is a (task, model, params, method, strategy[, by values][, reward_agg]); its curve is the
-accuracy against k.  :meth:`Evaluation.fit` fits the saturation laws (:func:`scaling.laws.fit`).
+accuracy against k.  :meth:`Evaluation.fit` fits the saturation laws (:mod:`scaling.fitting`).
 
 >>> from scaling.synthetic import family_table
 >>> ev = evaluate(family_table({"a": 1e8}, n_problems=30, n_samples=8), strategies=["majority"],
@@ -46,47 +46,34 @@ import numpy as np
 import pandas as pd
 
 from . import registry
+from .fitting import fit_evaluation
 from .flops import Compute
 from .matrix import iter_matrices, to_matrices
-from .schema import CONTRACT_DOC, SchemaError, check_sample_table
+from .schema import (
+    _CURVE_VALUES,
+    BASE_KEYS,
+    CONTRACT_DOC,
+    EXTRAPOLATED_COLUMNS,
+    EXTRAPOLATED_SUMMARY_COLUMNS,
+    LIMIT_COLUMNS,
+    PER_PROBLEM_COLUMNS,
+    SchemaError,
+    check_sample_table,
+    config_columns,
+)
 from .strategies import concat, evaluate_groups, limits_frame, values_frame
 
 if TYPE_CHECKING:
     from .laws import Laws
 
-__all__ = ["evaluate", "limits", "Evaluation", "PER_PROBLEM_COLUMNS", "EXTRAPOLATED_COLUMNS",
+__all__ = ["evaluate", "fit", "limits", "Evaluation", "PER_PROBLEM_COLUMNS", "EXTRAPOLATED_COLUMNS",
            "EXTRAPOLATED_SUMMARY_COLUMNS", "LIMIT_COLUMNS",
            "EXTRAPOLATE", "config_columns", "aggregate_limits"]
 
 #: Multiples of the cached solution count at which :func:`evaluate` extrapolates per problem by default.
 EXTRAPOLATE = (2, 4, 8, 16)
 
-#: Configuration key columns that every table of values carries (by columns and reward_agg follow).
-BASE_KEYS = ["task", "model", "params", "method", "strategy"]
-#: Columns of ``Evaluation.per_problem`` (+ the by columns).
-PER_PROBLEM_COLUMNS = BASE_KEYS + ["reward_agg", "k", "problem_id", "accuracy", "flops", "mc_var", "capped"]
-#: Columns of ``Evaluation.extrapolated`` (+ the by columns).
-EXTRAPOLATED_COLUMNS = BASE_KEYS + ["reward_agg", "k", "problem_id", "accuracy", "flops"]
-#: Columns of ``Evaluation.extrapolated_summary`` (+ the by columns).
-EXTRAPOLATED_SUMMARY_COLUMNS = BASE_KEYS + ["reward_agg", "k", "flops", "accuracy", "ci_low", "ci_high",
-                                            "extrapolated", "n_problems", "prior", "check_error", "anchor",
-                                            "anchor_check_error"]
-#: Columns of ``Evaluation.limits_per_problem`` (+ the by columns after ``method``).
-LIMIT_COLUMNS = ["task", "model", "method", "strategy", "problem_id", "correct_share", "top_wrong_share",
-                 "margin", "limit"]
-_CURVE_VALUES = ["k", "flops", "accuracy", "ci_low", "ci_high", "mc_se", "n_problems", "n_capped"]
 _LIMIT_VALUES = ["strategy", "limit", "ci_low", "ci_high", "n_problems", "median_margin"]
-
-
-def config_columns(table: pd.DataFrame) -> list[str]:
-    """The configuration key columns of a table of values: the base keys, then every column that is
-    neither a base key nor a value column (the ``by`` columns), then ``reward_agg`` when it is set."""
-    known = set(PER_PROBLEM_COLUMNS) | set(_CURVE_VALUES) | set(LIMIT_COLUMNS) | {"source", "label"}
-    by = [c for c in table.columns if c not in known]
-    keys = [c for c in BASE_KEYS if c in table.columns] + by
-    if "reward_agg" in table.columns and table["reward_agg"].notna().any():
-        keys.append("reward_agg")
-    return keys
 
 
 def _by_columns(table: pd.DataFrame) -> list[str]:
@@ -269,10 +256,9 @@ class Evaluation:
                           n_boot=s["n_boot"], seed=s["seed"], settings=s)
 
     def fit(self, **options) -> Laws:
-        """Fit the saturation laws: ``scaling.laws.fit(self, **options)`` (see there) -> :class:`scaling.Laws`."""
-        from .laws import fit
-
-        return fit(self, **options)
+        """Fit the saturation laws: :func:`scaling.fitting.fit_evaluation` ``(self, **options)`` (see there)
+        -> :class:`scaling.Laws`."""
+        return fit_evaluation(self, **options)
 
     # ------------------------------------------------------------------ reporting
     def summary(self) -> str:
@@ -402,6 +388,18 @@ def evaluate(samples: pd.DataFrame, strategies: Sequence[str] | None = None, ks:
     return Evaluation(values, extrapolated=extrapolated, extrapolated_summary=extrapolated_summary,
                       limits_per_problem=concat(limits_frame(m, by_cols) for m in mats),
                       confidence=confidence, n_boot=n_boot, seed=seed, settings=settings)
+
+
+def fit(data: Evaluation | pd.DataFrame, **options) -> Laws:
+    """Fit the saturation laws of an :class:`Evaluation`, or of a sample table evaluated first with the
+    defaults (so ``fit(samples)`` equals ``evaluate(samples).fit()``) -> :class:`scaling.Laws`.
+
+    ``options`` are those of :func:`scaling.fitting.fit_evaluation`.  A curves table is refused
+    (:class:`scaling.SchemaError`): its per-problem values are gone.
+    """
+    if not isinstance(data, Evaluation):
+        data = evaluate(check_sample_table(data, source="scaling.evaluation.fit(data)"), seed=options.get("seed", 0))
+    return fit_evaluation(data, **options)
 
 
 def limits(samples: pd.DataFrame, reward_agg: str | None = None, by: str | list[str] | None = None,

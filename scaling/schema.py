@@ -419,3 +419,31 @@ def check_sample_table(samples: object, source: str = "samples") -> pd.DataFrame
     typed = samples.attrs.get(VALIDATED) == SCHEMA_VERSION and len(samples) > 0 and all(
         samples[c].dtype.kind == kind for c, kind in _TYPED.items()) and all(c in cols for c in COLUMNS)
     return samples if typed else validate(samples, source=source)
+
+
+# ------------------------------------------------------------------ tables of values (scaling.evaluate)
+#: Configuration key columns that every table of values carries (by columns and reward_agg follow).
+BASE_KEYS = ["task", "model", "params", "method", "strategy"]
+#: Columns of ``Evaluation.per_problem`` (+ the by columns).
+PER_PROBLEM_COLUMNS = BASE_KEYS + ["reward_agg", "k", "problem_id", "accuracy", "flops", "mc_var", "capped"]
+#: Columns of ``Evaluation.extrapolated`` (+ the by columns).
+EXTRAPOLATED_COLUMNS = BASE_KEYS + ["reward_agg", "k", "problem_id", "accuracy", "flops"]
+#: Columns of ``Evaluation.extrapolated_summary`` (+ the by columns).
+EXTRAPOLATED_SUMMARY_COLUMNS = BASE_KEYS + ["reward_agg", "k", "flops", "accuracy", "ci_low", "ci_high",
+                                            "extrapolated", "n_problems", "prior", "check_error", "anchor",
+                                            "anchor_check_error"]
+#: Columns of ``Evaluation.limits_per_problem`` (+ the by columns after ``method``).
+LIMIT_COLUMNS = ["task", "model", "method", "strategy", "problem_id", "correct_share", "top_wrong_share",
+                 "margin", "limit"]
+_CURVE_VALUES = ["k", "flops", "accuracy", "ci_low", "ci_high", "mc_se", "n_problems", "n_capped"]
+
+
+def config_columns(table: pd.DataFrame) -> list[str]:
+    """The configuration key columns of a table of values: the base keys, then every column that is
+    neither a base key nor a value column (the ``by`` columns), then ``reward_agg`` when it is set."""
+    known = set(PER_PROBLEM_COLUMNS) | set(_CURVE_VALUES) | set(LIMIT_COLUMNS) | {"source", "label"}
+    by = [c for c in table.columns if c not in known]
+    keys = [c for c in BASE_KEYS if c in table.columns] + by
+    if "reward_agg" in table.columns and table["reward_agg"].notna().any():
+        keys.append("reward_agg")
+    return keys

@@ -88,7 +88,7 @@ def test_the_name_scaling_fit_means_one_thing():
             "assert isinstance(scaling.fit, types.ModuleType) and not callable(scaling.fit), first\n"
             "import scaling.fit as f\n"
             "assert f is scaling.fit is sys.modules['scaling.fit']\n"
-            "assert callable(scaling.Evaluation.fit) and callable(scaling.laws.fit)\n")
+            "assert callable(scaling.Evaluation.fit) and callable(scaling.evaluation.fit)\n")
     for first in ("scaling", "scaling.fit", "scaling.fit.__main__", "scaling.cli", "scaling.laws"):
         r = subprocess.run([sys.executable, "-c", code, first], capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr

@@ -10,9 +10,9 @@ import pytest
 import scaling
 from scaling.allocation import per_difficulty, split_budget
 from scaling.curves import ExtrapolationWarning
-from scaling.evaluation import Evaluation
+from scaling.evaluation import Evaluation, fit
 from scaling.frontier import pareto
-from scaling.laws import FORMAT_VERSION, LawFileError, fit, load_law
+from scaling.laws import FORMAT_VERSION, LawFileError, load_law
 
 K = 2 ** np.arange(0, 9)
 

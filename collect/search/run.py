@@ -318,7 +318,9 @@ def run_search(job: SearchJob, *, engine: Any = None, reward_model: Any = None) 
         raise ValueError("no search configuration given")
     problems = load_task(job.task, limit=job.limit)
     if engine is None:
-        engine = job.engine.open(job.model)
+        from ..engines import open_engine
+
+        engine = open_engine(job.engine, job.model)
     if reward_model is None:
         reward_model = load_reward_model(job.reward_model, device=job.engine.device, dtype=job.reward_dtype,
                                          backend=job.reward_backend)

@@ -4,5 +4,5 @@
 Python use the same pipeline the command runs::
 
     ev = scaling.evaluate(samples)      # an Evaluation: per-problem values, curves, limits, extrapolations
-    laws = ev.fit()                     # scaling.Laws (or scaling.laws.fit(ev), which also takes a sample table)
+    laws = ev.fit()                     # scaling.Laws (or scaling.evaluation.fit(ev), which also takes a sample table)
 """
