@@ -51,6 +51,22 @@ def fail(file: str | os.PathLike, message: str, record: object = None, field: st
     return SchemaError(f"{where(file, record, field)} {message}")
 
 
+def iter_jsonl(file: str | os.PathLike):
+    """(line number, object) for every non-blank line of a JSON-lines file; a line that is not valid JSON
+    or not a JSON object is an error naming the file and line."""
+    with open(file) as fh:
+        for no, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise fail(file, f"not valid JSON ({exc})", f"line {no}") from exc
+            if not isinstance(obj, dict):
+                raise fail(file, f"expected a JSON object, got {type(obj).__name__}", f"line {no}")
+            yield no, obj
+
+
 def require(file: str | os.PathLike, tool: str, **values: object) -> None:
     """Refuse when a value the tool's files do not record was not given: ``<tool> do not record task,
     params; pass task=, params=``."""

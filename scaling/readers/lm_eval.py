@@ -51,6 +51,7 @@ from ._common import (
     fail,
     finish,
     first_json_line,
+    iter_jsonl,
     local_folder,
     method_of,
     no_tokens,
@@ -230,18 +231,9 @@ def _temperature(settings: dict, backend: str | None, folder: Path | None, file:
 
 def _read_lines(file: Path) -> list[dict]:
     lines = []
-    with open(file) as fh:
-        for no, raw in enumerate(fh, 1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise fail(file, f"not valid JSON ({exc})", f"line {no}") from exc
-            if not isinstance(obj, dict):
-                raise fail(file, f"expected a JSON object, got {type(obj).__name__}", f"line {no}")
-            obj["_line"] = no
-            lines.append(obj)
+    for no, obj in iter_jsonl(file):
+        obj["_line"] = no
+        lines.append(obj)
     if not lines:
         raise fail(file, "holds no samples")
     return lines

@@ -28,7 +28,6 @@ refused.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -42,6 +41,7 @@ from ._common import (
     fail,
     finish,
     first_json_line,
+    iter_jsonl,
     method_of,
     no_tokens,
     require,
@@ -110,42 +110,35 @@ def read_search_and_learn(path: str | os.PathLike, *, task: str | None = None, m
     counter = token_counter(tokenizer, model)
 
     rows: list[dict] = []
-    with open(file) as fh:
-        for no, raw in enumerate(fh, 1):
-            if not raw.strip():
-                continue
-            rec = f"line {no}"
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise fail(file, f"not valid JSON ({exc})", rec) from exc
-            comps, scores = obj.get("completions"), obj.get("scores")
-            for name, v in (("completions", comps), ("scores", scores)):
-                if not isinstance(v, list):
-                    raise fail(file, f"expected a list, got {type(v).__name__}", rec, name)
-            if len(scores) != len(comps):
-                raise fail(file, f"{len(scores)} score lists for {len(comps)} completions", rec, "scores")
-            tokens = obj.get("completion_tokens")
-            if tokens is not None and tokens != -1 and (not isinstance(tokens, list) or len(tokens) != len(comps)):
-                raise fail(file, f"expected one count per completion ({len(comps)}), got {tokens!r}", rec,
-                           "completion_tokens")
-            for f in (problem_id, reference) + ((difficulty,) if difficulty else ()):
-                if obj.get(f) is None:
-                    raise fail(file, f"missing (the row has {sorted(obj)}); name the field with "
-                                     f"{'problem_id' if f == problem_id else 'reference' if f == reference else 'difficulty'}=",
-                               rec, f)
-            for i, text in enumerate(comps):
-                if not isinstance(text, str):
-                    raise fail(file, f"completion {i} is {type(text).__name__}, not text", rec, "completions")
-                answer, correct = grading(task, text, str(obj[reference]))
-                n_tok = tokens[i] if isinstance(tokens, list) else None
-                if n_tok == -1:
-                    n_tok = None
-                elif n_tok is not None and (isinstance(n_tok, bool) or not isinstance(n_tok, int) or n_tok < 0):
-                    raise fail(file, f"completion {i}: {n_tok!r} is not a token count", rec, "completion_tokens")
-                rows.append({"problem_id": str(obj[problem_id]), "sample_id": i, "answer": answer, "correct": correct,
-                             "gen_tokens": n_tok, "step_rewards": _steps(scores[i], file, rec, i), "_text": text,
-                             "difficulty": None if difficulty is None else str(obj[difficulty]), "_row": rec})
+    for no, obj in iter_jsonl(file):
+        rec = f"line {no}"
+        comps, scores = obj.get("completions"), obj.get("scores")
+        for name, v in (("completions", comps), ("scores", scores)):
+            if not isinstance(v, list):
+                raise fail(file, f"expected a list, got {type(v).__name__}", rec, name)
+        if len(scores) != len(comps):
+            raise fail(file, f"{len(scores)} score lists for {len(comps)} completions", rec, "scores")
+        tokens = obj.get("completion_tokens")
+        if tokens is not None and tokens != -1 and (not isinstance(tokens, list) or len(tokens) != len(comps)):
+            raise fail(file, f"expected one count per completion ({len(comps)}), got {tokens!r}", rec,
+                       "completion_tokens")
+        for f in (problem_id, reference) + ((difficulty,) if difficulty else ()):
+            if obj.get(f) is None:
+                raise fail(file, f"missing (the row has {sorted(obj)}); name the field with "
+                                 f"{'problem_id' if f == problem_id else 'reference' if f == reference else 'difficulty'}=",
+                           rec, f)
+        for i, text in enumerate(comps):
+            if not isinstance(text, str):
+                raise fail(file, f"completion {i} is {type(text).__name__}, not text", rec, "completions")
+            answer, correct = grading(task, text, str(obj[reference]))
+            n_tok = tokens[i] if isinstance(tokens, list) else None
+            if n_tok == -1:
+                n_tok = None
+            elif n_tok is not None and (isinstance(n_tok, bool) or not isinstance(n_tok, int) or n_tok < 0):
+                raise fail(file, f"completion {i}: {n_tok!r} is not a token count", rec, "completion_tokens")
+            rows.append({"problem_id": str(obj[problem_id]), "sample_id": i, "answer": answer, "correct": correct,
+                         "gen_tokens": n_tok, "step_rewards": _steps(scores[i], file, rec, i), "_text": text,
+                         "difficulty": None if difficulty is None else str(obj[difficulty]), "_row": rec})
     if not rows:
         raise fail(file, "holds no problems")
     df = pd.DataFrame.from_records(rows)
