@@ -92,7 +92,7 @@ STAGES = [("scaling.samples", "_read_one", "read: files"), ("scaling.samples", "
           ("scaling.evaluation", "_curves", "evaluate: curves + bootstrap"),
           ("scaling.evaluation", "aggregate_limits", "evaluate: limits + bootstrap"),
           ("scaling.laws", "fit", "fit (+ bootstrap refits)"), ("scaling.laws", "Laws.summary", "summaries"),
-          ("scaling.laws", "Laws.save", "laws files"), ("scaling.cli", "_draw", "figures")]
+          ("scaling.laws", "Laws.save", "laws files"), ("scaling.fit", "_draw", "figures")]
 
 
 def phases(data: str, n_jobs: int) -> None:
@@ -103,7 +103,7 @@ def phases(data: str, n_jobs: int) -> None:
     w0, c0 = time.perf_counter(), _cpu()
     import matplotlib
     matplotlib.use("Agg")
-    import scaling.cli
+    import scaling.fit
     import scaling.plots  # noqa: F401  (imported here so that its import counts as start-up)
     wall, cpu = {"start-up (imports)": time.perf_counter() - w0}, {"start-up (imports)": _cpu() - c0}
 
@@ -127,7 +127,7 @@ def phases(data: str, n_jobs: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         w, c = time.perf_counter(), _cpu()
         with redirect_stdout(io.StringIO()):
-            rc = scaling.cli.main([data, "--out", f"{tmp}/fits", "--figures", f"{tmp}/figs", "--quiet",
+            rc = scaling.fit.main([data, "--out", f"{tmp}/fits", "--figures", f"{tmp}/figs", "--quiet",
                                    "--jobs", str(n_jobs)])
         total_w, total_c = time.perf_counter() - w + wall["start-up (imports)"], _cpu() - c + cpu["start-up (imports)"]
     assert rc == 0, rc

@@ -14,20 +14,19 @@ and your scripts alike:
 >>> best["model"], best["method"], best["strategy"]
 ('arith-neox-163k', 'sample', 'best_of_n')
 
-Names: ``scaling.fit`` is the package of the command ``python -m scaling.fit`` (not a function, whatever
-was imported before); the fitting verb is :meth:`Evaluation.fit` (or :func:`scaling.evaluation.fit`, which
-also takes a sample table).
+Names: ``scaling.fit`` is the module of the command ``python -m scaling.fit`` (never a function; import
+it to call ``scaling.fit.main([...])``); the fitting verb is :meth:`Evaluation.fit` (or
+:func:`scaling.evaluation.fit`, which also takes a sample table).
 """
 
-from . import estimators, fit, flops, matrix
+from . import estimators, flops, matrix
+from ._version import __version__
 from .evaluation import Evaluation, evaluate, limits
 from .fitlaw import fit_law
 from .laws import Laws, load_law
 from .samples import from_list_jsonl, read_samples, write_samples
 from .schema import SchemaError, validate
 
-__version__ = "0.1.0"
-
 __all__ = ["SchemaError", "validate", "read_samples", "write_samples", "from_list_jsonl", "evaluate",
-           "Evaluation", "limits", "fit_law", "load_law", "Laws", "fit", "flops", "matrix", "estimators",
+           "Evaluation", "limits", "fit_law", "load_law", "Laws", "flops", "matrix", "estimators",
            "__version__"]

@@ -32,7 +32,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .frontier import competes
+from .registry import competes
 
 __all__ = ["optimal", "min_flops", "per_difficulty", "per_bin_report", "split_budget", "best_at"]
 

@@ -28,9 +28,8 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 from scipy.special import gammaln
 
-from .binom import log_comb
-from .majority import majority_counts
-from .matrix import NULL, PAD, class_mass
+from .codes import NULL, PAD, class_mass
+from .majority import log_comb, majority_counts
 
 _TIE_RTOL = 1e-9
 
@@ -38,7 +37,7 @@ _TIE_RTOL = 1e-9
 def log_binom(a: np.ndarray, k: np.ndarray | int) -> np.ndarray:
     """``log C(a, k)``; ``-inf`` where ``a < k`` (broadcasts).
 
-    Integer arguments use the exact table of :func:`scaling.binom.log_comb` (correctly rounded);
+    Integer arguments use the exact table of :func:`scaling.majority.log_comb` (correctly rounded);
     non-integer ones the log-gamma form."""
     a = np.asarray(a)
     k = np.asarray(k)

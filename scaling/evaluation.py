@@ -40,15 +40,17 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from . import registry
+from . import registry, workers
+from .extrapolate.predict import extrapolated_frame
 from .fitting import fit_evaluation
 from .flops import Compute
-from .matrix import iter_matrices, to_matrices
+from .matrix import SampleMatrix, iter_matrices, to_matrices
 from .schema import (
     _CURVE_VALUES,
     BASE_KEYS,
@@ -57,11 +59,12 @@ from .schema import (
     EXTRAPOLATED_SUMMARY_COLUMNS,
     LIMIT_COLUMNS,
     PER_PROBLEM_COLUMNS,
+    SAMPLING_METHODS,
     SchemaError,
     check_sample_table,
     config_columns,
 )
-from .strategies import concat, evaluate_groups, limits_frame, values_frame
+from .strategies import concat, evaluate_matrix, group_plan, limits_frame, values_frame
 
 if TYPE_CHECKING:
     from .laws import Laws
@@ -298,6 +301,41 @@ class Evaluation:
 
 
 # -------------------------------------------------------------------- the entry points
+
+def evaluate_groups(matrices: Iterable[SampleMatrix], strategies: Sequence[str] | None, ks: Iterable[int] | None,
+                    n_draws: int, seed: int, n_jobs: int = 1, extrapolate: Sequence[int] = (),
+                    by: list[str] | None = None, reward_agg: str | None = None, progress: bool = False,
+                    horizon: int | None = None
+                    ) -> tuple[list[SampleMatrix], list[list[dict]], list[pd.DataFrame | None]]:
+    """:func:`evaluate_matrix` of every group, shard by shard, and :func:`extrapolated_frame` of every
+    sampling group that has values, here or in ``n_jobs`` worker processes (:mod:`scaling.workers`; the
+    results do not depend on ``n_jobs``).  A group's shards start as soon as its matrix is built, while
+    the next one is built.  Returns the groups, their records and the extrapolated frames."""
+    ks = None if ks is None else [int(k) for k in ks]
+    mats: list[SampleMatrix] = []
+    plans: list[tuple[list[str], list[int] | None]] = []
+    owner: list[int] = []
+    with workers.Pool(n_jobs, "evaluating per problem" if progress else None) as pool:
+        for gi, m in enumerate(matrices):
+            chosen, gks = group_plan(m, strategies, ks)
+            mats.append(m)
+            plans.append((chosen, gks))
+            parts = workers.shards(m)
+            for j, rows in enumerate(parts):
+                sub = m if len(parts) == 1 else m.take(rows)
+                pool.submit(evaluate_matrix, sub, chosen, gks, n_draws, workers.shard_seed(seed, gi, j, len(parts)))
+                owner.append(gi)
+        for m, (chosen, gks) in zip(mats, plans, strict=True):
+            if (extrapolate or horizon) and chosen and gks and m.key["method"] in SAMPLING_METHODS:
+                pool.submit(partial(extrapolated_frame, horizon=horizon), m, chosen, extrapolate, list(by or []),
+                            reward_agg, seed)
+        results = pool.results()
+    parts_of: list[list[list[dict]]] = [[] for _ in mats]
+    for gi, recs in zip(owner, results, strict=False):
+        parts_of[gi].append(recs)
+    return mats, [workers.merge_records(p) for p in parts_of], results[len(owner):]
+
+
 
 def _parse(strategies, by) -> tuple[list[str] | None, list[str]]:
     if strategies is not None:

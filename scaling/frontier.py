@@ -12,24 +12,17 @@ least its accuracy for at most its FLOPs (with one of the two strictly better). 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from .registry import STRATEGY_REGISTRY
+from .registry import competes
 
-__all__ = ["pareto", "curve_frontier", "frontier", "size_law", "competes", "SIZE_LAW_STRATEGIES"]
+__all__ = ["pareto", "curve_frontier", "frontier", "size_law", "SIZE_LAW_STRATEGIES"]
 
 #: Strategies whose curve defines the size law, in order of preference (the paper uses weighted voting).
 SIZE_LAW_STRATEGIES = ("weighted_majority", "majority", "best_of_n", "pass_at_k")
-
-
-def competes(strategy, match: Mapping) -> bool:
-    """An oracle strategy (the registry's ``oracle``: pass@k needs the grader at test time) competes only
-    when asked for by name."""
-    spec = STRATEGY_REGISTRY.get(str(strategy))
-    return match.get("strategy") is not None or spec is None or not spec.oracle
 
 
 def pareto(points: pd.DataFrame, x: str = "flops", y: str = "accuracy") -> pd.DataFrame:

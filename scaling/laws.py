@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from . import allocation, frontier
+from ._version import __version__
 from .curves import CurveFit
 
 __all__ = ["Laws", "load_law", "file_hashes", "LawFileError", "FORMAT", "FORMAT_VERSION"]
@@ -43,11 +44,7 @@ class LawFileError(ValueError):
 
 
 def _package_version() -> str:
-    try:
-        from . import __version__
-        return str(__version__)
-    except ImportError:  # pragma: no cover
-        return "unknown"
+    return str(__version__)
 
 
 def _jsonable(v):

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .codes import NULL, PAD, class_mass
 from .flops import Compute, row_flops
 from .schema import TREE_METHODS, SchemaError
 
-NULL = -1
-PAD = -2
 REWARD_AGGS = ("last", "min", "prod", "mean")
 
 
@@ -80,6 +79,11 @@ class SampleMatrix:
     def null_counts(self) -> np.ndarray:
         return (self.codes == NULL).sum(axis=1)
 
+    def config_key(self, by: list[str], reward_agg: str | None) -> dict:
+        """The group's configuration columns of the result tables (without the strategy)."""
+        return {**{c: self.key[c] for c in ("task", "model", "params", "method")}, **{c: self.key[c] for c in by},
+                "reward_agg": reward_agg}
+
     def take(self, rows: np.ndarray) -> SampleMatrix:
         """The sub-matrix of the given units (used by bootstrap and by-difficulty splits)."""
         rows = np.asarray(rows)
@@ -90,18 +94,6 @@ class SampleMatrix:
             class_value=self.class_value[rows],
             run_ids=None if self.run_ids is None else self.run_ids[rows],
             difficulty=None if self.difficulty is None else self.difficulty[rows], meta=dict(self.meta))
-
-
-def class_mass(codes: np.ndarray, weights: np.ndarray | None, n_classes: int) -> np.ndarray:
-    """(P, C) sum of ``weights`` (or counts) per answer class; null answers, padding and non-finite
-    weights are ignored."""
-    p, s = codes.shape
-    valid = codes >= 0
-    if weights is not None:
-        valid = valid & np.isfinite(weights)          # a missing weight adds nothing
-    flat = (np.arange(p)[:, None] * n_classes + np.where(valid, codes, 0))[valid]
-    w = None if weights is None else weights[valid]
-    return np.bincount(flat, weights=w, minlength=p * n_classes).reshape(p, n_classes).astype(float)
 
 
 def aggregate_steps(step_rewards: pd.Series, how: str) -> np.ndarray:

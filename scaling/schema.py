@@ -94,10 +94,8 @@ KNOWN_METHODS = SAMPLING_METHODS + GREEDY_METHODS + TREE_METHODS
 #: A row is identified by these columns.
 KEY = ["task", "problem_id", "model", "method", "run_id", "sample_id"]
 
-#: Strategies that turn a problem's solutions into one answer (``greedy``: the greedy rows themselves;
-#: ``pass_at_k``: oracle coverage).  The reward strategies need a ``reward`` (or ``step_rewards``) on every row.
-STRATEGIES = ("greedy", "majority", "weighted_majority", "best_of_n", "pass_at_k")
-REWARD_STRATEGIES = ("weighted_majority", "best_of_n")
+#: The strategy codes (greedy, majority, weighted_majority, best_of_n, pass_at_k) and their traits (which
+#: need a ``reward`` on every row, which are oracles) are the registry's: :mod:`scaling.registry`.
 
 #: Where the contract is written (quoted by every error about a table's shape).
 CONTRACT_DOC = "the sample-table contract: help(scaling.schema)"

@@ -1,7 +1,6 @@
 """Per-group computations behind :func:`scaling.evaluate`: from one :class:`scaling.matrix.SampleMatrix`
 to each strategy's per-problem accuracy at every k (:func:`evaluate_matrix`), the plug-in voting limits
-(:func:`limits_frame`) and the per-problem extrapolations (:func:`extrapolated_frame`), as rows of the
-tables of :class:`scaling.evaluation.Evaluation`.
+(:func:`limits_frame`), as rows of the tables of :class:`scaling.evaluation.Evaluation`.
 
 >>> from scaling.matrix import to_matrices
 >>> from scaling.synthetic import make_world, sample_table
@@ -13,18 +12,87 @@ tables of :class:`scaling.evaluation.Evaluation`.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Sequence
-from functools import partial
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from . import estimators as est
-from . import workers
-from .extrapolate import fit_success_model, predict
 from .matrix import SampleMatrix, class_mass
 from .registry import REWARD_STRATEGIES, STRATEGY_REGISTRY, VOTING_STRATEGIES, strategy
 from .schema import GREEDY_METHODS, SAMPLING_METHODS, TREE_METHODS, SchemaError
+
+# ----------------------------------------------------------------------------------------------
+# The kernels of each strategy of the registry (scaling.registry), both per unit (problem, or search
+# run) of a group:
+#   at_ks(m, ks, n_draws, rng)  sampling groups: {k: (accuracy, mc_var or None)}, the expectation over
+#                               size-k subsets of the unit's n solutions (k > n: all n), exact or, for
+#                               weighted voting, Monte Carlo (mc_var: variance of the mean of n_draws
+#                               draws; 0 where k >= n);
+#   whole(m)                    every solution of the unit (tree search: one run; greedy: the mean of its
+#                               greedy rows).
+# ----------------------------------------------------------------------------------------------
+
+#: ``{k: (per-unit accuracy, per-unit Monte-Carlo variance or None)}``
+AtKs = dict[int, tuple[np.ndarray, np.ndarray | None]]
+
+
+@dataclass(frozen=True)
+class Kernels:
+    """A strategy's kernels (``at_ks`` None: the strategy is not evaluated at each k)."""
+
+    at_ks: Callable[[SampleMatrix, Sequence[int], int, np.random.Generator], AtKs] | None
+    whole: Callable[[SampleMatrix], np.ndarray]
+
+
+def check_nonnegative_rewards(m: SampleMatrix) -> None:
+    """Weighted voting sums rewards per answer, so they must be >= 0 (the error names the group)."""
+    valid = m.codes >= 0
+    if m.reward is not None and (m.reward[valid] < 0).any():
+        raise ValueError(f"weighted_majority sums rewards per answer, so rewards must be >= 0, but task "
+                         f"{m.key['task']!r}, model {m.key['model']!r} has rewards down to "
+                         f"{np.nanmin(m.reward[valid]):.4g}; transform them (e.g. a sigmoid of logits)")
+
+
+def _exact(values: dict[int, np.ndarray]) -> AtKs:
+    return {k: (v, None) for k, v in values.items()}
+
+
+def _pass_at_ks(m: SampleMatrix, ks: Sequence[int], n_draws: int, rng) -> AtKs:
+    n_correct = m.correct.sum(axis=1)
+    return {k: (est.pass_at_k(m.n, n_correct, k), None) for k in ks}
+
+
+def _weighted_at_ks(m: SampleMatrix, ks: Sequence[int], n_draws: int, rng) -> AtKs:
+    check_nonnegative_rewards(m)
+    wm = est.weighted_majority_mc(m.codes, m.reward, m.class_value, list(ks), n_draws=n_draws, seed=rng)
+    out = {}
+    for k in ks:
+        acc, var = wm[k]
+        exact = np.minimum(k, m.n) >= m.n          # the whole set: no sampling noise
+        out[k] = (acc, np.where(exact, 0.0, var / n_draws))
+    return out
+
+
+def _weighted_whole(m: SampleMatrix) -> np.ndarray:
+    check_nonnegative_rewards(m)
+    return est.vote_all(m.codes, m.class_value, m.reward)
+
+
+KERNELS: dict[str, Kernels] = {
+    "greedy": Kernels(at_ks=None, whole=lambda m: m.correct.sum(axis=1) / m.n),
+    "majority": Kernels(
+        at_ks=lambda m, ks, n_draws, rng: _exact(est.majority_at_ks(m.codes, m.class_value, m.n, ks)),
+        whole=lambda m: est.vote_all(m.codes, m.class_value)),
+    "weighted_majority": Kernels(at_ks=_weighted_at_ks, whole=_weighted_whole),
+    "best_of_n": Kernels(
+        at_ks=lambda m, ks, n_draws, rng: _exact(est.best_of_ks(m.reward, m.correct, m.n, ks)),
+        whole=lambda m: est.best_of_k(m.reward, m.correct, m.n, int(m.n.max()))),
+    "pass_at_k": Kernels(at_ks=_pass_at_ks, whole=lambda m: (m.correct.sum(axis=1) > 0).astype(float)),
+}
+assert set(KERNELS) == set(STRATEGY_REGISTRY), "every strategy of the registry has its kernels here"
+assert all((KERNELS[s].at_ks is not None) == STRATEGY_REGISTRY[s].at_k for s in KERNELS)
 
 
 def default_ks(n: np.ndarray) -> list[int]:
@@ -59,7 +127,7 @@ def _strategies_for(m: SampleMatrix, strategies: Sequence[str] | None) -> list[s
                           f"{m.meta['reward_rows_missing']} row(s) lack a reward, so {list(REWARD_STRATEGIES)} "
                           "are not evaluated for this group", stacklevel=3)
     else:
-        chosen = [s for s in strategies if strategy(s).at_ks is not None]
+        chosen = [s for s in strategies if strategy(s).at_k]
         for s in chosen:
             if strategy(s).needs_rewards:
                 _check_rewards(m, s)
@@ -91,7 +159,7 @@ def evaluate_matrix(m: SampleMatrix, strategies: Sequence[str] | None = None, ks
     if method in GREEDY_METHODS:
         if not chosen:
             return recs
-        acc = strategy("greedy").whole(m)          # several greedy rows of a problem are averaged
+        acc = KERNELS["greedy"].whole(m)          # several greedy rows of a problem are averaged
         cost = m.unit_flops / m.n + m.prompt_flops
         ids, v = _problem_values(m, acc)
         _, f = _problem_values(m, cost)
@@ -102,7 +170,7 @@ def evaluate_matrix(m: SampleMatrix, strategies: Sequence[str] | None = None, ks
         kk = int(m.key["budget"])
         cost = m.unit_flops + m.prompt_flops
         for s in chosen:
-            ids, v = _problem_values(m, strategy(s).whole(m))
+            ids, v = _problem_values(m, KERNELS[s].whole(m))
             _, f = _problem_values(m, cost)
             recs.append({"strategy": s, "k": kk, "problem_ids": ids, "values": v, "flops": f, "var": None,
                          "n_capped": 0, "capped": np.zeros(len(ids), bool)})
@@ -114,7 +182,7 @@ def evaluate_matrix(m: SampleMatrix, strategies: Sequence[str] | None = None, ks
     if ks and ks[0] < 1:
         raise ValueError(f"ks must be positive integers, got {ks}")
     per_sol = m.unit_flops / m.n
-    values = {s: strategy(s).at_ks(m, ks, n_draws, rng) for s in chosen}
+    values = {s: KERNELS[s].at_ks(m, ks, n_draws, rng) for s in chosen}
     for k in ks:
         cost = np.minimum(k, m.n) * per_sol + m.prompt_flops
         capped = m.n < k
@@ -135,52 +203,12 @@ def group_plan(m: SampleMatrix, strategies: Sequence[str] | None, ks: Iterable[i
     return chosen, ks
 
 
-def evaluate_groups(matrices: Iterable[SampleMatrix], strategies: Sequence[str] | None, ks: Iterable[int] | None,
-                    n_draws: int, seed: int, n_jobs: int = 1, extrapolate: Sequence[int] = (),
-                    by: list[str] | None = None, reward_agg: str | None = None, progress: bool = False,
-                    horizon: int | None = None
-                    ) -> tuple[list[SampleMatrix], list[list[dict]], list[pd.DataFrame | None]]:
-    """:func:`evaluate_matrix` of every group, shard by shard, and :func:`extrapolated_frame` of every
-    sampling group that has values, here or in ``n_jobs`` worker processes (:mod:`scaling.workers`; the
-    results do not depend on ``n_jobs``).  A group's shards start as soon as its matrix is built, while
-    the next one is built.  Returns the groups, their records and the extrapolated frames."""
-    ks = None if ks is None else [int(k) for k in ks]
-    mats: list[SampleMatrix] = []
-    plans: list[tuple[list[str], list[int] | None]] = []
-    owner: list[int] = []
-    with workers.Pool(n_jobs, "evaluating per problem" if progress else None) as pool:
-        for gi, m in enumerate(matrices):
-            chosen, gks = group_plan(m, strategies, ks)
-            mats.append(m)
-            plans.append((chosen, gks))
-            parts = workers.shards(m)
-            for j, rows in enumerate(parts):
-                sub = m if len(parts) == 1 else m.take(rows)
-                pool.submit(evaluate_matrix, sub, chosen, gks, n_draws, workers.shard_seed(seed, gi, j, len(parts)))
-                owner.append(gi)
-        for m, (chosen, gks) in zip(mats, plans, strict=True):
-            if (extrapolate or horizon) and chosen and gks and m.key["method"] in SAMPLING_METHODS:
-                pool.submit(partial(extrapolated_frame, horizon=horizon), m, chosen, extrapolate, list(by or []),
-                            reward_agg, seed)
-        results = pool.results()
-    parts_of: list[list[list[dict]]] = [[] for _ in mats]
-    for gi, recs in zip(owner, results, strict=False):
-        parts_of[gi].append(recs)
-    return mats, [workers.merge_records(p) for p in parts_of], results[len(owner):]
-
-
-def _key(m: SampleMatrix, by: list[str], reward_agg: str | None) -> dict:
-    """A matrix group's configuration columns (without the strategy)."""
-    return {**{c: m.key[c] for c in ("task", "model", "params", "method")}, **{c: m.key[c] for c in by},
-            "reward_agg": reward_agg}
-
-
 def values_frame(m: SampleMatrix, recs: list[dict], by: list[str], reward_agg: str | None) -> pd.DataFrame:
     """The records of :func:`evaluate_matrix` as rows of ``Evaluation.per_problem``."""
     sizes = [len(r["values"]) for r in recs]
     cat = np.concatenate
     return pd.DataFrame({
-        **_key(m, by, reward_agg),
+        **m.config_key(by, reward_agg),
         "strategy": np.repeat([r["strategy"] for r in recs], sizes), "k": np.repeat([int(r["k"]) for r in recs], sizes),
         "problem_id": cat([r["problem_ids"] for r in recs]), "accuracy": cat([r["values"] for r in recs]),
         "flops": cat([np.broadcast_to(r["flops"], (n,)) for r, n in zip(recs, sizes, strict=True)]),
@@ -218,64 +246,10 @@ def limits_frame(m: SampleMatrix, by: list[str]) -> pd.DataFrame | None:
     return pd.concat(frames, ignore_index=True)
 
 
-def extrapolation_ks(n0: int, multiples: Sequence[int], horizon: int | None = None) -> list[int]:
-    """The k a group with ``n0`` cached solutions per problem is extrapolated at: n0 times each multiple,
-    and with a ``horizon`` K also n0·2, n0·4, ... below K and K itself (ks above n0 only).
-
-    >>> extrapolation_ks(128, (2, 4), horizon=1000)
-    [256, 512, 1000]
-    """
-    ks = {n0 * int(mult) for mult in multiples}
-    if horizon is not None and horizon > n0:
-        ks |= {n0 * 2 ** j for j in range(1, 64) if n0 * 2 ** j < horizon} | {int(horizon)}
-    return sorted(k for k in ks if k > n0)
-
-
-def extrapolated_frame(m: SampleMatrix, strategies: Sequence[str], multiples: Sequence[int], by: list[str],
-                       reward_agg: str | None, seed: int, n_draws: int = 16, level: float = 0.95,
-                       n_boot: int = 30, check: bool = True, horizon: int | None = None
-                       ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None] | None:
-    """Predictions at k = n * multiple (and up to a ``horizon``, :func:`extrapolation_ks`; n: the group's
-    smallest solution count, at least 4) from
-    :func:`scaling.extrapolate.predict`: per problem (cost k times the problem's mean cost of one solution
-    plus its prompt once) and as a mean over problems with its ``level`` interval, the success-rate prior
-    chosen by the in-data check and that check's error.  One success-rate model per group (``n_boot``
-    bootstrap refits) serves pass@k and best-of-n; ``check=False`` skips the in-data checks of voting and
-    best-of-n, which only widen their intervals.  Returns (per-problem frame, interval frame, the success
-    model's candidate table or None), or None when nothing is extrapolated.  For coverage the interval
-    frame also holds the power law (``anchor``) and its in-data check error, against which the model was
-    chosen (:func:`scaling.extrapolate.selection.choose_coverage`; ``prior`` is ``power_law`` when it won).
-    """
-    n0 = int(m.n.min())
-    strategies = [s for s in strategies if strategy(s).at_ks is not None]
-    ks = extrapolation_ks(n0, multiples, horizon)
-    if m.key["method"] not in SAMPLING_METHODS or n0 < 4 or not ks or not strategies:
-        return None
-    success = None
-    if {"pass_at_k", "best_of_n"} & set(strategies):
-        success = fit_success_model(m.correct.sum(axis=1), m.n, seed=seed, n_boot=n_boot)
-    cost = np.asarray(ks, float)[None, :] * (m.unit_flops / m.n)[:, None] + m.prompt_flops[:, None]
-    P = len(m.n)
-    key = _key(m, by, reward_agg)
-    frames, rows = [], []
-    for s in strategies:
-        r = predict(m, s, ks, n_draws=n_draws, seed=seed, level=level, success=success, check=check)
-        frames.append(pd.DataFrame({**key, "strategy": s, "k": np.tile(ks, P),
-                                    "problem_id": np.repeat(m.problem_ids, len(ks)),
-                                    "accuracy": np.clip(r.pred, 0.0, 1.0).ravel(), "flops": cost.ravel()}))
-        rows.append(pd.DataFrame({**key, "strategy": s, "k": ks, "flops": cost.mean(axis=0), "accuracy": r.est,
-                                  "ci_low": r.lo, "ci_high": r.hi, "extrapolated": r.extrapolated,
-                                  "n_problems": P, "prior": r.prior, "check_error": r.check_error,
-                                  "anchor": np.nan if r.anchor is None else r.anchor,
-                                  "anchor_check_error": r.anchor_check_error}))
-    checks = None if success is None else success.check.assign(**key)
-    return pd.concat(frames, ignore_index=True), pd.concat(rows, ignore_index=True), checks
-
-
 def concat(frames: Iterable[pd.DataFrame | None]) -> pd.DataFrame | None:
     frames = [f for f in frames if f is not None and len(f)]
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
-__all__ = ["evaluate_matrix", "default_ks", "group_plan", "evaluate_groups", "values_frame", "limits_frame",
-           "extrapolation_ks", "extrapolated_frame", "concat"]
+__all__ = ["evaluate_matrix", "default_ks", "group_plan", "values_frame", "limits_frame", "concat", "KERNELS",
+           "Kernels", "check_nonnegative_rewards"]

@@ -15,7 +15,7 @@ from scipy.stats import chisquare
 
 import scaling
 from scaling import estimators as est
-from scaling.binom import log_comb
+from scaling.majority import log_comb
 from scaling.matrix import to_matrices
 
 EXACT = ["majority", "best_of_n", "pass_at_k"]

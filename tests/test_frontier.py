@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scaling.frontier import competes, pareto
+from scaling.frontier import pareto
+from scaling.registry import competes
 
 
 def _dominated(pts: pd.DataFrame, i: int) -> bool:

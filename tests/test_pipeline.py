@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import scaling
-from scaling.cli import main
+from scaling.fit import main
 from scaling.synthetic import family_table
 
 ROOT = Path(__file__).resolve().parents[1]

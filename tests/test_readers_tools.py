@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 import scaling
-from scaling.cli import main
+from scaling.fit import main
 from scaling.readers import read_inspect, read_lm_eval, safetensors_params
 
 ROOT = Path(__file__).resolve().parents[1]

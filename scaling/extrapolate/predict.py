@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,6 +10,8 @@ import pandas as pd
 from scipy import special, stats
 
 from .. import estimators as est
+from ..matrix import SampleMatrix
+from ..schema import SAMPLING_METHODS
 from .groups import STRATEGIES, _arrays, _exact_at, _head
 from .reward_tail import _best_of_n
 from .selection import SuccessModel, choose_coverage, fit_success_model
@@ -199,3 +202,55 @@ def extrapolate(m, strategy: str, ks=(128, 256, 512, 1024), *, n_draws: int = 16
                          "anchor_check_error": r.anchor_check_error})
 
 
+def extrapolation_ks(n0: int, multiples: Sequence[int], horizon: int | None = None) -> list[int]:
+    """The k a group with ``n0`` cached solutions per problem is extrapolated at: n0 times each multiple,
+    and with a ``horizon`` K also n0·2, n0·4, ... below K and K itself (ks above n0 only).
+
+    >>> extrapolation_ks(128, (2, 4), horizon=1000)
+    [256, 512, 1000]
+    """
+    ks = {n0 * int(mult) for mult in multiples}
+    if horizon is not None and horizon > n0:
+        ks |= {n0 * 2 ** j for j in range(1, 64) if n0 * 2 ** j < horizon} | {int(horizon)}
+    return sorted(k for k in ks if k > n0)
+
+
+def extrapolated_frame(m: SampleMatrix, strategies: Sequence[str], multiples: Sequence[int], by: list[str],
+                       reward_agg: str | None, seed: int, n_draws: int = 16, level: float = 0.95,
+                       n_boot: int = 30, check: bool = True, horizon: int | None = None
+                       ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None] | None:
+    """Predictions at k = n * multiple (and up to a ``horizon``, :func:`extrapolation_ks`; n: the group's
+    smallest solution count, at least 4) from
+    :func:`scaling.extrapolate.predict`: per problem (cost k times the problem's mean cost of one solution
+    plus its prompt once) and as a mean over problems with its ``level`` interval, the success-rate prior
+    chosen by the in-data check and that check's error.  One success-rate model per group (``n_boot``
+    bootstrap refits) serves pass@k and best-of-n; ``check=False`` skips the in-data checks of voting and
+    best-of-n, which only widen their intervals.  Returns (per-problem frame, interval frame, the success
+    model's candidate table or None), or None when nothing is extrapolated.  For coverage the interval
+    frame also holds the power law (``anchor``) and its in-data check error, against which the model was
+    chosen (:func:`scaling.extrapolate.selection.choose_coverage`; ``prior`` is ``power_law`` when it won).
+    """
+    n0 = int(m.n.min())
+    strategies = [s for s in strategies if s in STRATEGIES]
+    ks = extrapolation_ks(n0, multiples, horizon)
+    if m.key["method"] not in SAMPLING_METHODS or n0 < 4 or not ks or not strategies:
+        return None
+    success = None
+    if {"pass_at_k", "best_of_n"} & set(strategies):
+        success = fit_success_model(m.correct.sum(axis=1), m.n, seed=seed, n_boot=n_boot)
+    cost = np.asarray(ks, float)[None, :] * (m.unit_flops / m.n)[:, None] + m.prompt_flops[:, None]
+    P = len(m.n)
+    key = m.config_key(by, reward_agg)
+    frames, rows = [], []
+    for s in strategies:
+        r = predict(m, s, ks, n_draws=n_draws, seed=seed, level=level, success=success, check=check)
+        frames.append(pd.DataFrame({**key, "strategy": s, "k": np.tile(ks, P),
+                                    "problem_id": np.repeat(m.problem_ids, len(ks)),
+                                    "accuracy": np.clip(r.pred, 0.0, 1.0).ravel(), "flops": cost.ravel()}))
+        rows.append(pd.DataFrame({**key, "strategy": s, "k": ks, "flops": cost.mean(axis=0), "accuracy": r.est,
+                                  "ci_low": r.lo, "ci_high": r.hi, "extrapolated": r.extrapolated,
+                                  "n_problems": P, "prior": r.prior, "check_error": r.check_error,
+                                  "anchor": np.nan if r.anchor is None else r.anchor,
+                                  "anchor_check_error": r.anchor_check_error}))
+    checks = None if success is None else success.check.assign(**key)
+    return pd.concat(frames, ignore_index=True), pd.concat(rows, ignore_index=True), checks

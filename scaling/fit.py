@@ -9,6 +9,9 @@ summary per task (best configuration per budget decade, fitted asymptotes beside
 limits, the compute-optimal size law) and write ``<out>/<task>.json`` (load with ``scaling.load_law``) and
 ``<figures>/<task>-*.png``.  The same laws come from Python with ``scaling.evaluate(samples).fit()``.
 Exit status 0 on success, 2 on bad input (with a message naming what is wrong).
+
+This module is the command (the top of the package: it imports the library, nothing imports it);
+``scaling.fit`` is never a function.  From Python, ``main(["data/", "--out", "fits"])`` runs it.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ import time
 from pathlib import Path
 
 from .readers import FORMATS
+from .registry import STRATEGIES
 from .samples import TABLE
-from .schema import CONTRACT_DOC, STRATEGIES
+from .schema import CONTRACT_DOC
 
 __all__ = ["main", "run", "InputError"]
 
@@ -195,3 +199,7 @@ def main(argv=None) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
