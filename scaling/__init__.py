@@ -11,7 +11,7 @@ and your scripts alike:
 ['mcts', 'rebase', 'sample']
 >>> laws = ev.fit()
 >>> best = laws.optimal(1e10)                                     # best configuration at 1e10 FLOPs
->>> best["model"], best["method"], best["strategy"]
+>>> best.model, best.method, best.strategy
 ('arith-neox-163k', 'sample', 'best_of_n')
 
 Names: ``scaling.fit`` is the module of the command ``python -m scaling.fit`` (never a function; import
@@ -23,10 +23,10 @@ from . import estimators, flops, matrix
 from ._version import __version__
 from .evaluation import Evaluation, evaluate, limits
 from .fitlaw import fit_law
-from .laws import Laws, load_law
+from .laws import Laws, read_laws
 from .samples import from_list_jsonl, read_samples, write_samples
 from .schema import SchemaError, validate
 
 __all__ = ["SchemaError", "validate", "read_samples", "write_samples", "from_list_jsonl", "evaluate",
-           "Evaluation", "limits", "fit_law", "load_law", "Laws", "flops", "matrix", "estimators",
+           "Evaluation", "limits", "fit_law", "read_laws", "Laws", "flops", "matrix", "estimators",
            "__version__"]

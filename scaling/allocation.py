@@ -28,13 +28,91 @@ Not run as a test: ten difficulty bins of arith-sub100 take 18 minutes to fit on
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from .registry import competes
+from .results import Results, check_level
 
-__all__ = ["optimal", "min_flops", "per_difficulty", "per_bin_report", "split_budget", "best_at"]
+__all__ = ["Allocation", "optimal", "min_flops", "per_difficulty", "per_bin_report", "split_budget", "best_at"]
+
+#: The configuration columns of an :class:`Allocation` (plus any by-column of the laws).
+CONFIG = ("task", "model", "params", "method", "strategy", "k")
+
+
+@dataclass(frozen=True)
+class Allocation(Results):
+    """The answer of an allocation: which configuration, how accurate (with its band), at what cost.
+
+    ``config``: task, model, params, method, strategy, k (solutions per problem, or the search budget)
+    and any by-column; ``accuracy`` the predicted (curve) or measured (point) mean accuracy with its
+    ``level`` band ``ci_low``..``ci_high``; ``flops`` per problem; ``source`` 'curve' or 'point';
+    ``label`` the curve's label; ``question`` what was asked.  ``conf_int(level)`` recomputes the band
+    from the curve's bootstrap draws (a measured point keeps the band it was measured with).
+
+    >>> a = Allocation({"model": "m", "method": "sample", "strategy": "majority", "k": 8}, 0.61, 0.58, 0.64,
+    ...                2.0e10, "point", "m / sample / majority", "best at 2e+10 FLOPs per problem")
+    >>> a.model, a.k, a.conf_int()
+    ('m', 8, (0.58, 0.64))
+    >>> print(a.summary())
+    best at 2e+10 FLOPs per problem: m / sample / majority k=8  accuracy 0.610 [0.580, 0.640] (95% band)  2e+10 FLOPs (point)
+    """
+
+    config: dict
+    accuracy: float
+    ci_low: float
+    ci_high: float
+    flops: float
+    source: str
+    label: str
+    question: str = ""
+    level: float = 0.95
+    curve: object = field(default=None, repr=False, compare=False)
+
+    def __getattr__(self, name: str):
+        # task, model, params, method, strategy, k and by-columns read from the configuration
+        config = self.__dict__.get("config") or {}
+        if name in config:
+            return config[name]
+        if name in CONFIG:
+            return None
+        raise AttributeError(f"Allocation has no attribute {name!r}")
+
+    def conf_int(self, level: float | None = None) -> tuple[float, float]:
+        """The accuracy band (low, high) at ``level`` (default: the level it was computed at)."""
+        if level is None or self.curve is None:
+            return (self.ci_low, self.ci_high)
+        _, lo, hi = self.curve.predict([self.flops], interval=True, level=check_level(level), warn=False)
+        return (float(lo[0]), float(hi[0]))
+
+    def to_dict(self) -> dict:
+        """One flat mapping: the configuration, accuracy, ci_low, ci_high, flops, source, label."""
+        return {**self.config, "accuracy": self.accuracy, "ci_low": self.ci_low, "ci_high": self.ci_high,
+                "flops": self.flops, "source": self.source, "label": self.label}
+
+    def to_frame(self) -> pd.DataFrame:
+        """:meth:`to_dict` as a one-row table."""
+        return pd.DataFrame([self.to_dict()])
+
+    def summary(self) -> str:
+        band = (f" [{self.ci_low:.3f}, {self.ci_high:.3f}] ({self.level:.0%} band)"
+                if np.isfinite(self.ci_low) and np.isfinite(self.ci_high) else "")
+        k = f" k={self.k}" if self.k is not None else ""
+        return (f"{self.question + ': ' if self.question else ''}{self.label}{k}  accuracy {self.accuracy:.3f}{band}"
+                f"  {self.flops:.3g} FLOPs ({self.source})")
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def _answer(c: dict, question: str, curve=None) -> Allocation:
+    """An :class:`Allocation` from a candidate mapping (key columns, k, flops, accuracy, band, source, label)."""
+    rest = ("accuracy", "ci_low", "ci_high", "flops", "source", "label")
+    config = {key: (v.item() if hasattr(v, "item") else v) for key, v in c.items() if key not in rest}
+    return Allocation(config, float(c["accuracy"]), float(c.get("ci_low", np.nan)), float(c.get("ci_high", np.nan)),
+                      float(c["flops"]), str(c["source"]), str(c.get("label", "")), question, curve=curve)
 
 
 def _curve_at(label: str, cf, budget: float) -> dict | None:
@@ -50,17 +128,17 @@ def _curve_at(label: str, cf, budget: float) -> dict | None:
         k = int(np.floor(hi / cost * (1 + 1e-9)))
     acc, lo_b, hi_b = cf.predict([k * cost], interval=True, warn=False)
     return {**cf.key, "k": k, "flops": k * cost, "accuracy": float(acc[0]), "ci_low": float(lo_b[0]),
-            "ci_high": float(hi_b[0]), "source": "curve", "label": label}
+            "ci_high": float(hi_b[0]), "source": "curve", "label": label, "_curve": cf}
 
 
 def _candidates(laws, budget: float, match: Mapping) -> list[dict]:
     cands = []
-    for label, cf in laws.select_curves(**match):
+    for label, cf in laws.select(**match).curves.items():
         if cf.converged and competes(cf.key.get("strategy"), match):
             c = _curve_at(label, cf, budget)
             if c is not None:
                 cands.append(c)
-    pts = laws.points_matching(**match)
+    pts = laws.select(**match).points
     fitted = {lab for lab, cf in laws.curves.items() if cf.converged}
     for _, r in pts[pts.flops <= budget * (1 + 1e-9)].iterrows():
         if r["label"] in fitted or not competes(r["strategy"], match):
@@ -69,22 +147,25 @@ def _candidates(laws, budget: float, match: Mapping) -> list[dict]:
     return cands
 
 
-def optimal(laws, budget: float, **match) -> dict:
+def optimal(laws, budget: float, **match) -> Allocation:
     """The configuration with the highest predicted accuracy at ``budget`` FLOPs per problem.
 
     ``match`` narrows the candidates by key (model=, method=, strategy=, task=, or a by-column).
     pass@k is an oracle (it needs the grader at test time), so it competes only when asked for with
     ``strategy="pass_at_k"``; the same holds for :func:`min_flops`.
 
-    Returns a mapping: task, model, params, method, strategy (+ by), k (the most solutions the budget
-    buys), flops, accuracy, ci_low, ci_high, source ('curve' or 'point'), label.  Curves are used only
-    inside their fitted range (measured points plus per-problem extrapolations)."""
+    Returns an :class:`Allocation`: the configuration (task, model, params, method, strategy (+ by), k:
+    the most solutions the budget buys), flops, accuracy with its band, source ('curve' or 'point'),
+    label.  Curves are used only inside their fitted range (measured points plus per-problem
+    extrapolations)."""
     cands = _candidates(laws, float(budget), match)
     if not cands:
         cheapest = laws.points.flops.min() if len(laws.points) else float("nan")
         raise ValueError(f"no configuration fits a budget of {budget:.3g} FLOPs per problem "
                          f"(the cheapest measured one costs {cheapest:.3g})")
-    return max(cands, key=lambda d: (d["accuracy"], -d["flops"]))
+    best = max(cands, key=lambda d: (d["accuracy"], -d["flops"]))
+    return _answer({c: v for c, v in best.items() if c != "_curve"}, f"best at {budget:.3g} FLOPs per problem",
+                   best.get("_curve"))
 
 
 def _first_reaching(cf, target: float) -> float | None:
@@ -106,11 +187,11 @@ def _first_reaching(cf, target: float) -> float | None:
     return float(np.exp(b))
 
 
-def min_flops(laws, target: float, **match) -> dict:
-    """The cheapest configuration predicted to reach accuracy ``target`` (the mapping of :func:`optimal`).
+def min_flops(laws, target: float, **match) -> Allocation:
+    """The cheapest configuration predicted to reach accuracy ``target`` (an :class:`Allocation`).
     Raises ValueError naming the best reachable accuracy when none does."""
     best, reach = None, 0.0
-    for label, cf in laws.select_curves(**match):
+    for label, cf in laws.select(**match).curves.items():
         if not cf.converged or not competes(cf.key.get("strategy"), match):
             continue
         reach = max(reach, float(cf.predict(np.geomspace(*cf.fit_range, 400), warn=False).max()))
@@ -123,8 +204,8 @@ def min_flops(laws, target: float, **match) -> dict:
         acc, lo_b, hi_b = cf.predict([c], interval=True, warn=False)
         if best is None or c < best["flops"]:
             best = {**cf.key, "k": k, "flops": float(c), "accuracy": float(acc[0]), "ci_low": float(lo_b[0]),
-                    "ci_high": float(hi_b[0]), "source": "curve", "label": label}
-    pts = laws.points_matching(**match)
+                    "ci_high": float(hi_b[0]), "source": "curve", "label": label, "_curve": cf}
+    pts = laws.select(**match).points
     pts = pts[[competes(s, match) for s in pts.strategy]] if len(pts) else pts
     if len(pts):
         reach = max(reach, float(pts.accuracy.max()))
@@ -136,7 +217,8 @@ def min_flops(laws, target: float, **match) -> dict:
     if best is None:
         raise ValueError(f"no configuration is predicted to reach accuracy {target:.3f} within the fitted "
                          f"ranges; the best reachable is {reach:.3f}")
-    return best
+    return _answer({c: v for c, v in best.items() if c != "_curve"}, f"cheapest reaching accuracy {target:.3g}",
+                   best.get("_curve"))
 
 
 def _bins(laws, by: str) -> list:
@@ -146,7 +228,7 @@ def _bins(laws, by: str) -> list:
     return vals
 
 
-def best_at(laws, budget: float, **match) -> dict | None:
+def best_at(laws, budget: float, **match) -> Allocation | None:
     """Best configuration at ``budget`` among the curves matching ``match``; None when none fits."""
     try:
         return laws.optimal(budget, **match)
@@ -177,8 +259,8 @@ def per_difficulty(laws, budget: float, by: str = "difficulty", weights: Mapping
     rows = []
     for b in bins:
         o = best_at(laws, budget, **{by: b}, **match)
-        rows.append({"bin": b, "choice": None if o is None else o["label"], "accuracy": np.nan if o is None
-                     else o["accuracy"], "k": None if o is None else o.get("k")})
+        rows.append({"bin": b, "choice": None if o is None else o.label, "accuracy": np.nan if o is None
+                     else o.accuracy, "k": None if o is None else o.k})
     # one configuration for all bins: same (model, method, strategy) and k in every bin
     configs = {}
     for cf in laws.curves.values():
@@ -261,7 +343,7 @@ def split_budget(laws, total: float, counts: Mapping, by: str = "difficulty", n_
         for j, c in enumerate(grid):
             o = best_at(laws, c, **{by: b}, **match)
             if o is not None:
-                acc[i, j] = o["accuracy"]
+                acc[i, j] = o.accuracy
                 choice[i][j] = o
     if np.isneginf(acc).all(axis=1).any():
         raise ValueError("split_budget: some bin has no configuration inside the fitted ranges")
@@ -287,7 +369,7 @@ def split_budget(laws, total: float, counts: Mapping, by: str = "difficulty", n_
     for i, bname in enumerate(bins):
         o = choice[i][j[i]]
         rows.append({"bin": bname, "n_problems": int(n[i]), "budget_per_problem": float(grid[j[i]]),
-                     "choice": o["label"], "k": o.get("k"), "accuracy": float(acc[i, j[i]]),
+                     "choice": o.label, "k": o.k, "accuracy": float(acc[i, j[i]]),
                      "expected_solved": float(n[i] * acc[i, j[i]])})
     out = pd.DataFrame(rows)
     out.attrs["total_used"] = used

@@ -42,7 +42,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from .bootstrap import problem_weights
 from .registry import VOTING_STRATEGIES
+from .results import Results
 
 __all__ = ["FAMILIES", "Family", "CurveFit", "fit_curve", "binomial_se", "ExtrapolationWarning"]
 
@@ -265,7 +267,7 @@ def _fit_batch(fam: Family, flops: np.ndarray, acc: np.ndarray, se: np.ndarray, 
 
 
 @dataclass(repr=False)
-class CurveFit:
+class CurveFit(Results):
     """A fitted saturation curve for one (task, model, method, strategy) with its bootstrap draws.
 
     The vocabulary of :class:`scaling.fitlaw.LawFit`: ``predict(flops, interval=True)``, ``conf_int()``,
@@ -377,16 +379,21 @@ class CurveFit:
         return tuple(np.nanquantile(vals, [a, 1 - a]))
 
     def conf_int(self, level: float = 0.95) -> pd.DataFrame:
-        """Percentile bootstrap intervals per parameter (columns estimate, low, high, method; NaN and
+        """Percentile bootstrap intervals per parameter (columns estimate, ci_low, ci_high, method; NaN and
         method 'none' without draws), as :meth:`scaling.fitlaw.LawFit.conf_int`."""
         a = (1 - level) / 2
         rows = []
         for j, n in enumerate(FAMILIES[self.family].params):
             boot = self.draws is not None and len(self.draws) > 1
             lo, hi = np.nanquantile(self.draws[:, j], [a, 1 - a]) if boot else (np.nan, np.nan)
-            rows.append({"param": n, "estimate": self.params[n], "low": float(lo), "high": float(hi),
+            rows.append({"param": n, "estimate": self.params[n], "ci_low": float(lo), "ci_high": float(hi),
                          "method": "bootstrap" if boot else "none"})
         return pd.DataFrame(rows).set_index("param")
+
+    def to_frame(self) -> pd.DataFrame:
+        """The parameters with their intervals (:meth:`conf_int` at 95 %), one row each, led by the label."""
+        return self.conf_int().reset_index().assign(label=self.label)[
+            ["label", "param", "estimate", "ci_low", "ci_high", "method"]]
 
     def summary(self) -> str:
         """The fit as text: family and formula, convergence, parameters with intervals, asymptote beside
@@ -403,7 +410,7 @@ class CurveFit:
                  f"{'-' if self.limit is None else f'{self.limit:.4f}'}",
                  f"  {'param':>12} {'estimate':>12} {'95% low':>12} {'95% high':>12}  interval"]
         for name, row in self.conf_int().iterrows():
-            lines.append(f"  {name:>12} {row.estimate:12.5g} {row.low:12.5g} {row.high:12.5g}  {row.method}")
+            lines.append(f"  {name:>12} {row.estimate:12.5g} {row.ci_low:12.5g} {row.ci_high:12.5g}  {row.method}")
         lines.append("  family choice (held-out RMSE on the costliest quarter, then AIC):")
         for r in self.selection.itertuples(index=False):
             lines.append(f"    {r.family:<18} heldout {r.heldout_rmse:.4f}  AIC {r.aic:9.2f}  "
@@ -484,9 +491,8 @@ def _bootstrap_draws(fam: Family, fit: _Fit, pv: np.ndarray, pf: np.ndarray, se:
     """Refit ``n_boot`` multinomial reweightings of the problems (columns of the points x problems
     values ``pv`` and FLOPs ``pf``), warm-started at ``fit``; with per-problem limit indicators the
     limit-anchored family's limit is resampled with the same weights.  Returns (draws, limit draws)."""
-    rng = np.random.default_rng(seed)
     Pn = pv.shape[1]
-    W = rng.multinomial(Pn, np.full(Pn, 1.0 / Pn), size=n_boot).T / Pn  # (P, B)
+    W = problem_weights(Pn, n_boot, seed).T  # (P, B)
     A, F = pv @ W, pf @ W
     SE = binomial_se(A.T, Pn) if se is None else np.broadcast_to(se, (n_boot, len(se)))
     lim_draws = None

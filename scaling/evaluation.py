@@ -38,7 +38,6 @@ accuracy against k.  :meth:`Evaluation.fit` fits the saturation laws (:mod:`scal
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
@@ -47,10 +46,12 @@ import numpy as np
 import pandas as pd
 
 from . import registry, workers
+from .bootstrap import GroupWeights, percentile_interval
 from .extrapolate.predict import extrapolated_frame
 from .fitting import fit_evaluation
 from .flops import Compute
 from .matrix import SampleMatrix, iter_matrices, to_matrices
+from .results import Results, check_level
 from .schema import (
     _CURVE_VALUES,
     BASE_KEYS,
@@ -83,27 +84,7 @@ def _by_columns(table: pd.DataFrame) -> list[str]:
     return [c for c in config_columns(table) if c not in BASE_KEYS and c != "reward_agg"]
 
 
-class _Weights:
-    """Bootstrap weights over the problems of a group: (n_boot, P) multinomial counts / P, seeded by
-    (seed, the group's key), so the same group always gets the same draws.  Drawn once per group and
-    kept, for the curves and the limits of an Evaluation share them."""
-
-    def __init__(self, n_boot: int, seed: int):
-        self.n_boot, self.seed = int(n_boot), int(seed)
-        self._drawn: dict[tuple, np.ndarray] = {}
-
-    def __call__(self, key: tuple, n_problems: int) -> np.ndarray:
-        if self.n_boot <= 0:
-            return np.zeros((0, n_problems))
-        tag = zlib.crc32("\x1f".join(map(str, key)).encode())
-        if (tag, n_problems) not in self._drawn:
-            rng = np.random.default_rng([self.seed, tag])
-            self._drawn[tag, n_problems] = rng.multinomial(n_problems, np.full(n_problems, 1.0 / n_problems),
-                                                           size=self.n_boot) / n_problems
-        return self._drawn[tag, n_problems]
-
-
-def _bootstrap(wide: pd.DataFrame, weights: np.ndarray, confidence: float) -> tuple[np.ndarray, ...]:
+def _bootstrap(wide: pd.DataFrame, weights: np.ndarray, level: float) -> tuple[np.ndarray, ...]:
     """Column means of a (problems x items) table (NaN: no value) and their percentile interval."""
     v = wide.to_numpy(float)
     ok = np.isfinite(v)
@@ -114,8 +95,7 @@ def _bootstrap(wide: pd.DataFrame, weights: np.ndarray, confidence: float) -> tu
         return mean, nan, nan.copy()
     with np.errstate(invalid="ignore", divide="ignore"):
         boots = (weights @ np.where(ok, v, 0.0)) / (weights @ ok)
-    a = (1 - confidence) / 2
-    lo, hi = np.nanquantile(boots, [a, 1 - a], axis=0) if boots.size else (np.nan, np.nan)
+    lo, hi = percentile_interval(boots, level) if boots.size else (np.nan, np.nan)
     return mean, lo, hi
 
 
@@ -124,14 +104,14 @@ def _groups(table: pd.DataFrame, cols: list[str]):
         yield (key if isinstance(key, tuple) else (key,)), d
 
 
-def _curves(pp: pd.DataFrame, by: list[str], weights: _Weights, confidence: float) -> pd.DataFrame:
+def _curves(pp: pd.DataFrame, by: list[str], weights: GroupWeights, level: float) -> pd.DataFrame:
     """Aggregate per-problem values into the curves table (one row per configuration and k)."""
     group_cols = ["task", "model", "method"] + by
     items = ["strategy", "k"]
     rows = []
     for gkey, d in _groups(pp, group_cols + ["params", "reward_agg"]):
         acc = d.pivot(index="problem_id", columns=items, values="accuracy")
-        mean, lo, hi = _bootstrap(acc, weights(gkey[:len(group_cols)], len(acc)), confidence)
+        mean, lo, hi = _bootstrap(acc, weights(gkey[:len(group_cols)], len(acc)), level)
         stats = d.groupby(items, sort=True).agg(
             flops=("flops", "mean"), n_problems=("accuracy", "count"), n_capped=("capped", "sum"),
             mc_sum=("mc_var", "sum"), mc_any=("mc_var", "count")).reindex(acc.columns)
@@ -147,16 +127,16 @@ def _curves(pp: pd.DataFrame, by: list[str], weights: _Weights, confidence: floa
     return out.reset_index(drop=True)
 
 
-def aggregate_limits(lpp: pd.DataFrame, by: list[str], *, confidence: float = 0.95, n_boot: int = 1000,
-                     seed: int = 0, weights: _Weights | None = None) -> pd.DataFrame:
+def aggregate_limits(lpp: pd.DataFrame, by: list[str], *, level: float = 0.95, n_boot: int = 1000,
+                     seed: int = 0, weights: GroupWeights | None = None) -> pd.DataFrame:
     """Aggregate per-problem plug-in limits over problems (the bootstrap draws of the group's curves;
     ``weights``: those already drawn for the curves)."""
-    weights = weights or _Weights(n_boot, seed)
+    weights = weights or GroupWeights(n_boot, seed)
     group_cols = ["task", "model", "method"] + by
     rows = []
     for gkey, d in _groups(lpp, group_cols):
         lim = d.pivot(index="problem_id", columns="strategy", values="limit")
-        mean, lo, hi = _bootstrap(lim, weights(gkey, len(lim)), confidence)
+        mean, lo, hi = _bootstrap(lim, weights(gkey, len(lim)), level)
         margin = d.groupby("strategy").margin.median().reindex(lim.columns)
         for j, s in enumerate(lim.columns):
             rows.append({**dict(zip(group_cols, gkey, strict=True)), "strategy": s, "limit": float(mean[j]),
@@ -187,7 +167,7 @@ def _match(table: pd.DataFrame, match: Mapping) -> pd.DataFrame:
     return table[keep].reset_index(drop=True)
 
 
-class Evaluation:
+class Evaluation(Results):
     """Per-problem values of every configuration of a sample table, its curves, limits and extrapolations.
 
     Build one with :func:`scaling.evaluate` (from a sample table) or, from per-problem values computed
@@ -204,7 +184,7 @@ class Evaluation:
 
     def __init__(self, per_problem: pd.DataFrame, *, extrapolated: pd.DataFrame | None = None,
                  limits_per_problem: pd.DataFrame | None = None,
-                 extrapolated_summary: pd.DataFrame | None = None, confidence: float = 0.95, n_boot: int = 1000,
+                 extrapolated_summary: pd.DataFrame | None = None, level: float = 0.95, n_boot: int = 1000,
                  seed: int = 0, settings: Mapping | None = None):
         pp = _require(per_problem, BASE_KEYS + ["k", "problem_id", "accuracy", "flops"], "per_problem")
         if "mc_var" not in pp:
@@ -213,20 +193,19 @@ class Evaluation:
             pp["capped"] = False
         if "reward_agg" not in pp:
             pp["reward_agg"] = None
-        if not 0 < confidence < 1:
-            raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+        level = check_level(level)
         self.per_problem = pp
         self.extrapolated = _require(extrapolated, EXTRAPOLATED_COLUMNS, "extrapolated")
         self.extrapolated_summary = _require(extrapolated_summary, EXTRAPOLATED_SUMMARY_COLUMNS,
                                              "extrapolated_summary")
         self.limits_per_problem = _require(limits_per_problem, LIMIT_COLUMNS, "limits_per_problem")
         self.by = _by_columns(pp)
-        self.settings = {"confidence": confidence, "n_boot": int(n_boot), "seed": int(seed), **dict(settings or {})}
-        weights = _Weights(n_boot, seed)
-        self.curves = _curves(pp, self.by, weights, confidence) if len(pp) else pd.DataFrame(
+        self.settings = {"level": level, "n_boot": int(n_boot), "seed": int(seed), **dict(settings or {})}
+        weights = GroupWeights(n_boot, seed)
+        self.curves = _curves(pp, self.by, weights, level) if len(pp) else pd.DataFrame(
             columns=BASE_KEYS + _CURVE_VALUES + self.by + ["reward_agg"])
         self.limits = aggregate_limits(self.limits_per_problem, [b for b in self.by if b in self.limits_per_problem],
-                                       confidence=confidence, weights=weights)
+                                       level=level, weights=weights)
 
     # ------------------------------------------------------------------ views
     @property
@@ -255,8 +234,42 @@ class Evaluation:
         s = self.settings
         return Evaluation(_match(self.per_problem, match), extrapolated=_match(self.extrapolated, match),
                           limits_per_problem=_match(self.limits_per_problem, match),
-                          extrapolated_summary=_match(self.extrapolated_summary, match), confidence=s["confidence"],
+                          extrapolated_summary=_match(self.extrapolated_summary, match), level=s["level"],
                           n_boot=s["n_boot"], seed=s["seed"], settings=s)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The curves table: one row per configuration and k (mean accuracy over problems, its bootstrap
+        band at ``settings['level']``, FLOPs, problems)."""
+        return self.curves
+
+    def conf_int(self, level: float | None = None) -> pd.DataFrame:
+        """The curves' bands at another ``level``, from the same bootstrap replicates (the configuration
+        columns, k, accuracy, ci_low, ci_high)."""
+        s = self.settings
+        cur = self.curves if level is None else (
+            _curves(self.per_problem, self.by, GroupWeights(s["n_boot"], s["seed"]), check_level(level))
+            if len(self.per_problem) else self.curves)
+        return cur[config_columns(cur) + ["k", "accuracy", "ci_low", "ci_high"]]
+
+    def predict(self, k: int, *, interval: bool = False, level: float | None = None, **match):
+        """Mean accuracy of the one configuration matching ``match`` at ``k`` solutions: measured where k
+        was evaluated, else the per-problem models' extrapolation (``extrapolate_to`` / ``extrapolate``
+        of :func:`evaluate`).  ``interval=True`` returns (accuracy, ci_low, ci_high); ``level`` other than
+        the evaluation's recomputes a measured band (an extrapolated band is kept at its own level).
+        KeyError when no configuration, or several, match, or k was neither measured nor extrapolated."""
+        for table, name in ((self.curves, "measured"), (self.extrapolated_summary, "extrapolated")):
+            d = _match(table, match)
+            if len(d) and d.groupby(config_columns(d), dropna=False).ngroups > 1:
+                raise KeyError(f"several configurations match {match}; name the task, model, method and strategy")
+            d = d[d.k == int(k)] if len(d) else d
+            if len(d):
+                if name == "measured" and level is not None:
+                    d = _match(self.conf_int(level), match)
+                    d = d[d.k == int(k)]
+                r = d.iloc[0]
+                return (float(r.accuracy), float(r.ci_low), float(r.ci_high)) if interval else float(r.accuracy)
+        raise KeyError(f"no measured or extrapolated value at k={k} matches {match}; evaluate with "
+                       "extrapolate_to=k to predict beyond the cached solutions")
 
     def fit(self, **options) -> Laws:
         """Fit the saturation laws: :func:`scaling.fitting.fit_evaluation` ``(self, **options)`` (see there)
@@ -347,7 +360,7 @@ def _parse(strategies, by) -> tuple[list[str] | None, list[str]]:
 
 def evaluate(samples: pd.DataFrame, strategies: Sequence[str] | None = None, ks: Iterable[int] | None = None,
              flops: Compute | dict | str | None = None, reward_agg: str | None = None,
-             by: str | list[str] | None = None, confidence: float = 0.95, seed: int = 0, n_boot: int = 1000,
+             by: str | list[str] | None = None, level: float = 0.95, seed: int = 0, n_boot: int = 1000,
              n_draws: int = 128, extrapolate: Sequence[int] = EXTRAPOLATE, extrapolate_to: int | None = None,
              n_jobs: int = 1, progress: bool = False) -> Evaluation:
     """Evaluate every strategy at every k for every (task, model, method) of a sample table.
@@ -373,7 +386,7 @@ def evaluate(samples: pd.DataFrame, strategies: Sequence[str] | None = None, ks:
         ``"prompt=per_problem,reward"``); default the paper's 2·N·T_gen.
     reward_agg : ``None`` (the ``reward`` column) or ``last``/``min``/``prod``/``mean`` over ``step_rewards``.
     by : extra grouping column(s) constant within a problem, e.g. ``"difficulty"``.
-    confidence, n_boot, seed : percentile bootstrap over problems, one set of draws per (task, model,
+    level, n_boot, seed : percentile bootstrap over problems, one set of draws per (task, model,
         method[, by]) group shared by all its strategies, ks and limits (paired intervals).
     n_draws : random subsets per problem and k for the Monte-Carlo strategy (weighted majority).
     extrapolate : multiples m of the cached solution count n at which each sampling group is
@@ -406,8 +419,7 @@ def evaluate(samples: pd.DataFrame, strategies: Sequence[str] | None = None, ks:
     samples = check_sample_table(samples)
     if extrapolate_to is not None and (int(extrapolate_to) != extrapolate_to or extrapolate_to < 2):
         raise ValueError(f"extrapolate_to must be a whole number of samples per problem >= 2, got {extrapolate_to!r}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    level = check_level(level)
     mats, all_recs, extra = evaluate_groups(iter_matrices(samples, compute=flops, reward_agg=reward_agg, by=by_cols),
                                             strategies, ks, n_draws, seed, n_jobs, extrapolate, by_cols, reward_agg,
                                             progress, horizon=extrapolate_to)
@@ -425,7 +437,7 @@ def evaluate(samples: pd.DataFrame, strategies: Sequence[str] | None = None, ks:
                 "extrapolate_to": None if extrapolate_to is None else int(extrapolate_to)}
     return Evaluation(values, extrapolated=extrapolated, extrapolated_summary=extrapolated_summary,
                       limits_per_problem=concat(limits_frame(m, by_cols) for m in mats),
-                      confidence=confidence, n_boot=n_boot, seed=seed, settings=settings)
+                      level=level, n_boot=n_boot, seed=seed, settings=settings)
 
 
 def fit(data: Evaluation | pd.DataFrame, **options) -> Laws:
@@ -441,7 +453,7 @@ def fit(data: Evaluation | pd.DataFrame, **options) -> Laws:
 
 
 def limits(samples: pd.DataFrame, reward_agg: str | None = None, by: str | list[str] | None = None,
-           per_problem: bool = False, confidence: float = 0.95, n_boot: int = 1000,
+           per_problem: bool = False, level: float = 0.95, n_boot: int = 1000,
            seed: int = 0) -> pd.DataFrame:
     """Plug-in limits of majority and weighted voting as the number of samples grows (Theorems 1, 2).
 
@@ -467,4 +479,4 @@ def limits(samples: pd.DataFrame, reward_agg: str | None = None, by: str | list[
                                                                            "margin", "limit"])
     if per_problem:
         return lpp
-    return aggregate_limits(lpp, by_cols, confidence=confidence, n_boot=n_boot, seed=seed)
+    return aggregate_limits(lpp, by_cols, level=level, n_boot=n_boot, seed=seed)

@@ -6,7 +6,7 @@ Language Monkeys, :mod:`scaling.readers`) under DATA_DIR, evaluate them (:func:`
 exact estimators per problem, plug-in voting limits, per-problem extrapolations beyond the cached samples,
 one bootstrap over problems), fit each task's laws (:meth:`scaling.evaluation.Evaluation.fit`), print a
 summary per task (best configuration per budget decade, fitted asymptotes beside the plug-in voting
-limits, the compute-optimal size law) and write ``<out>/<task>.json`` (load with ``scaling.load_law``) and
+limits, the compute-optimal size law) and write ``<out>/<task>.json`` (read with ``scaling.read_laws``) and
 ``<figures>/<task>-*.png``.  The same laws come from Python with ``scaling.evaluate(samples).fit()``.
 Exit status 0 on success, 2 on bad input (with a message naming what is wrong).
 
@@ -172,12 +172,12 @@ def run(args) -> int:
             raise _no_curve(ev.select(task=task), task)
         n_fitted += len(laws.curves)
         print(laws.summary(), end="\n\n")
-        saved = [laws.save(out_dir / f"{slug(task)}.json")]
+        saved = [laws.write(out_dir / f"{slug(task)}.json")]
         after = []
         if ev_by is not None:
             laws_by = ev_by.select(task=task).fit(**fit_options)
             print(f"task {task}: " + per_bin_report(laws_by, args.by), end="\n\n")
-            after.append(laws_by.save(out_dir / f"{slug(f'{task}-by-{args.by}')}.json"))
+            after.append(laws_by.write(out_dir / f"{slug(f'{task}-by-{args.by}')}.json"))
         ex = ev.extrapolated_summary
         ex = ex[ex.task.astype(str) == str(task)] if len(ex) else None
         outputs.append((saved, _figure_calls(laws, task, args.figures, ex), after))

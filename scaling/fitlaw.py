@@ -43,6 +43,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from .results import Results
+
 __all__ = ["Formula", "FormulaError", "LawFit", "fit_law"]
 
 
@@ -251,7 +253,7 @@ def _transforms(names: list[str], bounds: Mapping | None) -> list[_Transform]:
 # --------------------------------------------------------------------------------------------------
 
 @dataclass
-class LawFit:
+class LawFit(Results):
     """Result of :func:`fit_law`: fitted parameters, intervals, diagnostics, prediction."""
 
     formula: str
@@ -297,8 +299,12 @@ class LawFit:
             else:
                 lo = hi = np.nan
                 method = "none"
-            rows.append({"param": name, "estimate": est, "low": float(lo), "high": float(hi), "method": method})
+            rows.append({"param": name, "estimate": est, "ci_low": float(lo), "ci_high": float(hi), "method": method})
         return pd.DataFrame(rows).set_index("param")
+
+    def to_frame(self) -> pd.DataFrame:
+        """The parameters with their intervals (:meth:`conf_int` at 95 %), one row each."""
+        return self.conf_int().reset_index()
 
     def _data(self, data, kwargs) -> dict[str, np.ndarray]:
         if data is None:
@@ -336,7 +342,7 @@ class LawFit:
             lines.append(f"  {c} range: {lo:.4g} .. {hi:.4g}")
         lines.append(f"  {'param':>12} {'estimate':>12} {'95% low':>12} {'95% high':>12}  interval")
         for name, row in ci.iterrows():
-            lines.append(f"  {name:>12} {row.estimate:12.5g} {row.low:12.5g} {row.high:12.5g}  {row.method}")
+            lines.append(f"  {name:>12} {row.estimate:12.5g} {row.ci_low:12.5g} {row.ci_high:12.5g}  {row.method}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:

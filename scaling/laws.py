@@ -5,14 +5,18 @@
 at the plug-in voting limits, with a bootstrap over problems; the measured points; the limits.  ``Laws``
 predicts, saves and summarises; the Pareto frontier and the compute-optimal size are in
 :mod:`scaling.frontier`, the best configuration at a budget in :mod:`scaling.allocation` (the methods
-below call them).  ``Laws.save(path)`` writes JSON; :func:`load_law` reads it back and refuses damaged
-files or unknown format versions.  ``python -m scaling.fit DATA_DIR`` runs exactly this pipeline.
+below call them).  ``Laws.write(path)`` writes a laws file (JSON); :func:`read_laws` reads it back and
+refuses damaged files or unknown format versions.  ``python -m scaling.fit DATA_DIR`` runs exactly this
+pipeline.  Like every results object (:mod:`scaling.results`) it has ``select``, ``summary()``,
+``to_frame()``, ``conf_int(level)``, ``predict(..., interval=True)`` and an HTML view in Jupyter.
 
 >>> import scaling
 >>> samples = scaling.read_samples("data/samples/arith-sub100/arith-neox-113k-sample.parquet")
 >>> laws = scaling.evaluate(samples, strategies=["majority"], extrapolate=(), n_boot=50).fit()
->>> laws.optimal(1e8)["strategy"]
+>>> laws.optimal(1e8).strategy
 'majority'
+>>> len(laws.select(model="arith-neox-113k").curves)
+1
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ import pandas as pd
 from . import allocation, frontier
 from ._version import __version__
 from .curves import CurveFit
+from .results import Results, check_level
 
-__all__ = ["Laws", "load_law", "file_hashes", "LawFileError", "FORMAT", "FORMAT_VERSION"]
+__all__ = ["Laws", "read_laws", "file_hashes", "LawFileError", "FORMAT", "FORMAT_VERSION"]
 
 FORMAT = "inference-scaling-laws"
 FORMAT_VERSION = 1
@@ -78,7 +83,11 @@ def _clean_key(key: Mapping) -> dict:
     return {c: _jsonable(None if isinstance(v, float) and math.isnan(v) else v) for c, v in key.items()}
 
 
-class Laws:
+def _matches(value, wanted) -> bool:
+    return wanted is None or str(value) == str(wanted)
+
+
+class Laws(Results):
     """Fitted curves and measured points of one or more tasks: prediction, allocation, saving, summary.
 
     Attributes: ``curves`` (label -> :class:`scaling.curves.CurveFit`), ``points`` (every measured
@@ -94,28 +103,33 @@ class Laws:
         self.meta = dict(meta or {})
 
     # ---------------------------------------------------------------- selection
-    def select_curves(self, **match) -> list[tuple[str, CurveFit]]:
-        """(label, curve) pairs whose key matches ``match`` (values compared as strings; None: any)."""
-        return [(label, cf) for label, cf in self.curves.items()
-                if all(v is None or str(cf.key.get(c)) == str(v) for c, v in match.items())]
+    def select(self, **match) -> Laws:
+        """The laws of the configurations matching ``match`` (task=, model=, method=, strategy=, or a
+        by-column; values compared as strings; None matches anything): their curves, measured points
+        and limits, as a :class:`Laws` (the same verb as :meth:`scaling.Evaluation.select`).  A curve
+        lacking a matched key does not match; points and limits lacking that column keep their rows."""
+        curves = {label: cf for label, cf in self.curves.items()
+                  if all(_matches(cf.key.get(c), v) for c, v in match.items())}
 
-    def points_matching(self, **match) -> pd.DataFrame:
-        """The measured points whose columns match ``match`` (columns the points lack are ignored)."""
-        pts = self.points
-        for c, v in match.items():
-            if v is not None and c in pts:
-                pts = pts[pts[c].astype(str) == str(v)]
-        return pts
+        def rows(table):
+            if table is None:
+                return None
+            keep = np.ones(len(table), bool)
+            for c, v in match.items():
+                if v is not None and c in table:
+                    keep &= (table[c].astype(str) == str(v)).to_numpy()
+            return table[keep]
+        return Laws(curves, rows(self.points), rows(self.limits), self.meta)
 
     def curve(self, model: str | None = None, method: str | None = None, strategy: str | None = None,
               task: str | None = None, **by) -> CurveFit:
         """The one curve matching the given key values (KeyError if none or several match)."""
-        hits = self.select_curves(model=model, method=method, strategy=strategy, task=task, **by)
+        hits = list(self.select(model=model, method=method, strategy=strategy, task=task, **by).curves.values())
         if len(hits) != 1:
             opts = "; ".join(self.curves) or "(no fitted curves)"
             raise KeyError(f"{len(hits)} curves match model={model!r}, method={method!r}, strategy={strategy!r}"
                            f"{', ' + str(by) if by else ''}; name one of: {opts}")
-        return hits[0][1]
+        return hits[0]
 
     def predict(self, flops, model: str | None = None, method: str | None = None, strategy: str | None = None,
                 task: str | None = None, *, interval: bool = False, level: float = 0.95, **by):
@@ -135,21 +149,21 @@ class Laws:
         """Pareto frontier from the measured points or the fitted curves (:func:`scaling.frontier.frontier`)."""
         return frontier.frontier(self, source, budgets, **match)
 
-    def optimal(self, budget: float, **match) -> dict:
+    def optimal(self, budget: float, **match) -> allocation.Allocation:
         """Best configuration at ``budget`` FLOPs per problem, with its band (:func:`scaling.allocation.optimal`)."""
         return allocation.optimal(self, budget, **match)
 
-    def min_flops(self, target: float, **match) -> dict:
+    def min_flops(self, target: float, **match) -> allocation.Allocation:
         """Cheapest configuration predicted to reach ``target`` (:func:`scaling.allocation.min_flops`)."""
         return allocation.min_flops(self, target, **match)
 
     def size_law(self, strategy: str | None = None, method: str = "sample", task: str | None = None,
-                 n_budgets: int = 60, level: float = 0.95) -> dict | None:
+                 n_budgets: int = 60, level: float = 0.95) -> frontier.SizeLaw | None:
         """Compute-optimal model size against budget (:func:`scaling.frontier.size_law`)."""
         return frontier.size_law(self, strategy, method, task, n_budgets, level)
 
     # ---------------------------------------------------------------- reporting
-    def table(self) -> pd.DataFrame:
+    def to_frame(self) -> pd.DataFrame:
         """One row per curve: key, family, converged, asymptote (+ interval), plug-in limit, ranges."""
         rows = []
         for label, cf in self.curves.items():
@@ -163,7 +177,7 @@ class Laws:
     def _summary_task(self, task: str) -> list[str]:
         lines = [f"\n== task {task} ==",
                  f"{'curve':<56} {'family':<18} {'asymptote (95% CI)':<24} {'plug-in':>8}  fit"]
-        tab = self.table()
+        tab = self.to_frame()
         for _, r in (tab[tab.task.astype(str) == task] if len(tab) else tab).iterrows():
             asym = f"{r.asymptote:.3f} ({r.asym_low:.3f}-{r.asym_high:.3f})" if np.isfinite(r.asym_low) \
                 else f"{r.asymptote:.3f}"
@@ -180,14 +194,14 @@ class Laws:
                     o = self.optimal(10.0 ** e, task=task)
                 except ValueError:
                     continue
-                band = f" [{o['ci_low']:.3f}, {o['ci_high']:.3f}]" if np.isfinite(o.get("ci_low", np.nan)) else ""
-                lines.append(f"  1e{e:<3d} FLOPs: {o['model']} / {o['method']} / {o['strategy']} k={o['k']}  "
-                             f"acc {o['accuracy']:.3f}{band} ({o['source']})")
+                band = f" [{o.ci_low:.3f}, {o.ci_high:.3f}]" if np.isfinite(o.ci_low) else ""
+                lines.append(f"  1e{e:<3d} FLOPs: {o.model} / {o.method} / {o.strategy} k={o.k}  "
+                             f"acc {o.accuracy:.3f}{band} ({o.source})")
         sl = self.size_law(task=task)
         if sl:
-            lines.append(f"size law ({sl['strategy']}, {sl['method']}): log10 C = {sl['slope']:.2f} log10 N "
-                         f"{sl['intercept']:+.2f}  (slope 95% CI {sl['slope_ci'][0]:.2f}..{sl['slope_ci'][1]:.2f});"
-                         f"  N_opt = {sl['coefficient']:.3g} * C^{sl['exponent']:.2f}   {PAPER_SIZE_LAW}")
+            lines.append(f"size law ({sl.strategy}, {sl.method}): log10 C = {sl.slope:.2f} log10 N "
+                         f"{sl.intercept:+.2f}  (slope 95% CI {sl.slope_ci[0]:.2f}..{sl.slope_ci[1]:.2f});"
+                         f"  N_opt = {sl.coefficient:.3g} * C^{sl.exponent:.2f}   {PAPER_SIZE_LAW}")
         else:
             lines.append("size law: needs fitted curves of at least three model sizes that each win at some budget")
         return lines
@@ -209,6 +223,16 @@ class Laws:
     def __repr__(self) -> str:
         return f"Laws({len(self.curves)} curves, {len(self.points)} points)"
 
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        """Every curve's parameter and asymptote intervals at ``level`` (:meth:`CurveFit.conf_int`), one
+        row per (curve, parameter), led by the curve's label."""
+        level = check_level(level)
+        frames = [cf.conf_int(level).assign(label=label) for label, cf in self.curves.items()]
+        if not frames:
+            return pd.DataFrame(columns=["label", "param", "estimate", "ci_low", "ci_high"])
+        out = pd.concat(frames, ignore_index=True)
+        return out[["label"] + [c for c in out.columns if c != "label"]]
+
     # ---------------------------------------------------------------- files
     def to_dict(self) -> dict:
         payload = {
@@ -216,13 +240,13 @@ class Laws:
             "points": self.points.to_dict(orient="list"),
             "limits": None if self.limits is None else self.limits.to_dict(orient="list"),
             "meta": self.meta,
-            "size_law": {t: self.size_law(task=t) for t in sorted({str(cf.key.get("task"))
-                                                                   for cf in self.curves.values()})},
+            "size_law": {t: _law_dict(self.size_law(task=t)) for t in sorted({str(cf.key.get("task"))
+                                                                              for cf in self.curves.values()})},
         }
         return _jsonable(payload)
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write versioned JSON: format, version, package version, creation time, a SHA-256 of the
+    def write(self, path: str | os.PathLike) -> Path:
+        """Write the laws file (read it with :func:`read_laws`): versioned JSON: format, version, package version, creation time, a SHA-256 of the
         payload (checked on load), and the payload (curves with parameters, bootstrap draws, points,
         data ranges, compute convention, input file hashes)."""
         path = Path(path)
@@ -248,8 +272,12 @@ class Laws:
         return cls(curves, pts, lim, payload.get("meta", {}))
 
 
-def load_law(path: str | os.PathLike) -> Laws:
-    """Read a laws file written by :meth:`Laws.save`.
+def _law_dict(law: frontier.SizeLaw | None) -> dict | None:
+    return None if law is None else law.to_dict()
+
+
+def read_laws(path: str | os.PathLike) -> Laws:
+    """Read a laws file written by :meth:`Laws.write` (or ``python -m scaling.fit``).
 
     Raises :class:`LawFileError` when the file is not JSON, not a laws file, of an unknown format
     version, or damaged (its payload does not match the stored SHA-256)."""

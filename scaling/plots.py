@@ -161,13 +161,13 @@ def optimal_size_plot(laws, task: str, ax=None):
         return None
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4.8))
-    opt = sl["optimal"]
+    opt = sl.optimal
     C = np.asarray(opt["budget"], float)
     N = np.asarray(opt["params"], float)
     ax.scatter(C, N, s=18, color="C0", label="optimal size per budget (fitted curves)")
     cg = np.geomspace(C.min(), C.max(), 50)
-    ax.plot(cg, 10 ** ((np.log10(cg) - sl["intercept"]) / sl["slope"]), color="C0",
-            label=f"fit: log10 C = {sl['slope']:.2f} log10 N {sl['intercept']:+.2f}")
+    ax.plot(cg, 10 ** ((np.log10(cg) - sl.intercept) / sl.slope), color="C0",
+            label=f"fit: log10 C = {sl.slope:.2f} log10 N {sl.intercept:+.2f}")
     ax.plot(cg, 10 ** ((np.log10(cg) - PAPER_INTERCEPT) / PAPER_SLOPE), "--", color="C1",
             label=f"paper (Pythia/GSM8K): {PAPER_SLOPE} log10 N + {PAPER_INTERCEPT}")
     ax.set_xscale("log")

@@ -232,10 +232,10 @@ def main(argv: list[str] | None = None) -> int:
         print(search_table(evs, args.boot).round(3).drop(columns="gain_low").to_string(index=False), "\n")
     law_file = Path(args.fits) / "arith.json"
     if law_file.exists():
-        law = scaling.load_law(law_file).size_law()
+        law = scaling.read_laws(law_file).size_law()
         if law:
             print("## Compute-optimal size law (fits/arith.json)\n")
-            print({k: law[k] for k in law if not isinstance(law[k], (list, pd.DataFrame))},
+            print(law.summary(),
                   "\npaper (Pythia, GSM8K, weighted voting): log10 C = 1.19 log10 N + 2.03, N_opt ~ C^0.84")
     return 0
 

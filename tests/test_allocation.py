@@ -36,24 +36,24 @@ def _search(laws, budget: float) -> float:
 def test_optimal_is_the_best_over_every_curve_and_k(laws, budget_factor):
     budget = float(laws.points.flops.min()) * 4 * budget_factor
     best = laws.optimal(budget)
-    assert best["flops"] <= budget * (1 + 1e-9)
-    assert best["strategy"] != "pass_at_k"          # an oracle competes only by name
-    assert best["accuracy"] >= _search(laws, budget) - 1e-12
-    assert best["ci_low"] <= best["accuracy"] <= best["ci_high"]
+    assert best.flops <= budget * (1 + 1e-9)
+    assert best.strategy != "pass_at_k"          # an oracle competes only by name
+    assert best.accuracy >= _search(laws, budget) - 1e-12
+    assert best.ci_low <= best.accuracy <= best.ci_high
 
 
 def test_pass_at_k_competes_when_named(laws):
     budget = float(laws.points.flops.median())
-    assert laws.optimal(budget, strategy="pass_at_k")["strategy"] == "pass_at_k"
+    assert laws.optimal(budget, strategy="pass_at_k").strategy == "pass_at_k"
 
 
 def test_min_flops_reaches_the_target_and_one_solution_less_does_not(laws):
     target = 0.5 * (laws.points.accuracy.min() + laws.points.accuracy.max())
     got = laws.min_flops(target)
-    assert got["accuracy"] >= target - 1e-9
-    if got["source"] == "curve" and got["k"] > 1:
-        cf = laws.curves[got["label"]]
-        assert cf.predict([(got["k"] - 1) * cf.extra["cost_per_k"]], warn=False)[0] < target
+    assert got.accuracy >= target - 1e-9
+    if got.source == "curve" and got.k > 1:
+        cf = laws.curves[got.label]
+        assert cf.predict([(got.k - 1) * cf.extra["cost_per_k"]], warn=False)[0] < target
 
 
 def test_errors_name_the_budget_and_the_reachable_accuracy(laws):

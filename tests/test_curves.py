@@ -44,7 +44,7 @@ def test_recovery_and_interval_coverage(fam):
         assert fit.converged, fit.message
         ci = fit.conf_int()
         for n, v in TRUTH[fam].items():
-            hits[n] += ci.loc[n, "low"] <= v <= ci.loc[n, "high"]
+            hits[n] += ci.loc[n, "ci_low"] <= v <= ci.loc[n, "ci_high"]
         errs.append(np.max(np.abs(fit.predict(C, warn=False) - true_curve(fam, C))))
         noise.append(np.max(np.abs(V.mean(axis=1) - true_curve(fam, C))))
     for n, h in hits.items():
@@ -100,7 +100,7 @@ def test_curve_fit_speaks_law_fit_vocabulary():
     assert np.all(lo <= acc + 1e-12) and np.all(acc <= hi + 1e-12) and np.all(hi - lo > 0)
     ci = fit.conf_int()
     assert list(ci.index) == ["A", "alpha"] and set(ci.method) == {"bootstrap"}
-    assert (ci.low <= ci.estimate).all() and (ci.estimate <= ci.high).all()
+    assert (ci.ci_low <= ci.estimate).all() and (ci.estimate <= ci.ci_high).all()
     text = fit.summary()
     assert "m / sample / majority" in text and "1 - acc = (1 - limit) + A c^-alpha" in text and "chosen" in text
     assert repr(fit).startswith("CurveFit('m / sample / majority': power_floor_limit A=") and len(repr(fit)) < 120

@@ -248,7 +248,7 @@ def test_extrapolate_to_a_horizon_is_what_laws_predict(tmp_path):
     at those FLOPs returns the per-problem model's value and interval (not the fitted curve's), passes
     through every model point beyond the measured range, keeps the curve inside it, and survives a save."""
     import scaling
-    from scaling.laws import load_law
+    from scaling.laws import read_laws
 
     t = pd.concat([sample_table(make_world(60, skill, seed=1, model=name, params=p), 16, seed=2)
                    for name, skill, p in (("s", -1.0, 1e8), ("l", 0.5, 1e9))], ignore_index=True)
@@ -269,8 +269,8 @@ def test_extrapolate_to_a_horizon_is_what_laws_predict(tmp_path):
     mid = np.sqrt(ss.flops.iloc[-2] * ss.flops.iloc[-1])
     v = laws.predict(mid, model="l", method="sample", strategy="pass_at_k")
     assert min(ss.accuracy.iloc[-2:]) - 0.02 <= v <= max(ss.accuracy.iloc[-2:]) + 0.02
-    path = laws.save(tmp_path / "l.json")
-    again = load_law(path).predict(ss.flops.iloc[-1], model="l", method="sample", strategy="pass_at_k")
+    path = laws.write(tmp_path / "l.json")
+    again = read_laws(path).predict(ss.flops.iloc[-1], model="l", method="sample", strategy="pass_at_k")
     assert again == pytest.approx(ss.accuracy.iloc[-1], abs=1e-12)
     with pytest.raises(ValueError, match="extrapolate_to"):
         scaling.evaluate(t, strategies=["pass_at_k"], extrapolate_to=1.5)

@@ -7,7 +7,7 @@ import pytest
 
 import scaling
 from scaling.fit import main
-from scaling.laws import load_law
+from scaling.laws import read_laws
 from scaling.synthetic import family_table
 
 
@@ -25,14 +25,14 @@ def test_happy_path(data_dir, tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0
     assert "== task toy ==" in out and "plug-in" in out and "FLOPs:" in out and "size law" in out
-    laws = load_law(tmp_path / "fits" / "toy.json")
+    laws = read_laws(tmp_path / "fits" / "toy.json")
     assert len(laws.curves) == 3 * 4
     assert all(cf.draws is not None for cf in laws.curves.values() if cf.converged)
     assert laws.meta["sources"] and list(laws.meta["sources"].values())[0].__len__() == 64
     pngs = sorted(p.name for p in (tmp_path / "figs").glob("*.png"))
     assert "toy-frontier.png" in pngs and "toy-weighted_majority.png" in pngs
     o = laws.optimal(laws.points.flops.median())
-    assert 0 <= o["accuracy"] <= 1 and o["strategy"] != "pass_at_k"
+    assert 0 <= o.accuracy <= 1 and o.strategy != "pass_at_k"
 
 
 def test_empty_dir(tmp_path, capsys):
@@ -101,7 +101,7 @@ def test_by_difficulty(data_dir, tmp_path, capsys):
                "--strategies", "majority", "weighted_majority", "--by", "difficulty", "--quiet"])
     out = capsys.readouterr().out
     assert rc == 0 and "per-difficulty allocation" in out and "over one-for-all" in out
-    laws = load_law(tmp_path / "toy-by-difficulty.json")
+    laws = read_laws(tmp_path / "toy-by-difficulty.json")
     assert {cf.key.get("difficulty") for cf in laws.curves.values()} == {"easy", "hard"}
     assert main([str(data_dir), "--out", str(tmp_path), "--figures", "", "--by", "nosuch", "--quiet",
                  "--no-extrapolate", "--n-boot", "5"]) == 2

@@ -29,7 +29,7 @@ def test_chinchilla_noisy_intervals_cover():
     fit = fit_law(t, "E + A / N**alpha + B / D**beta", x=["N", "D"], y="loss", bootstrap=30, seed=2)
     ci = fit.conf_int()
     for k, v in CHIN.items():
-        assert ci.loc[k, "low"] <= v <= ci.loc[k, "high"], (k, ci.loc[k].to_dict())
+        assert ci.loc[k, "ci_low"] <= v <= ci.loc[k, "ci_high"], (k, ci.loc[k].to_dict())
     pred, lo, hi = fit.predict(t.head(5), interval=True)
     assert np.all(lo <= pred + 1e-12) and np.all(pred <= hi + 1e-12)
     assert "alpha" in fit.summary() and "bootstrap" in fit.summary()

@@ -12,7 +12,7 @@ from scaling.allocation import per_difficulty, split_budget
 from scaling.curves import ExtrapolationWarning
 from scaling.evaluation import Evaluation, fit
 from scaling.frontier import pareto
-from scaling.laws import FORMAT_VERSION, LawFileError, load_law
+from scaling.laws import FORMAT_VERSION, LawFileError, read_laws
 
 K = 2 ** np.arange(0, 9)
 
@@ -47,12 +47,12 @@ def test_optimal_matches_hand_calculation(two_models):
     laws = two_models
     # at 1e13: small k=10 -> 1-(0.3+0.5/sqrt(10)) = 0.5419; big k=1 -> 1-(0.1+0.5) = 0.40
     o = laws.optimal(1e13)
-    assert o["model"] == "small" and o["k"] == 10
-    assert o["accuracy"] == pytest.approx(1 - (0.3 + 0.5 / np.sqrt(10)), abs=1e-4)
+    assert o.model == "small" and o.k == 10
+    assert o.accuracy == pytest.approx(1 - (0.3 + 0.5 / np.sqrt(10)), abs=1e-4)
     # at 2.56e14 (small's top): small 0.66875; big k=25: 1-(0.1+0.1) = 0.80
     o = laws.optimal(2.56e14)
-    assert o["model"] == "big" and o["k"] == 25
-    assert o["accuracy"] == pytest.approx(0.8, abs=1e-4)
+    assert o.model == "big" and o.k == 25
+    assert o.accuracy == pytest.approx(0.8, abs=1e-4)
     with pytest.raises(ValueError, match="cheapest"):
         laws.optimal(1e11)
 
@@ -61,9 +61,9 @@ def test_min_flops_hand_calculation(two_models):
     laws = two_models
     # 0.6 accuracy: small needs 0.5 k^-0.5 <= 0.1 -> k = 25 (2.5e13); big needs k = 4 (4e13)
     m = laws.min_flops(0.6)
-    assert m["model"] == "small" and m["k"] == 25 and m["flops"] == pytest.approx(2.5e13)
+    assert m.model == "small" and m.k == 25 and m.flops == pytest.approx(2.5e13)
     m = laws.min_flops(0.75)  # only big: 0.5 k^-0.5 <= 0.15 -> k = 12
-    assert m["model"] == "big" and m["k"] == 12
+    assert m.model == "big" and m.k == 12
     with pytest.raises(ValueError, match="best reachable"):
         laws.min_flops(0.95)
 
@@ -90,31 +90,31 @@ def test_size_law_recovers_planted_slope():
         frames.append(curve_rows(f"m{N:.0e}", N, cost, e_inf, a=0.5, alpha=0.5))
     laws = evaluation(*frames).fit(n_boot=0, families=["power_floor"])
     sl = laws.size_law()
-    assert sl is not None and sl["slope"] > 0
-    assert sl["exponent"] == pytest.approx(1 / sl["slope"])
-    assert len(set(sl["optimal"]["params"])) >= 3
+    assert sl is not None and sl.slope > 0
+    assert sl.exponent == pytest.approx(1 / sl.slope)
+    assert len(set(sl.optimal["params"])) >= 3
 
 
 def test_save_load_roundtrip_and_refusals(two_models, tmp_path):
-    p = two_models.save(tmp_path / "t.json")
-    back = load_law(p)
+    p = two_models.write(tmp_path / "t.json")
+    back = read_laws(p)
     for c in (1e13, 5e13, 2e14):
         assert back.predict(c, model="big") == pytest.approx(two_models.predict(c, model="big"))
-    assert back.optimal(1e13)["model"] == "small"
+    assert back.optimal(1e13).model == "small"
     doc = json.loads(p.read_text())
     assert doc["version"] == FORMAT_VERSION and "package_version" in doc and doc["payload"]["meta"]["compute"]
     # damaged payload
     txt = p.read_text().replace('"family": "power_floor"', '"family": "logistic"', 1)
     (tmp_path / "bad.json").write_text(txt)
     with pytest.raises(LawFileError, match="damaged"):
-        load_law(tmp_path / "bad.json")
+        read_laws(tmp_path / "bad.json")
     (tmp_path / "trunc.json").write_text(p.read_text()[:100])
     with pytest.raises(LawFileError, match="damaged"):
-        load_law(tmp_path / "trunc.json")
+        read_laws(tmp_path / "trunc.json")
     doc["version"] = 99
     (tmp_path / "v99.json").write_text(json.dumps(doc))
     with pytest.raises(LawFileError, match="unknown laws format version 99"):
-        load_law(tmp_path / "v99.json")
+        read_laws(tmp_path / "v99.json")
 
 
 def test_per_difficulty_gain_and_split():
@@ -157,7 +157,7 @@ def test_fit_flags_too_few_points():
     assert laws.curves == {} and len(laws.points) == 2
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert laws.optimal(1e13)["source"] == "point"
+        assert laws.optimal(1e13).source == "point"
 
 
 def test_tree_search_curve_competes():
@@ -166,7 +166,7 @@ def test_tree_search_curve_competes():
     laws = evaluation(curve_rows("small", 1e9, 1e12, 0.30), rebase).fit(n_boot=0, families=["power_floor"])
     assert {cf.key["method"] for cf in laws.curves.values()} == {"sample", "rebase"}
     o = laws.optimal(1e14)
-    assert o["method"] == "rebase" and o["k"] == int(1e14 // 1.3e12)
+    assert o.method == "rebase" and o.k == int(1e14 // 1.3e12)
 
 
 def test_multi_task_labels_lead_with_the_task():
