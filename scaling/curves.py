@@ -44,7 +44,7 @@ from scipy import optimize
 
 from .bootstrap import problem_weights
 from .registry import VOTING_STRATEGIES
-from .results import Results
+from .results import Results, check_level
 
 __all__ = ["FAMILIES", "Family", "CurveFit", "fit_curve", "binomial_se", "ExtrapolationWarning"]
 
@@ -381,7 +381,7 @@ class CurveFit(Results):
     def conf_int(self, level: float = 0.95) -> pd.DataFrame:
         """Percentile bootstrap intervals per parameter (columns estimate, ci_low, ci_high, method; NaN and
         method 'none' without draws), as :meth:`scaling.fitlaw.LawFit.conf_int`."""
-        a = (1 - level) / 2
+        a = (1 - check_level(level)) / 2
         rows = []
         for j, n in enumerate(FAMILIES[self.family].params):
             boot = self.draws is not None and len(self.draws) > 1

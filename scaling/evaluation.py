@@ -259,7 +259,7 @@ class Evaluation(Results):
         KeyError when no configuration, or several, match, or k was neither measured nor extrapolated."""
         for table, name in ((self.curves, "measured"), (self.extrapolated_summary, "extrapolated")):
             d = _match(table, match)
-            if len(d) and d.groupby(config_columns(d), dropna=False).ngroups > 1:
+            if len(d) and d.groupby([c for c in BASE_KEYS + self.by if c in d], dropna=False).ngroups > 1:
                 raise KeyError(f"several configurations match {match}; name the task, model, method and strategy")
             d = d[d.k == int(k)] if len(d) else d
             if len(d):

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from .results import Results
+from .results import Results, check_level
 
 __all__ = ["Formula", "FormulaError", "LawFit", "fit_law"]
 
@@ -280,7 +280,7 @@ class LawFit(Results):
     def conf_int(self, level: float = 0.95) -> pd.DataFrame:
         """Intervals per parameter: bootstrap percentiles when drawn, else Wald in fitted coordinates
         mapped back (so positive parameters keep positive intervals)."""
-        a = (1 - level) / 2
+        a = (1 - check_level(level)) / 2
         rows = []
         for j, name in enumerate(self.params):
             est = self.params[name]

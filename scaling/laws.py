@@ -227,7 +227,7 @@ class Laws(Results):
         """Every curve's parameter and asymptote intervals at ``level`` (:meth:`CurveFit.conf_int`), one
         row per (curve, parameter), led by the curve's label."""
         level = check_level(level)
-        frames = [cf.conf_int(level).assign(label=label) for label, cf in self.curves.items()]
+        frames = [cf.conf_int(level).reset_index().assign(label=label) for label, cf in self.curves.items()]
         if not frames:
             return pd.DataFrame(columns=["label", "param", "estimate", "ci_low", "ci_high"])
         out = pd.concat(frames, ignore_index=True)

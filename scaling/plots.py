@@ -70,32 +70,8 @@ def error_vs_flops(laws, task: str, strategy: str, method: str = "sample", ax=No
                         lw=1, label=lab)
             lab = None
         cf = next((c for c in curves if str(c.key.get("model")) == model), None)
-        if cf is None:
-            continue
-        lo, hi = cf.fit_range
-        grid = np.geomspace(lo, hi, 120)
-        acc = cf.predict(grid, warn=False)
-        ls = "-" if cf.converged else ":"
-        ax.plot(grid, 100 * (1 - acc), ls, color=col, lw=1.8, label=lab)
-        _, blo, bhi = cf.predict(grid, interval=True, warn=False)
-        if np.isfinite(blo).all():
-            ax.fill_between(grid, 100 * (1 - bhi), 100 * (1 - blo), color=col, alpha=0.18, lw=0)
-        ex = cf.points[cf.points.source == "extrapolated"]
-        if extrapolation is not None:
-            e = extrapolation
-            ex = e[(e.task.astype(str) == str(task)) & (e.model.astype(str) == model) & (e.method == method)
-                   & (e.strategy == strategy) & e.extrapolated.astype(bool)]
-            if len(ex):
-                ax.errorbar(ex.flops, 100 * (1 - ex.accuracy), fmt="o", mfc="none", color=col, ms=5, capsize=3,
-                            lw=1, ls="none", yerr=np.vstack([100 * (ex.ci_high - ex.accuracy).clip(lower=0),
-                                                             100 * (ex.accuracy - ex.ci_low).clip(lower=0)]))
-                drew["extrapolated"] = True
-        elif len(ex):
-            ax.plot(ex.flops, 100 * (1 - ex.accuracy), "o", mfc="none", color=col, ms=5)
-            drew["extrapolated"] = True
-        if cf.limit is not None and np.isfinite(cf.limit):
-            ax.axhline(100 * (1 - cf.limit), color=col, lw=0.8, ls="--", alpha=0.7)
-            drew["limit"] = True
+        if cf is not None:
+            _draw_curve(ax, cf, col, lab, drew, extrapolation, task, model, method, strategy)
     greedy = laws.points[(laws.points.task.astype(str) == str(task)) & (laws.points.strategy == "greedy")]
     for _, g in greedy.iterrows():
         col = pal.get(float(g.params), "k")
@@ -106,22 +82,57 @@ def error_vs_flops(laws, task: str, strategy: str, method: str = "sample", ax=No
     ax.set_ylabel("test error (%)")
     ax.set_title(f"{task}: {STRATEGY_NAMES.get(strategy, strategy)} ({method})")
     ax.grid(True, which="major", alpha=0.3)
+    _error_legend(ax, drew, bool(len(greedy)), extrapolation is not None)
+    return ax
+
+
+def _draw_curve(ax, cf, col, lab, drew: dict, extrapolation, task, model, method, strategy) -> None:
+    """One size's fitted curve with its bootstrap band, its extrapolated points (the per-problem
+    models' intervals when ``extrapolation`` is given) and its plug-in limit; ``drew`` records what the
+    legend must explain."""
+    lo, hi = cf.fit_range
+    grid = np.geomspace(lo, hi, 120)
+    acc = cf.predict(grid, warn=False)
+    ls = "-" if cf.converged else ":"
+    ax.plot(grid, 100 * (1 - acc), ls, color=col, lw=1.8, label=lab)
+    _, blo, bhi = cf.predict(grid, interval=True, warn=False)
+    if np.isfinite(blo).all():
+        ax.fill_between(grid, 100 * (1 - bhi), 100 * (1 - blo), color=col, alpha=0.18, lw=0)
+    ex = cf.points[cf.points.source == "extrapolated"]
+    if extrapolation is not None:
+        e = extrapolation
+        ex = e[(e.task.astype(str) == str(task)) & (e.model.astype(str) == model) & (e.method == method)
+               & (e.strategy == strategy) & e.extrapolated.astype(bool)]
+        if len(ex):
+            ax.errorbar(ex.flops, 100 * (1 - ex.accuracy), fmt="o", mfc="none", color=col, ms=5, capsize=3,
+                        lw=1, ls="none", yerr=np.vstack([100 * (ex.ci_high - ex.accuracy).clip(lower=0),
+                                                         100 * (ex.accuracy - ex.ci_low).clip(lower=0)]))
+            drew["extrapolated"] = True
+    elif len(ex):
+        ax.plot(ex.flops, 100 * (1 - ex.accuracy), "o", mfc="none", color=col, ms=5)
+        drew["extrapolated"] = True
+    if cf.limit is not None and np.isfinite(cf.limit):
+        ax.axhline(100 * (1 - cf.limit), color=col, lw=0.8, ls="--", alpha=0.7)
+        drew["limit"] = True
+
+
+def _error_legend(ax, drew: dict, has_greedy: bool, banded: bool) -> None:
+    """The sizes' entries plus what the markers mean, beside the axes."""
     handles, labels = ax.get_legend_handles_labels()
     from matplotlib.lines import Line2D
     handles.append(Line2D([], [], color="k", marker="o", ls="none", ms=4))
     labels.append("measured (95% CI); line + band: fit (95% bootstrap)")
     if drew["extrapolated"]:
         handles.append(Line2D([], [], color="k", marker="o", mfc="none", ls="none", ms=5))
-        labels.append("per-problem extrapolation" + (" (95% interval)" if extrapolation is not None else ""))
+        labels.append("per-problem extrapolation" + (" (95% interval)" if banded else ""))
     if drew["limit"]:
         handles.append(Line2D([], [], color="k", ls="--", lw=0.8))
         labels.append("plug-in voting limit")
-    if len(greedy):
+    if has_greedy:
         handles.append(Line2D([], [], color="k", marker="X", ls="none", ms=7))
         labels.append("greedy")
     # beside the axes, not over them: with many sizes a legend inside covers the curves
     ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), framealpha=0.9)
-    return ax
 
 
 def frontier_plot(laws, task: str, ax=None):

@@ -246,6 +246,37 @@ def approx_token_count(text: str) -> int:
     return int(sum(max(1, -(-len(t) // 4)) for t in _TOKEN_RE.findall(text)))
 
 
+def _reward_function(reward_transform: str | Callable[[float], float] | None) -> Callable[[float], float]:
+    """The map from a logged reward to the table's: identity, the logistic sigmoid, or the caller's."""
+    if reward_transform == "sigmoid":
+        return lambda v: float(1.0 / (1.0 + np.exp(-v)))
+    if reward_transform is None:
+        return float
+    if callable(reward_transform):
+        return reward_transform
+    raise ValueError(f"reward_transform must be None, 'sigmoid' or a callable, got {reward_transform!r}")
+
+
+def _check_problem_line(obj: dict, where: str, list_fields: tuple[str, ...], rewards: str | None) -> None:
+    """A problem line holds its list fields (and the reward list) with equal lengths; else a named error."""
+    for name in list_fields:
+        if not isinstance(obj.get(name), list):
+            raise SchemaError(f"{where}: field {name!r} must be a list, got {type(obj.get(name)).__name__}")
+    lens = {f: len(obj[f]) for f in list_fields + ((rewards,) if rewards else ()) if isinstance(obj.get(f), list)}
+    if rewards and not isinstance(obj.get(rewards), list):
+        raise SchemaError(f"{where}: field {rewards!r} must be a list")
+    if len(set(lens.values())) != 1:
+        raise SchemaError(f"{where}: list fields differ in length {lens}")
+
+
+def _reward_fields(r, transform: Callable[[float], float]) -> dict:
+    """``reward`` (and ``step_rewards`` for a list of step scores, its last one the reward) of one solution."""
+    if isinstance(r, list):
+        flat = [transform(x[0] if isinstance(x, list) else x) for x in r]
+        return {"step_rewards": flat if len(flat) > 1 else None, "reward": flat[-1] if flat else None}
+    return {} if r is None else {"reward": transform(r)}
+
+
 def from_list_jsonl(
     path: str | os.PathLike,
     *,
@@ -282,64 +313,35 @@ def from_list_jsonl(
     """
     path = Path(path)
     counter = count_tokens or approx_token_count
-    if reward_transform == "sigmoid":
-        def transform(v: float) -> float:
-            return float(1.0 / (1.0 + np.exp(-v)))
-    elif reward_transform is None:
-        def transform(v: float) -> float:
-            return float(v)
-    elif callable(reward_transform):
-        transform = reward_transform
-    else:
-        raise ValueError(f"reward_transform must be None, 'sigmoid' or a callable, got {reward_transform!r}")
+    transform = _reward_function(reward_transform)
+    reward_meta = {"reward_model": reward_model, "reward_params": reward_params,
+                   "reward_transform": reward_transform if isinstance(reward_transform, str) else None}
     records = []
     with open(path) as fh:
         for line_no, line in enumerate(fh, 1):
             if not line.strip():
                 continue
+            where = f"{path}:{line_no}"
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise SchemaError(f"{path}:{line_no}: not valid JSON ({exc})") from exc
-            for field in (solutions, answers, correct):
-                if not isinstance(obj.get(field), list):
-                    raise SchemaError(f"{path}:{line_no}: field {field!r} must be a list, "
-                                      f"got {type(obj.get(field)).__name__}")
-            n = len(obj[solutions])
-            lens = {f: len(obj[f]) for f in (solutions, answers, correct) + ((rewards,) if rewards else ())
-                    if isinstance(obj.get(f), list)}
-            if rewards and not isinstance(obj.get(rewards), list):
-                raise SchemaError(f"{path}:{line_no}: field {rewards!r} must be a list")
-            if len(set(lens.values())) != 1:
-                raise SchemaError(f"{path}:{line_no}: list fields differ in length {lens}")
+                raise SchemaError(f"{where}: not valid JSON ({exc})") from exc
+            _check_problem_line(obj, where, (solutions, answers, correct), rewards)
             pid = problem_id(obj) if callable(problem_id) else obj.get(problem_id)
             if pid is None:
-                raise SchemaError(f"{path}:{line_no}: no problem id in field {problem_id!r}")
-            for i in range(n):
-                text = obj[solutions][i]
+                raise SchemaError(f"{where}: no problem id in field {problem_id!r}")
+            for i, text in enumerate(obj[solutions]):
                 ans = obj[answers][i]
                 ans = None if ans is None or (isinstance(ans, str) and not ans.strip()) else str(ans).strip()
-                rec = {
-                    "task": task, "problem_id": str(pid), "model": model, "params": float(params),
-                    "method": method, "sample_id": i, "answer": ans,
-                    "correct": bool(obj[correct][i]) and ans is not None,
-                    "gen_tokens": int(counter(text if isinstance(text, str) else "")),
-                    "token_count": "tokenizer" if count_tokens else "approx",
-                    "temperature": temperature,
-                }
+                rec = {"task": task, "problem_id": str(pid), "model": model, "params": float(params),
+                       "method": method, "sample_id": i, "answer": ans,
+                       "correct": bool(obj[correct][i]) and ans is not None,
+                       "gen_tokens": int(counter(text if isinstance(text, str) else "")),
+                       "token_count": "tokenizer" if count_tokens else "approx", "temperature": temperature}
                 if difficulty and obj.get(difficulty) is not None:
                     rec["difficulty"] = str(obj[difficulty])
                 if rewards:
-                    r = obj[rewards][i]
-                    if isinstance(r, list):
-                        flat = [transform(x[0] if isinstance(x, list) else x) for x in r]
-                        rec["step_rewards"] = flat if len(flat) > 1 else None
-                        rec["reward"] = flat[-1] if flat else None
-                    elif r is not None:
-                        rec["reward"] = transform(r)
-                    rec["reward_model"] = reward_model
-                    rec["reward_params"] = reward_params
-                    rec["reward_transform"] = reward_transform if isinstance(reward_transform, str) else None
+                    rec.update(_reward_fields(obj[rewards][i], transform), **reward_meta)
                 records.append(rec)
     if not records:
         raise SchemaError(f"{path}: no problems found")

@@ -140,6 +140,82 @@ def _correct(value: Any, file: Path, rec: str, field: str) -> bool:
                      "or multi-valued scores have no place in a pass/fail table: pass scorer= or grade=", rec, field)
 
 
+def _logged_temperature(header: dict) -> float | None:
+    """The generation temperature the run logged (its model config, else its plan's), or None."""
+    ev = header.get("eval") or {}
+    for cfg in (ev.get("model_generate_config") or {}, (header.get("plan") or {}).get("config") or {}):
+        if cfg.get("temperature") is not None:
+            return float(cfg["temperature"])
+    return None
+
+
+def _scorer_verdict(s: dict, scorer: str | None, used: set, file: Path, rec: str) -> tuple[str | None, bool]:
+    """(answer, correct) from the sample's scorer (the only one, or ``scorer``); ``used`` collects its name."""
+    scores = s.get("scores") or {}
+    if not scores:
+        raise fail(file, "the sample was not scored; pass grade=", rec, "scores")
+    name = scorer or (next(iter(scores)) if len(scores) == 1 else None)
+    if name is None:
+        raise fail(file, f"several scorers {sorted(scores)}; name one with scorer=", rec, "scores")
+    if name not in scores:
+        raise fail(file, f"no scorer {name!r} (have {sorted(scores)})", rec, "scores")
+    sc = scores[name]
+    used.add(name)
+    correct = _correct(sc.get("value"), file, rec, f"scores.{name}.value")
+    ans = sc.get("answer")
+    answer = None if ans is None or not str(ans).strip() else str(ans)
+    if correct and answer is None:
+        raise fail(file, "scored correct but no answer was recorded (majority voting needs answers); pass "
+                         "grade= to extract answers from the completion", rec, f"scores.{name}.answer")
+    return answer, correct
+
+
+def _in_dataset_order(df: pd.DataFrame, ev: dict) -> pd.DataFrame:
+    """Rows in the dataset's order, epoch by epoch within a sample (.eval archives list members by name,
+    .json logs epoch by epoch)."""
+    ids = [str(i) for i in (ev.get("dataset") or {}).get("sample_ids") or []]
+    position = {i: n for n, i in enumerate(dict.fromkeys(ids + df["problem_id"].tolist()))}
+    df = df.iloc[np.lexsort((df["sample_id"].to_numpy(), df["problem_id"].map(position).to_numpy()))]
+    return df.reset_index(drop=True)
+
+
+def _sample_row(s: dict, file: Path, rec: str, task: str, grading, scorer: str | None, used: set,
+                logged_tokens: bool, difficulty: str | None) -> tuple[dict, str]:
+    """One sample's row (problem, epoch, answer, correct, logged token counts, difficulty) and its text."""
+    if s.get("error"):
+        raise fail(file, f"the sample failed ({str(s['error'].get('message', s['error']))[:200]}); "
+                         "rerun it (inspect eval-retry) before reading", rec, "error")
+    for key in ("id", "epoch", "output"):
+        if key not in s:
+            raise fail(file, "missing", rec, key)
+    out = s["output"] or {}
+    text = out.get("completion")
+    if not isinstance(text, str):
+        raise fail(file, "no completion text", rec, "output.completion")
+    target = s.get("target")
+    if isinstance(target, list):
+        target = target[0] if len(target) == 1 else None
+    row = {"problem_id": str(s["id"]), "sample_id": int(s["epoch"]) - 1, "_rec": rec}
+    if grading is not None:
+        if not isinstance(target, str):
+            raise fail(file, "grading needs one reference answer", rec, "target")
+        row["answer"], row["correct"] = grading(task, text, target)
+    else:
+        row["answer"], row["correct"] = _scorer_verdict(s, scorer, used, file, rec)
+    if logged_tokens:
+        usage = out.get("usage") or {}
+        if usage.get("output_tokens") is None:
+            raise no_tokens(file, f"{rec}: no output.usage.output_tokens")
+        row["gen_tokens"] = usage["output_tokens"]
+        row["prompt_tokens"] = usage.get("input_tokens")
+    if difficulty is not None:
+        meta = s.get("metadata") or {}
+        if difficulty not in meta:
+            raise fail(file, f"missing (metadata has {sorted(meta)})", rec, f"metadata.{difficulty}")
+        row["difficulty"] = str(meta[difficulty])
+    return row, text
+
+
 def read_inspect(path: str | os.PathLike, *, task: str | None = None, model: str | None = None,
                  params: float | dict | None = None, tokenizer: TokenizerArg = None,
                  grade: Grader | str | None = None, scorer: str | None = None, difficulty: str | None = None,
@@ -174,10 +250,7 @@ def read_inspect(path: str | os.PathLike, *, task: str | None = None, model: str
     model = model or (Path(model_path.rstrip("/")).name if model_path else ev.get("model"))
     n_params, params_source = resolve_params(file, params, model, folder=folder)
     if temperature is None:
-        for cfg in (ev.get("model_generate_config") or {}, (header.get("plan") or {}).get("config") or {}):
-            if cfg.get("temperature") is not None:
-                temperature = float(cfg["temperature"])
-                break
+        temperature = _logged_temperature(header)
     grading = as_grading(grade)
     counter = counter_for(tokenizer, model, None) if tokenizer is not None else None
 
@@ -185,55 +258,10 @@ def read_inspect(path: str | os.PathLike, *, task: str | None = None, model: str
     texts: list[str] = []
     used: set[str] = set()
     for rec, s in records:
-        if s.get("error"):
-            raise fail(file, f"the sample failed ({str(s['error'].get('message', s['error']))[:200]}); "
-                             "rerun it (inspect eval-retry) before reading", rec, "error")
-        for key in ("id", "epoch", "output"):
-            if key not in s:
-                raise fail(file, "missing", rec, key)
-        out = s["output"] or {}
-        text = out.get("completion")
-        if not isinstance(text, str):
-            raise fail(file, "no completion text", rec, "output.completion")
-        target = s.get("target")
-        if isinstance(target, list):
-            target = target[0] if len(target) == 1 else None
-        row = {"problem_id": str(s["id"]), "sample_id": int(s["epoch"]) - 1, "_rec": rec}
-        if grading is not None:
-            if not isinstance(target, str):
-                raise fail(file, "grading needs one reference answer", rec, "target")
-            row["answer"], row["correct"] = grading(task, text, target)
-        else:
-            scores = s.get("scores") or {}
-            if not scores:
-                raise fail(file, "the sample was not scored; pass grade=", rec, "scores")
-            name = scorer or (next(iter(scores)) if len(scores) == 1 else None)
-            if name is None:
-                raise fail(file, f"several scorers {sorted(scores)}; name one with scorer=", rec, "scores")
-            if name not in scores:
-                raise fail(file, f"no scorer {name!r} (have {sorted(scores)})", rec, "scores")
-            sc = scores[name]
-            used.add(name)
-            row["correct"] = _correct(sc.get("value"), file, rec, f"scores.{name}.value")
-            ans = sc.get("answer")
-            row["answer"] = None if ans is None or not str(ans).strip() else str(ans)
-            if row["correct"] and row["answer"] is None:
-                raise fail(file, "scored correct but no answer was recorded (majority voting needs answers); pass "
-                                 "grade= to extract answers from the completion", rec, f"scores.{name}.answer")
-        if counter is None:
-            usage = out.get("usage") or {}
-            if usage.get("output_tokens") is None:
-                raise no_tokens(file, f"{rec}: no output.usage.output_tokens")
-            row["gen_tokens"] = usage["output_tokens"]
-            row["prompt_tokens"] = usage.get("input_tokens")
-        else:
-            texts.append(text)
-        if difficulty is not None:
-            meta = s.get("metadata") or {}
-            if difficulty not in meta:
-                raise fail(file, f"missing (metadata has {sorted(meta)})", rec, f"metadata.{difficulty}")
-            row["difficulty"] = str(meta[difficulty])
+        row, text = _sample_row(s, file, rec, task, grading, scorer, used, counter is None, difficulty)
         rows.append(row)
+        if counter is not None:
+            texts.append(text)
     if not rows:
         raise fail(file, "holds no samples (was it run with log_samples=False?)")
     df = pd.DataFrame.from_records(rows)
@@ -242,12 +270,7 @@ def read_inspect(path: str | os.PathLike, *, task: str | None = None, model: str
         token_count = counter.name + " (completion text)"
     else:
         token_count = "inspect output.usage"
-    # rows in the dataset's order, epoch by epoch within a sample (.eval archives list members by name, .json
-    # logs epoch by epoch)
-    ids = [str(i) for i in (ev.get("dataset") or {}).get("sample_ids") or []]
-    position = {i: n for n, i in enumerate(dict.fromkeys(ids + df["problem_id"].tolist()))}
-    df = df.iloc[np.lexsort((df["sample_id"].to_numpy(), df["problem_id"].map(position).to_numpy()))]
-    df = df.reset_index(drop=True)
+    df = _in_dataset_order(df, ev)
     df = df.assign(task=task, model=model, params=n_params, method=method_of(temperature), temperature=temperature,
                    grader=grading.name if grading is not None else f"inspect scorer {', '.join(sorted(used))}",
                    token_count=token_count, params_source=params_source)

@@ -290,6 +290,39 @@ def read_lm_eval(path: str | os.PathLike, *, task: str | None = None, model: str
     n_params, params_source = resolve_params(file, params, model, run.get("model_num_parameters"),
                                              "lm-eval model_num_parameters", folder)
 
+    rule, grading = _grading_for(grade, file, side, config, tool_task, answer_filter)
+
+    counter = counter_for(tokenizer, model, folder)
+    if counter is None:
+        raise no_tokens(file, "lm-eval logs hold no token counts and the model is not a local folder with a "
+                              "tokenizer.json")
+
+    docs = _docs_by_id(lines, file)
+
+    backend = run.get("model")
+    rows = _response_rows(docs, file, problem_id, difficulty, temperature, backend, folder)
+
+    graded = [grading(task, t, ref) for t, ref in zip(rows["text"], rows["target"], strict=True)]
+    if rule is not None:
+        _check_against_logged(file, docs, rule, config)
+    distinct = list(dict.fromkeys(p for p in rows["prompt"] if p is not None))
+    n_prompt = dict(zip(distinct, counter(distinct), strict=True))
+    prompt_tokens = pd.array([n_prompt.get(p) for p in rows["prompt"]], dtype="Int64")
+    df = pd.DataFrame({
+        "task": task, "problem_id": rows["problem_id"], "model": model, "params": n_params,
+        "method": [method_of(t) for t in rows["temperature"]], "sample_id": rows["sample_id"],
+        "answer": [a for a, _ in graded], "correct": [c for _, c in graded],
+        "gen_tokens": counter(rows["text"]), "prompt_tokens": prompt_tokens,
+        "temperature": rows["temperature"], "difficulty": rows["difficulty"],
+        "grader": grading.name, "token_count": counter.name + " (response text as logged)",
+        "params_source": params_source, "_row": rows["_line"],
+    })
+    return finish(df, file).drop(columns="_row")
+
+
+def _grading_for(grade, file: Path, side: Path | None, config: dict, tool_task: str | None,
+                 answer_filter: str | None) -> tuple[TaskRule | None, Grading]:
+    """The task's own rule (``grade="task"``, from the results file's configuration) or the caller's grader."""
     if isinstance(grade, str) and grade == "task":
         if side is None:
             raise fail(file, "grade='task' needs the task's configuration from results_<date>.json, which is not "
@@ -302,12 +335,11 @@ def read_lm_eval(path: str | os.PathLike, *, task: str | None = None, model: str
         rule = None
         grading = as_grading(grade, file, "lm-eval logs do not store per-response correctness (pass grade='task' "
                                           "for the task's own rule)")
+    return rule, grading
 
-    counter = counter_for(tokenizer, model, folder)
-    if counter is None:
-        raise no_tokens(file, "lm-eval logs hold no token counts and the model is not a local folder with a "
-                              "tokenizer.json")
 
+def _docs_by_id(lines: list[dict], file: Path) -> dict[Any, dict]:
+    """The lines of each ``doc_id`` (a document logged once per filter; its responses must agree)."""
     docs: dict[Any, dict] = {}
     for line in lines:
         rec = f"line {line['_line']}"
@@ -321,8 +353,12 @@ def read_lm_eval(path: str | os.PathLike, *, task: str | None = None, model: str
         if line["resps"] != seen["first"]["resps"]:
             raise fail(file, f"responses differ from line {seen['first']['_line']} of the same doc_id", rec, "resps")
         seen["lines"].append(line)
+    return docs
 
-    backend = run.get("model")
+
+def _response_rows(docs: dict, file: Path, problem_id: str | None, difficulty: str | None,
+                   temperature: float | None, backend, folder) -> dict[str, list]:
+    """One entry per logged response: problem, sample index, text, reference, prompt, temperature."""
     rows: dict[str, list] = {c: [] for c in ("problem_id", "sample_id", "text", "target", "prompt", "temperature",
                                               "difficulty", "_line")}
     for doc_id, entry in docs.items():
@@ -353,23 +389,7 @@ def read_lm_eval(path: str | os.PathLike, *, task: str | None = None, model: str
             rows["temperature"].append(temp)
             rows["difficulty"].append(None if difficulty is None else str(doc[difficulty]))
             rows["_line"].append(line["_line"])
-
-    graded = [grading(task, t, ref) for t, ref in zip(rows["text"], rows["target"], strict=True)]
-    if rule is not None:
-        _check_against_logged(file, docs, rule, config)
-    distinct = list(dict.fromkeys(p for p in rows["prompt"] if p is not None))
-    n_prompt = dict(zip(distinct, counter(distinct), strict=True))
-    prompt_tokens = pd.array([n_prompt.get(p) for p in rows["prompt"]], dtype="Int64")
-    df = pd.DataFrame({
-        "task": task, "problem_id": rows["problem_id"], "model": model, "params": n_params,
-        "method": [method_of(t) for t in rows["temperature"]], "sample_id": rows["sample_id"],
-        "answer": [a for a, _ in graded], "correct": [c for _, c in graded],
-        "gen_tokens": counter(rows["text"]), "prompt_tokens": prompt_tokens,
-        "temperature": rows["temperature"], "difficulty": rows["difficulty"],
-        "grader": grading.name, "token_count": counter.name + " (response text as logged)",
-        "params_source": params_source, "_row": rows["_line"],
-    })
-    return finish(df, file).drop(columns="_row")
+    return rows
 
 
 def _check_against_logged(file: Path, docs: dict, rule: TaskRule, config: dict) -> None:

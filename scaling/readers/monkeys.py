@@ -77,6 +77,16 @@ def _yaml(file: Path) -> dict:
     return obj
 
 
+def _tool_verdict(verdict, answer: str | None, grader: str, file: Path, rec: str) -> bool:
+    """The tool's ``is_corrects`` entry as a bool; a correct sample must have an answer the grader found."""
+    if not (isinstance(verdict, bool) or verdict in (0, 1)):
+        raise fail(file, f"{verdict!r} is not a boolean", rec, "is_corrects")
+    if verdict and answer is None:
+        raise fail(file, f"the tool marks it correct but the grader ({grader}) finds no answer in it (majority "
+                         "voting needs one); pass correct='grader' or another grade=", rec, "is_corrects")
+    return bool(verdict)
+
+
 def read_monkeys(path: str | os.PathLike | list, *, task: str | None = None, model: str | None = None,
                  params: float | None = None, grade: Grader | str | None = None, tokenizer: TokenizerArg = None,
                  correct: str = "tool", reference: str | Callable[[dict], str] = "gt_answer",
@@ -137,14 +147,7 @@ def read_monkeys(path: str | os.PathLike | list, *, task: str | None = None, mod
                 raise fail(file, f"is {type(text).__name__}, not text", rec, "samples")
             answer, ok = grading(task, text, str(ref))
             if verdicts is not None:
-                if isinstance(verdicts[i], bool) or verdicts[i] in (0, 1):
-                    ok = bool(verdicts[i])
-                else:
-                    raise fail(file, f"{verdicts[i]!r} is not a boolean", rec, "is_corrects")
-                if ok and answer is None:
-                    raise fail(file, f"the tool marks it correct but the grader ({grading.name}) finds no answer in "
-                                     "it (majority voting needs one); pass correct='grader' or another grade=",
-                               rec, "is_corrects")
+                ok = _tool_verdict(verdicts[i], answer, grading.name, file, rec)
             rows.append({"problem_id": file.stem, "sample_id": i, "answer": answer, "correct": ok, "_file": f_no,
                          "_row": f"{file.name} {rec}"})
             texts.append(text)

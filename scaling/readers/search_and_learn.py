@@ -72,6 +72,27 @@ def _steps(value: object, file: Path, rec: str, i: int) -> list[float]:
     return out
 
 
+def _problem_lists(obj: dict, file: Path, rec: str, problem_id: str, reference: str,
+                   difficulty: str | None) -> tuple[list, list, list | int | None]:
+    """A problem row's completions, their step-score lists and token counts (or None / -1), checked: equal
+    lengths, and the id, reference and difficulty fields present."""
+    comps, scores = obj.get("completions"), obj.get("scores")
+    for name, v in (("completions", comps), ("scores", scores)):
+        if not isinstance(v, list):
+            raise fail(file, f"expected a list, got {type(v).__name__}", rec, name)
+    if len(scores) != len(comps):
+        raise fail(file, f"{len(scores)} score lists for {len(comps)} completions", rec, "scores")
+    tokens = obj.get("completion_tokens")
+    if tokens is not None and tokens != -1 and (not isinstance(tokens, list) or len(tokens) != len(comps)):
+        raise fail(file, f"expected one count per completion ({len(comps)}), got {tokens!r}", rec,
+                   "completion_tokens")
+    for f in (problem_id, reference) + ((difficulty,) if difficulty else ()):
+        if obj.get(f) is None:
+            arg = "problem_id" if f == problem_id else "reference" if f == reference else "difficulty"
+            raise fail(file, f"missing (the row has {sorted(obj)}); name the field with {arg}=", rec, f)
+    return comps, scores, tokens
+
+
 def read_search_and_learn(path: str | os.PathLike, *, task: str | None = None, model: str | None = None,
                           params: float | None = None, grade: Grader | str | None = None,
                           tokenizer: TokenizerArg = None, approach: str | None = None, step_agg: str = "last",
@@ -112,21 +133,7 @@ def read_search_and_learn(path: str | os.PathLike, *, task: str | None = None, m
     rows: list[dict] = []
     for no, obj in iter_jsonl(file):
         rec = f"line {no}"
-        comps, scores = obj.get("completions"), obj.get("scores")
-        for name, v in (("completions", comps), ("scores", scores)):
-            if not isinstance(v, list):
-                raise fail(file, f"expected a list, got {type(v).__name__}", rec, name)
-        if len(scores) != len(comps):
-            raise fail(file, f"{len(scores)} score lists for {len(comps)} completions", rec, "scores")
-        tokens = obj.get("completion_tokens")
-        if tokens is not None and tokens != -1 and (not isinstance(tokens, list) or len(tokens) != len(comps)):
-            raise fail(file, f"expected one count per completion ({len(comps)}), got {tokens!r}", rec,
-                       "completion_tokens")
-        for f in (problem_id, reference) + ((difficulty,) if difficulty else ()):
-            if obj.get(f) is None:
-                raise fail(file, f"missing (the row has {sorted(obj)}); name the field with "
-                                 f"{'problem_id' if f == problem_id else 'reference' if f == reference else 'difficulty'}=",
-                           rec, f)
+        comps, scores, tokens = _problem_lists(obj, file, rec, problem_id, reference, difficulty)
         for i, text in enumerate(comps):
             if not isinstance(text, str):
                 raise fail(file, f"completion {i} is {type(text).__name__}, not text", rec, "completions")
