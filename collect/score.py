@@ -70,6 +70,41 @@ def _scored_by(df: pd.DataFrame, name: str) -> bool:
     return "reward_model" in df and bool((df["reward_model"] == name).all())
 
 
+def _plan(parts: list[Path], root: Path, dest_root: Path | None, name: str, overwrite: bool) -> list[tuple]:
+    """(part, destination) of every part not yet scored by the reward model ``name``; a destination scored
+    by another reward model is an error unless ``overwrite``."""
+    plan = []
+    for part in parts:
+        dest = part if dest_root is None else dest_root / part.relative_to(root)
+        if dest.exists():
+            df_old = pd.read_parquet(dest)
+            if _scored_by(df_old, name):
+                continue
+            other = df_old["reward_model"].dropna().unique() if "reward_model" in df_old else []
+            if len(other) and not overwrite:
+                raise ValueError(f"{dest}: already scored by reward model(s) {list(other)}; pass --overwrite "
+                                 "to replace those rewards or --out to write a scored copy elsewhere")
+        plan.append((part, dest))
+    return plan
+
+
+def _with_texts(df: pd.DataFrame, part: Path) -> pd.DataFrame:
+    """The rows' keys with their question and solution text (one per row; a row without its text is an error)."""
+    texts = read_texts(part)
+    missing_cols = [c for c in KEY_COLUMNS + ["question", "text"] if c not in texts]
+    if missing_cols:
+        raise ValueError(f"{texts_path(part)}: missing field(s) {missing_cols}")
+    texts["problem_id"] = texts["problem_id"].astype(str)
+    texts["sample_id"] = texts["sample_id"].astype(int)
+    merged = df[KEY_COLUMNS].astype({"problem_id": str, "sample_id": int}).merge(
+        texts[KEY_COLUMNS + ["question", "text"]], on=KEY_COLUMNS, how="left", validate="one_to_one")
+    lost = merged["text"].isna().to_numpy()
+    if lost.any():
+        row = merged.loc[lost, KEY_COLUMNS].iloc[0].to_dict()
+        raise ValueError(f"{texts_path(part)}: no text for {int(lost.sum())} row(s) of {part}, first {row}")
+    return merged
+
+
 def run_score(config: ScoreConfig, model=None) -> dict:
     """Score every part of ``config.samples`` (a table folder or one part file); see the module docstring.
     ``model``: a reward model already loaded (else ``config.reward_model`` is opened)."""
@@ -94,18 +129,7 @@ def run_score(config: ScoreConfig, model=None) -> dict:
                                                            dtype=config.dtype, backend=config.backend)
     root = src if src.is_dir() else src.parent
     dest_root = Path(out) if out else None
-    plan = []
-    for part in parts:
-        dest = part if dest_root is None else dest_root / part.relative_to(root)
-        if dest.exists():
-            df_old = pd.read_parquet(dest)
-            if _scored_by(df_old, rm.name):
-                continue
-            other = df_old["reward_model"].dropna().unique() if "reward_model" in df_old else []
-            if len(other) and not config.overwrite:
-                raise ValueError(f"{dest}: already scored by reward model(s) {list(other)}; pass --overwrite "
-                                 "to replace those rewards or --out to write a scored copy elsewhere")
-        plan.append((part, dest))
+    plan = _plan(parts, root, dest_root, rm.name, config.overwrite)
     summary = {"parts": 0, "rows": 0, "scored": 0, "skipped_parts": len(parts) - len(plan), "seconds": 0.0,
                "reward_model": rm.name, "kind": rm.kind}
     total = 0
@@ -118,18 +142,7 @@ def run_score(config: ScoreConfig, model=None) -> dict:
     try:
         for part, dest in plan:
             df = pd.read_parquet(part)
-            texts = read_texts(part)
-            missing_cols = [c for c in KEY_COLUMNS + ["question", "text"] if c not in texts]
-            if missing_cols:
-                raise ValueError(f"{texts_path(part)}: missing field(s) {missing_cols}")
-            texts["problem_id"] = texts["problem_id"].astype(str)
-            texts["sample_id"] = texts["sample_id"].astype(int)
-            merged = df[KEY_COLUMNS].astype({"problem_id": str, "sample_id": int}).merge(
-                texts[KEY_COLUMNS + ["question", "text"]], on=KEY_COLUMNS, how="left", validate="one_to_one")
-            lost = merged["text"].isna().to_numpy()
-            if lost.any():
-                row = merged.loc[lost, KEY_COLUMNS].iloc[0].to_dict()
-                raise ValueError(f"{texts_path(part)}: no text for {int(lost.sum())} row(s) of {part}, first {row}")
+            merged = _with_texts(df, part)
             # identical (question, steps) pairs are scored once: strong policies repeat themselves often
             keys = list(zip(merged["question"], (tuple(split_steps(t)) for t in merged["text"]), strict=True))
             unique = list(dict.fromkeys(k for k in keys if k[1]))

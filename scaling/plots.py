@@ -185,7 +185,7 @@ def optimal_size_plot(laws, task: str, ax=None):
     ax.set_yscale("log")
     ax.set_xlabel("inference budget, FLOPs per problem (log scale)")
     ax.set_ylabel("optimal model size N (parameters, log scale)")
-    ax.set_title(f"{task}: compute-optimal size ({STRATEGY_NAMES.get(sl['strategy'], sl['strategy'])})")
+    ax.set_title(f"{task}: compute-optimal size ({STRATEGY_NAMES.get(sl.strategy, sl.strategy)})")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     return ax

@@ -234,15 +234,7 @@ class HFEngine:
 
         dev = self.device
         n_prompts = len(prompt_ids)
-        width = max(len(p) for p in prompt_ids)
-        if width == 0:
-            raise ValueError("empty prompt: the tokenizer produced no tokens and adds no BOS token")
-        input_ids = torch.full((n_prompts, width), self.pad_id, dtype=torch.long)
-        attn = torch.zeros((n_prompts, width), dtype=torch.long)
-        for i, p in enumerate(prompt_ids):
-            input_ids[i, width - len(p):] = torch.tensor(p, dtype=torch.long)
-            attn[i, width - len(p):] = 1
-        input_ids, attn = input_ids.to(dev), attn.to(dev)
+        input_ids, attn = self._left_padded(prompt_ids)
         pos = (attn.cumsum(-1) - 1).clamp(min=0)
         self.stats["batches"] += 1
         self.stats["prefill_tokens"] += int(sum(len(p) for p in prompt_ids))
@@ -272,18 +264,7 @@ class HFEngine:
             for step in range(max_tokens):
                 logits = logits.float()
                 logp = torch.log_softmax(logits, dim=-1)
-                if temperature == 0:
-                    nxt = logits.argmax(-1)
-                else:
-                    scores = logits / temperature
-                    if top_p < 1.0:
-                        srt, idx = torch.sort(scores, descending=True, dim=-1)
-                        probs = torch.softmax(srt, dim=-1)
-                        drop = (probs.cumsum(-1) - probs) >= top_p   # mass before this token already enough
-                        srt = srt.masked_fill(drop, float("-inf"))
-                        scores = torch.full_like(scores, float("-inf")).scatter(1, idx, srt)
-                    probs = torch.softmax(scores, dim=-1)
-                    nxt = torch.multinomial(probs, 1, generator=gen).squeeze(1)
+                nxt = _sample_next(logits, temperature, top_p, gen)
                 lp = logp.gather(1, nxt[:, None]).squeeze(1).double()
                 acc.index_add_(0, cur, lp * alive_cur)
                 nxt_list = nxt.tolist()
@@ -326,13 +307,45 @@ class HFEngine:
                 next_pos = next_pos + 1
             logprobs = acc.tolist()
         del cache
-        outs = []
-        for r in range(n_rows):
-            text = self.tokenizer.decode(tokens[r], skip_special_tokens=True)
-            text, found = truncate_at_stop(text, stop)
-            reason = finish[r] or ("stop" if found else "length")
-            self.stats["generated_tokens"] += len(tokens[r])
-            outs.append(Completion(text=text, token_ids=tokens[r], logprob=float(logprobs[r]),
-                                   finish_reason=reason, num_tokens=len(tokens[r]),
-                                   stop_reason=stopped[r] or found))
-        return outs
+        return [self._completion(tokens[r], float(logprobs[r]), finish[r], stopped[r], stop) for r in range(n_rows)]
+
+    def _left_padded(self, prompt_ids: list[list[int]]):
+        """(input_ids, attention_mask) of the prompts left-padded to one width, on the device."""
+        import torch
+
+        width = max(len(p) for p in prompt_ids)
+        if width == 0:
+            raise ValueError("empty prompt: the tokenizer produced no tokens and adds no BOS token")
+        input_ids = torch.full((len(prompt_ids), width), self.pad_id, dtype=torch.long)
+        attn = torch.zeros((len(prompt_ids), width), dtype=torch.long)
+        for i, p in enumerate(prompt_ids):
+            input_ids[i, width - len(p):] = torch.tensor(p, dtype=torch.long)
+            attn[i, width - len(p):] = 1
+        return input_ids.to(self.device), attn.to(self.device)
+
+    def _completion(self, tokens: list[int], logprob: float, finish: str | None, stopped: str | None,
+                    stop: list[str]) -> Completion:
+        """One finished row: its text cut at the first stop string, why it ended, its log-probability."""
+        text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+        text, found = truncate_at_stop(text, stop)
+        self.stats["generated_tokens"] += len(tokens)
+        return Completion(text=text, token_ids=tokens, logprob=logprob, finish_reason=finish or (
+            "stop" if found else "length"), num_tokens=len(tokens), stop_reason=stopped or found)
+
+
+def _sample_next(logits, temperature: float, top_p: float, gen):
+    """Next token per row: argmax at temperature 0, else a draw from the temperature-scaled distribution
+    restricted to its top-p nucleus."""
+    import torch
+
+    if temperature == 0:
+        return logits.argmax(-1)
+    scores = logits / temperature
+    if top_p < 1.0:
+        srt, idx = torch.sort(scores, descending=True, dim=-1)
+        probs = torch.softmax(srt, dim=-1)
+        drop = (probs.cumsum(-1) - probs) >= top_p   # mass before this token already enough
+        srt = srt.masked_fill(drop, float("-inf"))
+        scores = torch.full_like(scores, float("-inf")).scatter(1, idx, srt)
+    probs = torch.softmax(scores, dim=-1)
+    return torch.multinomial(probs, 1, generator=gen).squeeze(1)

@@ -190,6 +190,23 @@ def search_rows(search: Search, problem: Any, *, run_id: str, model: str, params
     return rows
 
 
+def _run_records(s, p, run_id: str, task: str, model: str, engine, config: SearchConfig, prompt_tokens: int,
+                 rm_name, rm_params) -> tuple[list[dict], list[dict], pd.DataFrame]:
+    """One finished search run as its sample rows, the texts of its solutions and its tree's nodes."""
+    rows = search_rows(s, p, run_id=run_id, model=model, params=float(engine.params), prompt_tokens=prompt_tokens,
+                       reward_model=rm_name, reward_params=rm_params, temperature=config.sampling.temperature)
+    texts = [{"task": task, "problem_id": row["problem_id"], "model": model, "method": row["method"],
+              "sample_id": row["sample_id"], "run_id": run_id, "question": p.question,
+              "text": s.tree.solution(node.node_id), "finish_reason": node.finish,
+              "num_tokens": int(node.path_tokens)} for row, node in zip(rows, s.outputs, strict=True)]
+    f = s.tree.to_frame()
+    f.insert(0, "run_id", run_id)
+    f.insert(0, "problem_id", str(p.problem_id))
+    f.insert(0, "task", task)
+    f["stop_reason"] = s.stop_reason
+    return rows, texts, f
+
+
 def search_problems(problems: list[Any], engine: Any, reward_model: Any, config: SearchConfig, *,
                     out: str | Path, runs: int = 1, batch_runs: int = 16, template: str = "step",
                     few_shot: int = 0, progress: bool = True, expander_kw: dict | None = None) -> SearchRunResult:
@@ -253,22 +270,11 @@ def search_problems(problems: list[Any], engine: Any, reward_model: Any, config:
                                    f"generated {expander.stats['gen_tokens']}")
             rows, texts, frames = [], [], []
             for s, (p, r) in zip(searches, batch, strict=True):
-                run_id = config.run_id(r)
-                new = search_rows(s, p, run_id=run_id, model=model, params=float(engine.params),
-                                  prompt_tokens=prompts[str(p.problem_id)][1], reward_model=rm_name,
-                                  reward_params=rm_params, temperature=config.sampling.temperature)
+                new, new_texts, frame = _run_records(s, p, config.run_id(r), task, model, engine, config,
+                                                     prompts[str(p.problem_id)][1], rm_name, rm_params)
                 rows += new
-                for row, node in zip(new, s.outputs, strict=True):
-                    texts.append({"task": task, "problem_id": row["problem_id"], "model": model,
-                                  "method": row["method"], "sample_id": row["sample_id"], "run_id": run_id,
-                                  "question": p.question, "text": s.tree.solution(node.node_id),
-                                  "finish_reason": node.finish, "num_tokens": int(node.path_tokens)})
-                f = s.tree.to_frame()
-                f.insert(0, "run_id", run_id)
-                f.insert(0, "problem_id", str(p.problem_id))
-                f.insert(0, "task", task)
-                f["stop_reason"] = s.stop_reason
-                frames.append(f)
+                texts += new_texts
+                frames.append(frame)
             part = writer.write(pd.DataFrame(rows), texts, trees=pd.concat(frames, ignore_index=True))
             result.tables.append(part)
             result.trees.append(part.parent / "trees" / part.name)
