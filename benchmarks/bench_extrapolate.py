@@ -192,7 +192,8 @@ def run_family(path: str, n: int, k: int, draws: int) -> list[dict]:
     from all solutions."""
     import glob
 
-    from scaling.extrapolate.groups import _arrays, _exact_at
+    from scaling.extrapolate.exact import _exact_at
+    from scaling.extrapolate.groups import _arrays
 
     tables = [pd.read_parquet(f) for f in sorted(glob.glob(os.path.join(path, "*.parquet")))]
     full = pd.concat([t[t.method == "sample"] for t in tables], ignore_index=True)

@@ -218,7 +218,8 @@ def test_coverage_choice_takes_the_model_where_the_power_law_cannot_saturate():
     """Light-tailed difficulty (every problem solvable): coverage saturates and the power law, fitted to
     the curve, under-predicts; its long-range check (fit on n/f, predict n) shows it, so the per-problem
     model is chosen, and the choice, both check errors and the anchor are reported."""
-    from scaling.extrapolate.selection import choose_coverage, long_range_frac
+    from scaling.extrapolate.predict import choose_coverage
+    from scaling.extrapolate.selection import long_range_frac
 
     w = make_world(400, -4.0, seed=3, success={"kind": "logit_normal", "scale": 1.0}, impossible=0.0)
     c = np.random.default_rng(1).binomial(32, w.p_correct)

@@ -1,6 +1,6 @@
 """The aggregate power law of Brown et al. (2024), ``-log acc(k) = a k^-b``: the baseline every
 per-problem model is compared with, and for coverage a candidate of its own (:func:`power_law_coverage`,
-chosen against the per-problem model by :func:`scaling.extrapolate.selection.choose_coverage`)."""
+chosen against the per-problem model by :func:`scaling.extrapolate.predict.choose_coverage`)."""
 
 from __future__ import annotations
 

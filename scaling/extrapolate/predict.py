@@ -12,10 +12,85 @@ from scipy import special, stats
 from .. import estimators as est
 from ..matrix import SampleMatrix
 from ..schema import SAMPLING_METHODS
-from .groups import STRATEGIES, _arrays, _exact_at, _head
+from .exact import _exact_at
+from .groups import STRATEGIES, _arrays, _head
+from .power_law import PowerLaw, power_law_coverage
 from .reward_tail import _best_of_n
-from .selection import SuccessModel, choose_coverage, fit_success_model
+from .selection import SuccessModel, fit_success_model, long_range_frac, model_check
 from .voting import _voting
+
+
+@dataclass
+class AnchorChoice:
+    """A strategy's value beyond the cached solutions from the per-problem model or from Brown et al.'s
+    power law (the anchor), whichever the in-data check chose (:func:`choose`).
+
+    ``choice``: ``"model"`` or ``"power_law"``; ``est``, ``lo``, ``hi``: (K,) the chosen estimate and its
+    interval; ``anchor``: (K,) the power law's values; ``check``: the check's thinning factor ``frac``,
+    each candidate's predicted minus measured value at n from the head of the data (``model``,
+    ``power_law``) and the check's ``noise`` (a standard deviation)."""
+
+    choice: str
+    est: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    anchor: np.ndarray
+    check: dict
+
+
+def choose(ks, n0: int, model: tuple, pl: PowerLaw, check: dict, *, level: float = 0.95) -> AnchorChoice:
+    """The per-problem ``model`` (estimate, low, high at ``ks``) or the power law ``pl`` (fitted with
+    bootstrap draws), by the in-data ``check`` (frac, model and power_law errors, noise).
+
+    The model is chosen where ``|e_model| + 2 noise < |e_power_law|``: it must extrapolate better than
+    the anchor inside the data by more than the check's noise; otherwise the anchor.  Without a check
+    (too few solutions, nothing solved) the model is kept.  The chosen interval -- the
+    model's, or the power law's bootstrap over problems -- is widened by what the chosen check error
+    shows beyond twice its noise, growing with ``log(k / n) / log f`` (an error measured over a factor
+    f, expected to grow with the log of the range)."""
+    ks = np.asarray(ks, float)
+    anchor = pl(ks)
+    f, em, ea, noise = check.get("frac"), check.get("model", np.nan), check.get("power_law", np.nan), \
+        check.get("noise", np.nan)
+    checked = f is not None and np.isfinite(em) and np.isfinite(ea)
+    use_pl = checked and abs(em) + 2.0 * np.nan_to_num(noise) >= abs(ea)
+    if use_pl:
+        e = anchor
+        if pl.draws is not None:
+            reps = pl.replicates(ks)
+            a = (1 - level) / 2
+            lo, hi = np.quantile(reps, a, axis=0), np.quantile(reps, 1 - a, axis=0)
+        else:
+            lo, hi = anchor.copy(), anchor.copy()
+    else:
+        e, lo, hi = (np.asarray(x, float) for x in model)
+    err = ea if use_pl else em
+    if checked:
+        zq = special.ndtri((1 + level) / 2)
+        excess = max(0.0, abs(err) - 2.0 * np.nan_to_num(noise))
+        extra = excess * np.maximum(np.log(ks / n0) / np.log(f), 0.0) / zq
+        lo = e - np.sqrt((e - lo) ** 2 + extra ** 2)
+        hi = e + np.sqrt((hi - e) ** 2 + extra ** 2)
+    return AnchorChoice("power_law" if use_pl else "model", e, np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0),
+                        anchor, dict(check))
+
+
+def choose_coverage(model: SuccessModel, c, n, ks, *, level: float = 0.95, n_boot: int = 200,
+                    seed: int = 0) -> AnchorChoice:
+    """Coverage at ``ks`` from the success ``model`` or from the power law (:func:`choose`), checked over
+    the longest range the data allow (:func:`long_range_frac`: the first n/f of each problem's solutions,
+    f = 16 where that leaves 8): the model's candidates refitted on n/f (:func:`model_check`), the power
+    law on the curve up to n/f, each predicting coverage at n, which the data measure."""
+    c, n = np.asarray(c, int), np.asarray(n, int)
+    n0 = int(n.min())
+    pl = power_law_coverage(c, n, n_boot=n_boot, seed=seed)
+    f = long_range_frac(n0)
+    check = {"frac": f, "model": np.nan, "power_law": np.nan, "noise": np.nan}
+    if f is not None and (c > 0).any():
+        check["model"], check["noise"] = model_check(model, c, n, f)
+        check["power_law"] = float(power_law_coverage(c, n, n0 // f)(n0) - est.pass_at_k(n, c, n0).mean())
+    return choose(ks, n0, model.interval(c, n, ks, level), pl, check, level=level)
+
 
 
 def _in_data_check(a: dict, strategy: str, n_draws: int, seed: int, frac: int = 4) -> dict | None:
@@ -184,7 +259,7 @@ def extrapolate(m, strategy: str, ks=(128, 256, 512, 1024), *, n_draws: int = 16
     (pass@k: the success-rate prior of largest weight, or ``power_law`` when the power law won the
     long-range check; best-of-n: the success-rate prior), check_error (the in-data check's predicted
     minus observed value at n from the head of the solutions: coverage from n/f for pass@k, see
-    :func:`scaling.extrapolate.selection.choose_coverage`; the strategy itself from n/4 for voting and
+    :func:`scaling.extrapolate.predict.choose_coverage`; the strategy itself from n/4 for voting and
     best-of-n), anchor and anchor_check_error (pass@k: the power law at k and its check error; NaN
     otherwise).
     """
@@ -228,7 +303,7 @@ def extrapolated_frame(m: SampleMatrix, strategies: Sequence[str], multiples: Se
     best-of-n, which only widen their intervals.  Returns (per-problem frame, interval frame, the success
     model's candidate table or None), or None when nothing is extrapolated.  For coverage the interval
     frame also holds the power law (``anchor``) and its in-data check error, against which the model was
-    chosen (:func:`scaling.extrapolate.selection.choose_coverage`; ``prior`` is ``power_law`` when it won).
+    chosen (:func:`scaling.extrapolate.predict.choose_coverage`; ``prior`` is ``power_law`` when it won).
     """
     n0 = int(m.n.min())
     strategies = [s for s in strategies if s in STRATEGIES]
