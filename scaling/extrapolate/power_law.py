@@ -29,23 +29,27 @@ def power_law_anchor(m, strategy: str, ks, *, n_points: int = 16, seed: int = 0)
     return fit_power_law(_arrays(m), strategy, n_points=n_points, seed=seed)(ks)
 
 
+def _weighted_curve(a: dict, kk: list[int], seed: int) -> list[np.ndarray]:
+    reward = np.nan_to_num(np.where(a["valid"], a["reward"], 0.0))
+    res = est.weighted_majority_mc(a["codes"], reward, a["class_value"], kk, n_draws=64, seed=seed)
+    return [res[k][0] for k in kk]
+
+
+#: Per strategy of the registry evaluated at each k: the columns of its exact curve at ``kk``.
+_CURVES = {
+    "pass_at_k": lambda a, kk, seed: [est.pass_at_k(a["n"], a["c"], k) for k in kk],
+    "best_of_n": lambda a, kk, seed: list(est.best_of_ks(np.where(a["valid"], a["reward"], -np.inf), a["correct"],
+                                                         a["n"], kk).values()),
+    "majority": lambda a, kk, seed: list(est.majority_at_ks(a["codes"], a["class_value"], a["n"], kk).values()),
+    "weighted_majority": _weighted_curve,
+}
+assert set(_CURVES) == set(STRATEGIES), "every strategy the models extrapolate has its curve here"
+
+
 def strategy_curve(a: dict, strategy: str, kk, seed: int = 0) -> np.ndarray:
     """(P, K) each problem's exact value of ``strategy`` at every k in ``kk`` (k <= every problem's n;
     weighted majority by Monte Carlo over 64 subsets)."""
-    n = a["n"]
-    kk = [int(k) for k in kk]
-    if strategy == "pass_at_k":
-        cols = [est.pass_at_k(n, a["c"], k) for k in kk]
-    elif strategy == "best_of_n":
-        r = np.where(a["valid"], a["reward"], -np.inf)
-        cols = list(est.best_of_ks(r, a["correct"], n, kk).values())
-    elif strategy == "majority":
-        cols = list(est.majority_at_ks(a["codes"], a["class_value"], n, kk).values())
-    else:
-        reward = np.nan_to_num(np.where(a["valid"], a["reward"], 0.0))
-        res = est.weighted_majority_mc(a["codes"], reward, a["class_value"], kk, n_draws=64, seed=seed)
-        cols = [res[k][0] for k in kk]
-    return np.stack(cols, axis=1)
+    return np.stack(_CURVES[strategy](a, [int(k) for k in kk], seed), axis=1)
 
 
 def _log_ks(k_max: int, n_points: int) -> np.ndarray:

@@ -10,6 +10,7 @@ import pandas as pd
 from scipy import special, stats
 
 from .. import estimators as est
+from .. import registry
 from ..matrix import SampleMatrix
 from ..schema import SAMPLING_METHODS
 from .exact import _exact_at
@@ -153,7 +154,7 @@ def predict(m, strategy: str, ks, *, n_draws: int = 16, seed: int = 0, anchor: f
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; expected one of {STRATEGIES}")
     a = _arrays(m)
-    if strategy in ("weighted_majority", "best_of_n") and a["reward"] is None:
+    if registry.strategy(strategy).needs_rewards and a["reward"] is None:
         raise ValueError(f"strategy {strategy!r} needs rewards, but the group {getattr(m, 'key', '')} has none")
     if not 0 < anchor <= 1:
         raise ValueError(f"anchor must be in (0, 1], got {anchor}")
