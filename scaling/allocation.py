@@ -107,12 +107,13 @@ class Allocation(Results):
         return self.summary()
 
 
-def _answer(c: dict, question: str, curve=None) -> Allocation:
-    """An :class:`Allocation` from a candidate mapping (key columns, k, flops, accuracy, band, source, label)."""
-    rest = ("accuracy", "ci_low", "ci_high", "flops", "source", "label")
+def _answer(c: dict, question: str) -> Allocation:
+    """An :class:`Allocation` from a candidate mapping (key columns, k, flops, accuracy, band, source, label,
+    and for a curve ``_curve``, the curve itself)."""
+    rest = ("accuracy", "ci_low", "ci_high", "flops", "source", "label", "_curve")
     config = {key: (v.item() if hasattr(v, "item") else v) for key, v in c.items() if key not in rest}
     return Allocation(config, float(c["accuracy"]), float(c.get("ci_low", np.nan)), float(c.get("ci_high", np.nan)),
-                      float(c["flops"]), str(c["source"]), str(c.get("label", "")), question, curve=curve)
+                      float(c["flops"]), str(c["source"]), str(c.get("label", "")), question, curve=c.get("_curve"))
 
 
 def _curve_at(label: str, cf, budget: float) -> dict | None:
@@ -133,12 +134,13 @@ def _curve_at(label: str, cf, budget: float) -> dict | None:
 
 def _candidates(laws, budget: float, match: Mapping) -> list[dict]:
     cands = []
-    for label, cf in laws.select(**match).curves.items():
+    sel = laws.select(**match)
+    for label, cf in sel.curves.items():
         if cf.converged and competes(cf.key.get("strategy"), match):
             c = _curve_at(label, cf, budget)
             if c is not None:
                 cands.append(c)
-    pts = laws.select(**match).points
+    pts = sel.points
     fitted = {lab for lab, cf in laws.curves.items() if cf.converged}
     for _, r in pts[pts.flops <= budget * (1 + 1e-9)].iterrows():
         if r["label"] in fitted or not competes(r["strategy"], match):
@@ -164,8 +166,7 @@ def optimal(laws, budget: float, **match) -> Allocation:
         raise ValueError(f"no configuration fits a budget of {budget:.3g} FLOPs per problem "
                          f"(the cheapest measured one costs {cheapest:.3g})")
     best = max(cands, key=lambda d: (d["accuracy"], -d["flops"]))
-    return _answer({c: v for c, v in best.items() if c != "_curve"}, f"best at {budget:.3g} FLOPs per problem",
-                   best.get("_curve"))
+    return _answer(best, f"best at {budget:.3g} FLOPs per problem")
 
 
 def _first_reaching(cf, target: float) -> float | None:
@@ -191,7 +192,8 @@ def min_flops(laws, target: float, **match) -> Allocation:
     """The cheapest configuration predicted to reach accuracy ``target`` (an :class:`Allocation`).
     Raises ValueError naming the best reachable accuracy when none does."""
     best, reach = None, 0.0
-    for label, cf in laws.select(**match).curves.items():
+    sel = laws.select(**match)
+    for label, cf in sel.curves.items():
         if not cf.converged or not competes(cf.key.get("strategy"), match):
             continue
         reach = max(reach, float(cf.predict(np.geomspace(*cf.fit_range, 400), warn=False).max()))
@@ -205,7 +207,7 @@ def min_flops(laws, target: float, **match) -> Allocation:
         if best is None or c < best["flops"]:
             best = {**cf.key, "k": k, "flops": float(c), "accuracy": float(acc[0]), "ci_low": float(lo_b[0]),
                     "ci_high": float(hi_b[0]), "source": "curve", "label": label, "_curve": cf}
-    pts = laws.select(**match).points
+    pts = sel.points
     pts = pts[[competes(s, match) for s in pts.strategy]] if len(pts) else pts
     if len(pts):
         reach = max(reach, float(pts.accuracy.max()))
@@ -217,8 +219,7 @@ def min_flops(laws, target: float, **match) -> Allocation:
     if best is None:
         raise ValueError(f"no configuration is predicted to reach accuracy {target:.3f} within the fitted "
                          f"ranges; the best reachable is {reach:.3f}")
-    return _answer({c: v for c, v in best.items() if c != "_curve"}, f"cheapest reaching accuracy {target:.3g}",
-                   best.get("_curve"))
+    return _answer(best, f"cheapest reaching accuracy {target:.3g}")
 
 
 def _bins(laws, by: str) -> list:

@@ -64,6 +64,7 @@ from .schema import (
     SchemaError,
     check_sample_table,
     config_columns,
+    match_rows,
 )
 from .strategies import concat, evaluate_matrix, group_plan, limits_frame, values_frame
 
@@ -158,13 +159,8 @@ def _require(table: pd.DataFrame | None, columns: Sequence[str], name: str) -> p
 
 
 def _match(table: pd.DataFrame, match: Mapping) -> pd.DataFrame:
-    """Rows of ``table`` whose columns equal ``match`` (compared as strings; None matches anything;
-    a column the table lacks is ignored)."""
-    keep = np.ones(len(table), bool)
-    for c, v in match.items():
-        if v is not None and c in table.columns:
-            keep &= (table[c].astype(str) == str(v)).to_numpy()
-    return table[keep].reset_index(drop=True)
+    """:func:`scaling.schema.match_rows`, renumbered."""
+    return match_rows(table, match).reset_index(drop=True)
 
 
 class Evaluation(Results):
@@ -264,7 +260,9 @@ class Evaluation(Results):
             d = d[d.k == int(k)] if len(d) else d
             if len(d):
                 if name == "measured" and level is not None:
-                    d = _match(self.conf_int(level), match)
+                    s = self.settings
+                    d = _curves(_match(self.per_problem, match), self.by, GroupWeights(s["n_boot"], s["seed"]),
+                                check_level(level))
                     d = d[d.k == int(k)]
                 r = d.iloc[0]
                 return (float(r.accuracy), float(r.ci_low), float(r.ci_high)) if interval else float(r.accuracy)
@@ -347,7 +345,6 @@ def evaluate_groups(matrices: Iterable[SampleMatrix], strategies: Sequence[str] 
     for gi, recs in zip(owner, results, strict=False):
         parts_of[gi].append(recs)
     return mats, [workers.merge_records(p) for p in parts_of], results[len(owner):]
-
 
 
 def _parse(strategies, by) -> tuple[list[str] | None, list[str]]:

@@ -12,6 +12,7 @@ least its accuracy for at most its FLOPs (with one of the two strictly better). 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -143,8 +144,6 @@ class SizeLaw(Results):
     @classmethod
     def fit(cls, optimal: pd.DataFrame, strategy: str, method: str, level: float = 0.95) -> SizeLaw:
         """OLS of ``log10 budget`` on ``log10 params`` over the rows of ``optimal`` (budget, params, ...)."""
-        import warnings
-
         import statsmodels.api as sm
 
         x = np.log10(optimal["params"].to_numpy(float))
@@ -155,8 +154,6 @@ class SizeLaw(Results):
         return cls(optimal, strategy, method, res, level)
 
     def _ci(self, level: float) -> np.ndarray:
-        import warnings
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             return self._res.conf_int(alpha=1 - level) if self._res.df_resid > 0 else np.full((2, 2), np.nan)

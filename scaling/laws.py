@@ -36,6 +36,7 @@ from . import allocation, frontier
 from ._version import __version__
 from .curves import CurveFit
 from .results import Results, check_level
+from .schema import match_rows
 
 __all__ = ["Laws", "read_laws", "file_hashes", "LawFileError", "FORMAT", "FORMAT_VERSION"]
 
@@ -103,28 +104,23 @@ class Laws(Results):
         self.meta = dict(meta or {})
 
     # ---------------------------------------------------------------- selection
+    def _curves_matching(self, match: Mapping) -> dict[str, CurveFit]:
+        return {label: cf for label, cf in self.curves.items()
+                if all(_matches(cf.key.get(c), v) for c, v in match.items())}
+
     def select(self, **match) -> Laws:
         """The laws of the configurations matching ``match`` (task=, model=, method=, strategy=, or a
         by-column; values compared as strings; None matches anything): their curves, measured points
         and limits, as a :class:`Laws` (the same verb as :meth:`scaling.Evaluation.select`).  A curve
-        lacking a matched key does not match; points and limits lacking that column keep their rows."""
-        curves = {label: cf for label, cf in self.curves.items()
-                  if all(_matches(cf.key.get(c), v) for c, v in match.items())}
-
-        def rows(table):
-            if table is None:
-                return None
-            keep = np.ones(len(table), bool)
-            for c, v in match.items():
-                if v is not None and c in table:
-                    keep &= (table[c].astype(str) == str(v)).to_numpy()
-            return table[keep]
-        return Laws(curves, rows(self.points), rows(self.limits), self.meta)
+        lacking a matched key does not match; points and limits lacking that column keep their rows
+        (:func:`scaling.schema.match_rows`)."""
+        return Laws(self._curves_matching(match), match_rows(self.points, match),
+                    None if self.limits is None else match_rows(self.limits, match), self.meta)
 
     def curve(self, model: str | None = None, method: str | None = None, strategy: str | None = None,
               task: str | None = None, **by) -> CurveFit:
         """The one curve matching the given key values (KeyError if none or several match)."""
-        hits = list(self.select(model=model, method=method, strategy=strategy, task=task, **by).curves.values())
+        hits = list(self._curves_matching(dict(model=model, method=method, strategy=strategy, task=task, **by)).values())
         if len(hits) != 1:
             opts = "; ".join(self.curves) or "(no fitted curves)"
             raise KeyError(f"{len(hits)} curves match model={model!r}, method={method!r}, strategy={strategy!r}"

@@ -47,6 +47,7 @@ and one offending row, so a user can find and fix the problem without reading th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from operator import attrgetter
 
@@ -434,6 +435,16 @@ EXTRAPOLATED_SUMMARY_COLUMNS = BASE_KEYS + ["reward_agg", "k", "flops", "accurac
 LIMIT_COLUMNS = ["task", "model", "method", "strategy", "problem_id", "correct_share", "top_wrong_share",
                  "margin", "limit"]
 _CURVE_VALUES = ["k", "flops", "accuracy", "ci_low", "ci_high", "mc_se", "n_problems", "n_capped"]
+
+
+def match_rows(table: pd.DataFrame, match: Mapping) -> pd.DataFrame:
+    """Rows of ``table`` whose columns equal ``match`` (compared as strings; None matches anything; a
+    column the table lacks is ignored): the one row selection behind every ``select(**key)``."""
+    keep = np.ones(len(table), bool)
+    for c, v in match.items():
+        if v is not None and c in table.columns:
+            keep &= (table[c].astype(str) == str(v)).to_numpy()
+    return table[keep]
 
 
 def config_columns(table: pd.DataFrame) -> list[str]:

@@ -93,7 +93,6 @@ def choose_coverage(model: SuccessModel, c, n, ks, *, level: float = 0.95, n_boo
     return choose(ks, n0, model.interval(c, n, ks, level), pl, check, level=level)
 
 
-
 def _in_data_check(a: dict, strategy: str, n_draws: int, seed: int, frac: int = 4) -> dict | None:
     """Out-of-sample check of a voting or best-of-n model inside the data: the model fitted on the first
     n/``frac`` solutions of every problem predicts the strategy at k = n; the target is the exact value
@@ -118,7 +117,6 @@ def _in_data_check(a: dict, strategy: str, n_draws: int, seed: int, frac: int = 
     target = float(_exact_at(a, strategy, n0, seed).mean())
     u = np.clip(_exact_at(a, strategy, max(1, n0 // 2), seed), 0.0, 1.0)
     return {"target": target, "model": model, "noise": float((u * (1 - u)).sum() / P ** 2)}
-
 
 
 @dataclass

@@ -38,7 +38,6 @@ def _thinned(c: np.ndarray, n: np.ndarray, frac: int):
     return uk[:, 0], uk[:, 1], wts, np.where(keep.reshape(H.shape), H, 0.0), pidx.reshape(H.shape)
 
 
-
 def _check_data(c: np.ndarray, n: np.ndarray, H: np.ndarray, frac: int) -> dict:
     """What the out-of-sample check needs from the data, per problem (see :func:`_check_scores`):
     P(no success in a random n1-subset) ``p0`` and, given that, the distribution ``Q`` (P, m_max) of the
@@ -265,8 +264,6 @@ def _select(data: _Pairs, thin: _Pairs | None, specs, P: int, chk: dict | None, 
     keep = logw > logw.max() - 10.0  # candidates a bootstrap replicate refits
     w = np.where(w > 1e-3, w, 0.0)
     return fits, w / w.sum(), bic, score, err, tfits, keep
-
-
 
 
 def long_range_frac(n_min: int, min_head: int = 8) -> int | None:
