@@ -1,6 +1,7 @@
 """Per-problem extrapolation far beyond the cached solutions, checked on data drawn from a known law whose
 accuracy is computed from the population (exactly for pass@k and best-of-n), never from the samples."""
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -216,9 +217,10 @@ def test_gev_hardness_law_is_brown_power_law():
 
 def test_coverage_choice_takes_the_model_where_the_power_law_cannot_saturate():
     """Light-tailed difficulty (every problem solvable): coverage saturates and the power law, fitted to
-    the curve, under-predicts; its long-range check (fit on n/f, predict n) shows it, so the per-problem
-    model is chosen, and the choice, both check errors and the anchor are reported."""
-    from scaling.extrapolate.predict import choose_coverage
+    the curve, under-predicts; its long-range check (fit on n/f, predict n) shows it reading low, so the
+    bracket's premise (the power law reads high) fails, the per-problem model beats the bracket in the
+    check and is chosen; the choice, every check error and the anchor are reported."""
+    from scaling.extrapolate.predict import MARGIN, choose_coverage
     from scaling.extrapolate.selection import long_range_frac
 
     w = make_world(400, -4.0, seed=3, success={"kind": "logit_normal", "scale": 1.0}, impossible=0.0)
@@ -227,9 +229,27 @@ def test_coverage_choice_takes_the_model_where_the_power_law_cannot_saturate():
     truth = np.mean(1 - (1 - w.p_correct) ** 512)
     ch = choose_coverage(fit_success_model(c, n, n_boot=5), c, n, [512])
     assert long_range_frac(32) == 4 and ch.check["frac"] == 4
-    assert ch.choice == "model" and abs(ch.check["power_law"]) > abs(ch.check["model"])
+    assert ch.check["power_law"] < -MARGIN * ch.check["noise"]
+    assert abs(ch.check["power_law"]) > abs(ch.check["bracket"]) > abs(ch.check["model"]) + MARGIN * ch.check["noise"]
+    assert ch.choice == "model"
     assert truth - ch.anchor[0] > 0.15 and abs(ch.est[0] - truth) < 0.5 * (truth - ch.anchor[0])
+    assert ch.bracket.upper[0] < ch.bracket.est[0] < ch.bracket.lower[0] < ch.est[0]
     assert ch.lo[0] < ch.est[0] < ch.hi[0]
+
+
+def test_coverage_choice_keeps_the_bracket_where_the_power_law_reads_high():
+    """A heavy left tail with never-solvable problems: the power law over-predicts inside the data, so the
+    bracket's premise holds and it is kept whatever the model's own check says."""
+    from scaling.extrapolate.predict import choose_coverage
+
+    w = make_world(400, seed=5, success={"kind": "beta", "a": 0.3, "b": 3.0}, impossible=0.3)
+    c = np.random.default_rng(2).binomial(128, w.p_correct)
+    n = np.full(400, 128)
+    ch = choose_coverage(fit_success_model(c, n, n_boot=0), c, n, [8192])
+    assert ch.check["frac"] == 16 and ch.check["power_law"] > 0
+    assert ch.choice == "bracket" and ch.est[0] == pytest.approx(ch.bracket.est[0], abs=1e-12)
+    truth = np.mean(1 - (1 - w.p_correct) ** 8192)
+    assert ch.lo[0] <= truth <= ch.hi[0]
 
 
 def test_power_law_coverage_bootstrap_matches_the_cached_curve():
@@ -277,11 +297,11 @@ def test_extrapolate_to_a_horizon_is_what_laws_predict(tmp_path):
         scaling.evaluate(t, strategies=["pass_at_k"], extrapolate_to=1.5)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 20 open: the n/16 in-data check picks the per-problem model where it "
-                   "under-predicts (seed 0: mean |error| 0.054, the power law 0.040); see the issue's note")
-def test_codecontests_coverage_at_10000_from_128():
-    """Real data (Large Language Monkeys, CodeContests, data/real-coverage): 128 of each problem's 10,000
-    outcomes, coverage at 10,000 through the library path, against the share solved in all 10,000."""
+@functools.lru_cache(maxsize=1)
+def _codecontests_errors() -> pd.DataFrame:
+    """CodeContests (Large Language Monkeys, data/real-coverage): 128 of each problem's 10,000 outcomes
+    (the benchmark's draw 0), coverage at 10,000 through the library path; per model the truth (share
+    solved in all 10,000), ours with its interval, and Brown et al.'s power law on the same draw."""
     import importlib.util
 
     import scaling
@@ -296,5 +316,21 @@ def test_codecontests_coverage_at_10000_from_128():
     assert len(samples) == 140 * 5 * 128 and samples.groupby(["model", "problem_id"]).size().eq(128).all()
     ev = scaling.evaluate(samples, strategies=["pass_at_k"], extrapolate_to=10_000, n_boot=0)
     s = ev.extrapolated_summary.query("k == 10000").set_index("model")
-    err = (s.accuracy - truth.reindex(s.index)).abs()
-    assert err.mean() < 0.05 and err.max() < 0.1, err
+    return s.assign(truth=truth.reindex(s.index), err=(s.accuracy - truth.reindex(s.index)).abs(),
+                    anchor_err=(s.anchor - truth.reindex(s.index)).abs())
+
+
+def test_codecontests_coverage_at_10000_from_128():
+    """Real data, 78x beyond the cached outcomes: within 0.05 on average and 0.1 at worst, as good as the
+    power law on average (within 0.01), and every interval covers the truth."""
+    s = _codecontests_errors()
+    assert s.err.mean() < 0.05 and s.err.max() < 0.1, s
+    assert s.err.mean() < s.anchor_err.mean() + 0.01, s
+    assert ((s.ci_low <= s.truth) & (s.truth <= s.ci_high)).all(), s
+
+
+@pytest.mark.xfail(strict=True, reason="issue 20's goal, not met: on this draw ours 0.040 mean / 0.085 worst, the "
+                   "power law 0.040 / 0.059 (Llama 3 8B Instruct: ours 0.151, power law 0.179, truth 0.236)")
+def test_codecontests_below_the_power_law_in_mean_and_worst():
+    s = _codecontests_errors()
+    assert s.err.mean() < s.anchor_err.mean() and s.err.max() < s.anchor_err.max(), s

@@ -20,6 +20,16 @@ Coverage (pass@k)
     does each predict when the still-unsolved problems get solved by n?  The weights (check score times
     exp(-BIC/2)) and the whole procedure are bootstrapped over problems, so the interval carries the
     uncertainty of which tail fits, not only of its parameters, and widens when few problems are solved.
+
+    Far beyond n that check cannot see far enough, and on real data every such model errs: it reads
+    the problems never solved as either merely hard or impossible.  So coverage beyond n is, by
+    default, the *bracket* (:mod:`scaling.extrapolate.bracket`): the midpoint of two opposite readings
+    -- Brown et al.'s power law fitted to the cached curve (everything is eventually solved; on
+    CodeContests it over-predicts) and the beta-binomial averaged over the never-solvable share by its
+    profile likelihood (:func:`scaling.extrapolate.zero_share.fit_zero_share`; it under-predicts) --
+    with an interval from the lower reading's low end to the upper's high end.  The per-problem model
+    replaces it only where the long-range in-data check (fit on n/16, predict n) shows the model better
+    by three standard deviations of the check's noise (:func:`scaling.extrapolate.predict.choose`).
 Majority voting
     Posterior draws of each problem's answer distribution: Dirichlet(counts + 1/2) over the observed
     answer classes plus an unseen-answer bucket (Good-Turing mass, never a winner) and the null answer

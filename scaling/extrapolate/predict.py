@@ -13,23 +13,30 @@ from .. import estimators as est
 from .. import registry
 from ..matrix import SampleMatrix
 from ..schema import SAMPLING_METHODS
+from .bracket import BracketFit, bracket_check, coverage_bracket
 from .exact import _exact_at
 from .groups import STRATEGIES, _arrays, _head
-from .power_law import PowerLaw, power_law_coverage
+from .power_law import power_law_coverage
 from .reward_tail import _best_of_n
 from .selection import SuccessModel, fit_success_model, long_range_frac, model_check
 from .voting import _voting
 
+#: Standard deviations of the check's noise by which the per-problem model must beat the bracket, and by
+#: which the power law must read low inside the data, for the model to replace the bracket.
+MARGIN = 3.0
+
 
 @dataclass
 class AnchorChoice:
-    """A strategy's value beyond the cached solutions from the per-problem model or from Brown et al.'s
-    power law (the anchor), whichever the in-data check chose (:func:`choose`).
+    """Coverage beyond the cached solutions from the per-problem success model or from the bracket
+    (:mod:`scaling.extrapolate.bracket`: the midpoint of Brown et al.'s power law and the beta-binomial
+    over the never-solvable share), as the in-data check chose (:func:`choose`).
 
-    ``choice``: ``"model"`` or ``"power_law"``; ``est``, ``lo``, ``hi``: (K,) the chosen estimate and its
-    interval; ``anchor``: (K,) the power law's values; ``check``: the check's thinning factor ``frac``,
-    each candidate's predicted minus measured value at n from the head of the data (``model``,
-    ``power_law``) and the check's ``noise`` (a standard deviation)."""
+    ``choice``: ``"model"`` or ``"bracket"``; ``est``, ``lo``, ``hi``: (K,) the estimate and its
+    interval; ``anchor``: (K,) the power law's values, for comparison; ``bracket``: the bracket's fit;
+    ``check``: the check's thinning factor ``frac``, each candidate's predicted minus measured value at
+    n from the head of the data (``model``, ``bracket``, and ``power_law`` alone) and the check's
+    ``noise`` (a standard deviation)."""
 
     choice: str
     est: np.ndarray
@@ -37,60 +44,64 @@ class AnchorChoice:
     hi: np.ndarray
     anchor: np.ndarray
     check: dict
+    bracket: BracketFit | None = None
 
 
-def choose(ks, n0: int, model: tuple, pl: PowerLaw, check: dict, *, level: float = 0.95) -> AnchorChoice:
-    """The per-problem ``model`` (estimate, low, high at ``ks``) or the power law ``pl`` (fitted with
-    bootstrap draws), by the in-data ``check`` (frac, model and power_law errors, noise).
+def choose(ks, n0: int, model: tuple, alternative: tuple, check: dict, *,
+           level: float = 0.95) -> tuple[str, tuple]:
+    """The per-problem ``model`` or the bracket ``alternative`` (each: estimate, low, high at ``ks``), by
+    the in-data ``check`` (frac f, the model's, the bracket's and the power law's errors, noise); returns
+    the choice and its (estimate, low, high).
 
-    The model is chosen where ``|e_model| + 2 noise < |e_power_law|``: it must extrapolate better than
-    the anchor inside the data by more than the check's noise; otherwise the anchor.  Without a check
-    (too few solutions, nothing solved) the model is kept.  The chosen interval -- the
-    model's, or the power law's bootstrap over problems -- is widened by what the chosen check error
-    shows beyond twice its noise, growing with ``log(k / n) / log f`` (an error measured over a factor
-    f, expected to grow with the log of the range)."""
+    The bracket is the default: its readings lie on either side of the long range that a check over
+    n/f -> n cannot see.  Its premise is that the power law reads high.  The model replaces it where
+    the check shows that premise broken -- the power law under-predicts coverage at n by more than
+    ``MARGIN`` (3) noise standard deviations, so both readings sit low -- and the model extrapolating
+    better than the bracket by more than ``MARGIN`` noise.  (On CodeContests, 128 -> 10,000 samples, the
+    check alone picked the model where it was right over n/16 -> n and under-predicted at 10,000 by up
+    to 0.195; there the power law read high in every check.  On the shipped family, 16 -> 256 samples,
+    the power law read low by 5-6 noise and the model was the better.)  Without a check (too few
+    solutions, nothing solved, nothing unsolved) the model is kept.  The chosen interval is widened by
+    what its check error shows beyond twice its noise, growing with ``log(k / n) / log f`` (an error
+    measured over a factor f, expected to grow with the log of the range)."""
     ks = np.asarray(ks, float)
-    anchor = pl(ks)
-    f, em, ea, noise = check.get("frac"), check.get("model", np.nan), check.get("power_law", np.nan), \
-        check.get("noise", np.nan)
-    checked = f is not None and np.isfinite(em) and np.isfinite(ea)
-    use_pl = checked and abs(em) + 2.0 * np.nan_to_num(noise) >= abs(ea)
-    if use_pl:
-        e = anchor
-        if pl.draws is not None:
-            reps = pl.replicates(ks)
-            a = (1 - level) / 2
-            lo, hi = np.quantile(reps, a, axis=0), np.quantile(reps, 1 - a, axis=0)
-        else:
-            lo, hi = anchor.copy(), anchor.copy()
-    else:
-        e, lo, hi = (np.asarray(x, float) for x in model)
-    err = ea if use_pl else em
+    f, em, eb, ep = (check.get(k, np.nan) for k in ("frac", "model", "bracket", "power_law"))
+    noise = float(np.nan_to_num(check.get("noise", np.nan)))
+    checked = f is not None and np.isfinite(em) and np.isfinite(eb)
+    use_model = not checked or (ep < -MARGIN * noise and abs(em) + MARGIN * noise < abs(eb))
+    e, lo, hi = (np.asarray(x, float) for x in (model if use_model else alternative))
     if checked:
         zq = special.ndtri((1 + level) / 2)
-        excess = max(0.0, abs(err) - 2.0 * np.nan_to_num(noise))
-        extra = excess * np.maximum(np.log(ks / n0) / np.log(f), 0.0) / zq
+        extra = max(0.0, abs(em if use_model else eb) - 2.0 * noise) * np.maximum(np.log(ks / n0) / np.log(f),
+                                                                                   0.0) / zq
         lo = e - np.sqrt((e - lo) ** 2 + extra ** 2)
         hi = e + np.sqrt((hi - e) ** 2 + extra ** 2)
-    return AnchorChoice("power_law" if use_pl else "model", e, np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0),
-                        anchor, dict(check))
+    return ("model" if use_model else "bracket"), (e, np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0))
 
 
 def choose_coverage(model: SuccessModel, c, n, ks, *, level: float = 0.95, n_boot: int = 200,
                     seed: int = 0) -> AnchorChoice:
-    """Coverage at ``ks`` from the success ``model`` or from the power law (:func:`choose`), checked over
+    """Coverage at ``ks`` from the success ``model`` or the bracket (:func:`choose`), checked over
     the longest range the data allow (:func:`long_range_frac`: the first n/f of each problem's solutions,
-    f = 16 where that leaves 8): the model's candidates refitted on n/f (:func:`model_check`), the power
-    law on the curve up to n/f, each predicting coverage at n, which the data measure."""
+    f = 16 where that leaves 8): the model's candidates refitted on n/f (:func:`model_check`), the
+    bracket's two readings on the same head (:func:`bracket_check`), each predicting coverage at n, which
+    the data measure.  The power law alone is reported beside them (``anchor``)."""
     c, n = np.asarray(c, int), np.asarray(n, int)
     n0 = int(n.min())
+    ks = np.asarray(ks, float)
     pl = power_law_coverage(c, n, n_boot=n_boot, seed=seed)
     f = long_range_frac(n0)
-    check = {"frac": f, "model": np.nan, "power_law": np.nan, "noise": np.nan}
+    check = {"frac": f, "model": np.nan, "bracket": np.nan, "power_law": np.nan, "noise": np.nan}
     if f is not None and (c > 0).any():
         check["model"], check["noise"] = model_check(model, c, n, f)
         check["power_law"] = float(power_law_coverage(c, n, n0 // f)(n0) - est.pass_at_k(n, c, n0).mean())
-    return choose(ks, n0, model.interval(c, n, ks, level), pl, check, level=level)
+        check["bracket"] = bracket_check(c, n, f)
+    br = coverage_bracket(c, n, ks, pl, level=level) if (c > 0).any() and (c == 0).any() else None
+    alt = (br.est, br.lo, br.hi) if br is not None else (np.full(len(ks), np.nan),) * 3
+    if br is None:
+        check["bracket"] = np.nan  # nothing solved, or nothing unsolved: nothing to bracket
+    choice, (e, lo, hi) = choose(ks, n0, model.interval(c, n, ks, level), alt, check, level=level)
+    return AnchorChoice(choice, e, lo, hi, pl(ks), dict(check), br)
 
 
 def _in_data_check(a: dict, strategy: str, n_draws: int, seed: int, frac: int = 4) -> dict | None:
@@ -185,7 +196,7 @@ def predict(m, strategy: str, ks, *, n_draws: int = 16, seed: int = 0, anchor: f
         meas = (ks[None, :] <= n[:, None]).all(axis=0)
         shift = np.where(meas, pred.mean(axis=0) - est_, 0.0)
         pred = np.where(meas[None, :], pred, _move_mean(pred, est_))
-        info.update(prior="power_law" if ch.choice == "power_law" else mod.label, check_error=ch.check[ch.choice],
+        info.update(prior="bracket" if ch.choice == "bracket" else mod.label, check_error=ch.check[ch.choice],
                     anchor=ch.anchor, anchor_check_error=ch.check["power_law"])
         return _Prediction(pred, exact, var, est_ + shift, np.clip(lo + shift, 0, 1), np.clip(hi + shift, 0, 1),
                            extrap, **info)
@@ -255,8 +266,9 @@ def extrapolate(m, strategy: str, ks=(128, 256, 512, 1024), *, n_draws: int = 16
     mean over these problems' true accuracy), se (half its width over the normal quantile),
     extrapolated (k beyond some problem's cached solutions; otherwise the value is the exact estimate),
     plug_in (the exact value at the anchor k), n_problems, model (the group's key as a string), prior
-    (pass@k: the success-rate prior of largest weight, or ``power_law`` when the power law won the
-    long-range check; best-of-n: the success-rate prior), check_error (the in-data check's predicted
+    (pass@k: the success-rate prior of largest weight where the per-problem model is used,
+    ``bracket`` where the bracket is, see :func:`scaling.extrapolate.predict.choose`; best-of-n: the
+    success-rate prior), check_error (the in-data check's predicted
     minus observed value at n from the head of the solutions: coverage from n/f for pass@k, see
     :func:`scaling.extrapolate.predict.choose_coverage`; the strategy itself from n/4 for voting and
     best-of-n), anchor and anchor_check_error (pass@k: the power law at k and its check error; NaN
@@ -302,7 +314,7 @@ def extrapolated_frame(m: SampleMatrix, strategies: Sequence[str], multiples: Se
     best-of-n, which only widen their intervals.  Returns (per-problem frame, interval frame, the success
     model's candidate table or None), or None when nothing is extrapolated.  For coverage the interval
     frame also holds the power law (``anchor``) and its in-data check error, against which the model was
-    chosen (:func:`scaling.extrapolate.predict.choose_coverage`; ``prior`` is ``power_law`` when it won).
+    chosen (:func:`scaling.extrapolate.predict.choose_coverage`; ``prior`` is ``bracket`` when it won).
     """
     n0 = int(m.n.min())
     strategies = [s for s in strategies if s in STRATEGIES]

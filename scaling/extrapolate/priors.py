@@ -243,6 +243,28 @@ class _Pairs:
         return SuccessPrior(family, zero_atom, t, self.z, g, float(special.expit(t[npar])) if zero_atom else 0.0,
                             loglik, npar + int(zero_atom))
 
+    def fit_share(self, family: str, share: float, starts=None) -> SuccessPrior:
+        """``family`` fitted by marginal likelihood with the weight on p = 0 held at ``share`` (in [0, 1)):
+        one point of the profile likelihood of the never-solvable share."""
+        if share <= 0:
+            return self.fit(family, False, starts=starts)
+        npar = len(_BOUNDS[family])
+        t0 = float(special.logit(share))
+
+        def nll(t):
+            val, grad = self.nll(np.append(t, t0), family, True)
+            return val, grad[:npar]
+
+        best = None
+        for s in starts if starts is not None else _STARTS[family]:
+            r = optimize.minimize(nll, np.asarray(s, float), jac=True, method="L-BFGS-B", bounds=_BOUNDS[family],
+                                  options={"maxiter": 400})
+            if best is None or r.fun < best.fun:
+                best = r
+        g, _ = _family_weights(family, best.x, self.z)
+        loglik = -float(best.fun) + (0.5 * (best.x[2] / XI_PRIOR_SD) ** 2 if family == "gev" else 0.0)
+        return SuccessPrior(family, True, np.append(best.x, t0), self.z, g, float(share), loglik, npar)
+
 
 
 def _lbinom(a, b):

@@ -279,10 +279,11 @@ def model_check(model: SuccessModel, c, n, frac: int) -> tuple[float, float]:
     """Long-range in-data check of a fitted success model: its candidates of positive weight refitted on
     n/``frac`` of each problem's solutions (averaged over every such subset) predict coverage at n.
     Returns (predicted minus observed coverage at n, weighted by the model's candidate weights, and the
-    check's noise: the standard deviation of the observed coverage at n given the head)."""
+    check's noise: the standard deviation of the observed coverage at n given the head, at least one
+    problem's share 1/P, which a check cannot resolve)."""
     c, n = np.asarray(c, int), np.asarray(n, int)
     jj, nn1, wts, H, _ = _thinned(c, n, frac)
-    noise = float(np.sqrt((H[:, 0] * (1 - H[:, 0])).sum()) / len(c))
+    noise = max(float(np.sqrt((H[:, 0] * (1 - H[:, 0])).sum()) / len(c)), 1.0 / len(c))
     if frac == 4 and model.check.check_error.notna().all():
         return float((model.check.check_error * model.weights).sum()), noise
     thin = _Pairs(jj, nn1, wts, _grid(nn1.max()))

@@ -1,0 +1,72 @@
+"""Coverage between two opposite readings of the problems never solved in n samples: the bracket.
+
+Upper reading: Brown et al.'s power law ``-log pass@k = a k^-b`` fitted to the cached curve, which
+tends to 1 -- every problem is solvable and the hard ones keep being solved at the rate the curve shows.
+Lower reading: the beta-binomial averaged over the never-solvable share (:func:`fit_zero_share`), in
+which the bulk of the solved problems fixes the Beta's left tail and whatever that tail cannot explain
+is never solved.  On real data the two err on opposite sides (CodeContests, 128 -> 10,000 samples, five
+models x five draws: the power law +0.031 on average, the lower reading -0.037), and where the truth
+lies between them the midpoint errs by at most half their distance.  The bracket's estimate is that
+midpoint; its interval runs from the lower reading's low end to the upper reading's high end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import estimators as est
+from .power_law import PowerLaw, power_law_coverage
+from .selection import _thinned
+from .zero_share import fit_zero_share
+
+
+@dataclass
+class BracketFit:
+    """The bracket at ``ks``: ``est``, ``lo``, ``hi`` (K,) and its two readings ``upper`` (the power law)
+    and ``lower`` (the beta-binomial over the never-solvable share), each (K,)."""
+
+    est: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    upper: np.ndarray
+    lower: np.ndarray
+
+
+def coverage_bracket(c, n, ks, pl: PowerLaw, *, level: float = 0.95) -> BracketFit:
+    """The bracket of coverage at ``ks`` from success counts ``c`` of ``n`` samples, with the power law
+    ``pl`` already fitted to the cached curve (with bootstrap ``draws`` for its interval, or without).
+
+    >>> rng = np.random.default_rng(0)
+    >>> p = np.where(rng.random(300) < 0.2, 0.0, rng.beta(0.3, 2.0, 300)); c = rng.binomial(64, p)
+    >>> n = np.full(300, 64)
+    >>> b = coverage_bracket(c, n, [1024], power_law_coverage(c, n, n_boot=50))
+    >>> bool(b.lo[0] <= min(b.lower[0], b.upper[0]) <= b.est[0] <= max(b.lower[0], b.upper[0]) <= b.hi[0])
+    True
+    """
+    ks = np.asarray(ks, float)
+    lower, llo, lhi = fit_zero_share(c, n).interval(c, n, ks, level)
+    upper = pl(ks)
+    ulo, uhi = upper, upper
+    if pl.draws is not None:
+        a = (1 - level) / 2
+        reps = pl.replicates(ks)
+        ulo, uhi = np.quantile(reps, a, axis=0), np.quantile(reps, 1 - a, axis=0)
+    mid = 0.5 * (lower + upper)
+    lo = np.minimum.reduce([llo, ulo, mid])
+    hi = np.maximum.reduce([lhi, uhi, mid])
+    return BracketFit(mid, np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0), upper, lower)
+
+
+def bracket_check(c, n, frac: int) -> float:
+    """Long-range in-data check of the bracket: both readings fitted on the first n/``frac`` of each
+    problem's solutions (the power law on the curve up to n/frac; the beta-binomial on the histogram of
+    successes in a random n/frac-subset, averaged over every subset) predict coverage at n.  Returns the
+    midpoint's predicted minus observed coverage at n."""
+    c, n = np.asarray(c, int), np.asarray(n, int)
+    n0 = int(n.min())
+    upper = float(power_law_coverage(c, n, n0 // frac)(n0))
+    jj, nn1, wts, _, _ = _thinned(c, n, frac)
+    lower = fit_zero_share(jj, nn1, wts).mean_at(jj, nn1, n0, wts)
+    return 0.5 * (upper + lower) - float(est.pass_at_k(n, c, n0).mean())
