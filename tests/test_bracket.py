@@ -83,4 +83,4 @@ def test_bracket_check_by_hand():
     jj, nn1, wts, _, _ = _thinned(c, n, f)
     lower = fit_zero_share(jj, nn1, wts).moments(jj, nn1, 64)[0] @ wts / wts.sum()
     upper = power_law_coverage(c, n, 64 // f)(64)
-    assert bracket_check(c, n, f) == pytest.approx(0.5 * (upper + lower) - est.pass_at_k(n, c, 64).mean())
+    assert bracket_check(c, n, f, upper) == pytest.approx(0.5 * (upper + lower) - est.pass_at_k(n, c, 64).mean())

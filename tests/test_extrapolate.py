@@ -334,3 +334,19 @@ def test_codecontests_coverage_at_10000_from_128():
 def test_codecontests_below_the_power_law_in_mean_and_worst():
     s = _codecontests_errors()
     assert s.err.mean() < s.anchor_err.mean() and s.err.max() < s.anchor_err.max(), s
+
+
+def test_best_of_n_takes_the_power_law_where_the_check_shows_the_model_off():
+    """Real data, the shipped family's smallest model (arith-neox-32k), whose reward barely tells right from
+    wrong: from 16 of 256 solutions the reward-tail model predicts best-of-n rising with k, and its in-data
+    check (n/4 -> n) shows it off by more than MARGIN noise while the power law on best-of-n's own curve
+    is closer, so the power law is used; the truth is the exact value on all 256 solutions."""
+    from scaling.extrapolate.exact import _exact_at
+    from scaling.extrapolate.groups import _arrays
+
+    root = Path(__file__).parent.parent / "data" / "samples" / "arith"
+    full = pd.read_parquet(root / "arith-neox-32k.parquet").query("method == 'sample'")
+    truth = float(_exact_at(_arrays(to_matrices(full)[0]), "best_of_n", 256, 0).mean())
+    out = extrapolate(to_matrices(full[full.sample_id < 16])[0], "best_of_n", ks=[256]).iloc[0]
+    assert out.prior == "power_law"
+    assert abs(out.accuracy - truth) < 0.03 and out.ci_low <= truth <= out.ci_high

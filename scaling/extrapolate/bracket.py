@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import estimators as est
-from .power_law import PowerLaw, power_law_coverage
 from .selection import _thinned
 from .zero_share import fit_zero_share
 
@@ -34,10 +33,12 @@ class BracketFit:
     lower: np.ndarray
 
 
-def coverage_bracket(c, n, ks, pl: PowerLaw, *, level: float = 0.95) -> BracketFit:
+def coverage_bracket(c, n, ks, pl, *, level: float = 0.95) -> BracketFit:
     """The bracket of coverage at ``ks`` from success counts ``c`` of ``n`` samples, with the power law
-    ``pl`` already fitted to the cached curve (with bootstrap ``draws`` for its interval, or without).
+    ``pl`` (a :class:`scaling.extrapolate.power_law.PowerLaw`) already fitted to the cached curve, with
+    bootstrap ``draws`` for its interval or without.
 
+    >>> from scaling.extrapolate.power_law import power_law_coverage
     >>> rng = np.random.default_rng(0)
     >>> p = np.where(rng.random(300) < 0.2, 0.0, rng.beta(0.3, 2.0, 300)); c = rng.binomial(64, p)
     >>> n = np.full(300, 64)
@@ -59,14 +60,15 @@ def coverage_bracket(c, n, ks, pl: PowerLaw, *, level: float = 0.95) -> BracketF
     return BracketFit(mid, np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0), upper, lower)
 
 
-def bracket_check(c, n, frac: int) -> float:
+def bracket_check(c, n, frac: int, upper: float) -> float:
     """Long-range in-data check of the bracket: both readings fitted on the first n/``frac`` of each
-    problem's solutions (the power law on the curve up to n/frac; the beta-binomial on the histogram of
-    successes in a random n/frac-subset, averaged over every subset) predict coverage at n.  Returns the
-    midpoint's predicted minus observed coverage at n."""
+    problem's solutions predict coverage at n -- ``upper``, the power law fitted to the curve up to
+    n/frac, evaluated at n (:func:`scaling.extrapolate.power_law.power_law_coverage` with ``k_max``), and
+    the beta-binomial over the never-solvable share fitted to the histogram of successes in a random
+    n/frac-subset, averaged over every subset.  Returns the midpoint's predicted minus observed coverage
+    at n."""
     c, n = np.asarray(c, int), np.asarray(n, int)
     n0 = int(n.min())
-    upper = float(power_law_coverage(c, n, n0 // frac)(n0))
     jj, nn1, wts, _, _ = _thinned(c, n, frac)
     lower = fit_zero_share(jj, nn1, wts).mean_at(jj, nn1, n0, wts)
-    return 0.5 * (upper + lower) - float(est.pass_at_k(n, c, n0).mean())
+    return 0.5 * (float(upper) + lower) - float(est.pass_at_k(n, c, n0).mean())

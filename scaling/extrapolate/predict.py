@@ -16,7 +16,7 @@ from ..schema import SAMPLING_METHODS
 from .bracket import BracketFit, bracket_check, coverage_bracket
 from .exact import _exact_at
 from .groups import STRATEGIES, _arrays, _head
-from .power_law import power_law_coverage
+from .power_law import fit_power_law, power_law_coverage
 from .reward_tail import _best_of_n
 from .selection import SuccessModel, fit_success_model, long_range_frac, model_check
 from .voting import _voting
@@ -94,8 +94,9 @@ def choose_coverage(model: SuccessModel, c, n, ks, *, level: float = 0.95, n_boo
     check = {"frac": f, "model": np.nan, "bracket": np.nan, "power_law": np.nan, "noise": np.nan}
     if f is not None and (c > 0).any():
         check["model"], check["noise"] = model_check(model, c, n, f)
-        check["power_law"] = float(power_law_coverage(c, n, n0 // f)(n0) - est.pass_at_k(n, c, n0).mean())
-        check["bracket"] = bracket_check(c, n, f)
+        upper = float(power_law_coverage(c, n, n0 // f)(n0))
+        check["power_law"] = upper - float(est.pass_at_k(n, c, n0).mean())
+        check["bracket"] = bracket_check(c, n, f, upper)
     br = coverage_bracket(c, n, ks, pl, level=level) if (c > 0).any() and (c == 0).any() else None
     alt = (br.est, br.lo, br.hi) if br is not None else (np.full(len(ks), np.nan),) * 3
     if br is None:
@@ -106,9 +107,10 @@ def choose_coverage(model: SuccessModel, c, n, ks, *, level: float = 0.95, n_boo
 
 def _in_data_check(a: dict, strategy: str, n_draws: int, seed: int, frac: int = 4) -> dict | None:
     """Out-of-sample check of a voting or best-of-n model inside the data: the model fitted on the first
-    n/``frac`` solutions of every problem predicts the strategy at k = n; the target is the exact value
-    on all n, whose own spread over problems is ``noise`` (a variance).  Returns target, model, noise,
-    or None where n is too small or unequal."""
+    n/``frac`` solutions of every problem predicts the strategy at k = n, and so does the power law
+    fitted to the strategy's exact curve up to n/``frac``; the target is the exact value on all n, whose
+    own spread over problems is ``noise`` (a variance).  Returns target, model, power_law, noise, or
+    None where n is too small or unequal."""
     n = a["n"]
     n0 = int(n.min())
     n1 = n0 // frac
@@ -127,7 +129,8 @@ def _in_data_check(a: dict, strategy: str, n_draws: int, seed: int, frac: int = 
     model = float(_exact_at(b, strategy, k_a, seed).mean() + (inc[:, 0] - inc[:, 1]).mean())
     target = float(_exact_at(a, strategy, n0, seed).mean())
     u = np.clip(_exact_at(a, strategy, max(1, n0 // 2), seed), 0.0, 1.0)
-    return {"target": target, "model": model, "noise": float((u * (1 - u)).sum() / P ** 2)}
+    pl = float(fit_power_law(a, strategy, k_max=n1, seed=seed)(n0)) if n1 >= 2 else np.nan
+    return {"target": target, "model": model, "power_law": pl, "noise": float((u * (1 - u)).sum() / P ** 2)}
 
 
 @dataclass
@@ -222,14 +225,25 @@ def predict(m, strategy: str, ks, *, n_draws: int = 16, seed: int = 0, anchor: f
         zq = special.ndtri((1 + level) / 2)
     chk = _in_data_check(a, strategy, n_draws, seed) if check else None
     if chk is not None:
-        # the in-data check (n/4 -> n) is one measured extrapolation error: what it shows beyond the
-        # spread of its own target widens the interval, growing with log k over the check's log 4.  (The
-        # power law is no candidate here: it tends to 1 while voting and best-of-n saturate below, and a
-        # check over a factor 4 cannot see that -- on generated worlds it picks the power law for
-        # best-of-n where it errs by 0.14 at 16x.)
-        info["check_error"] = chk["model"] - chk["target"]
-        excess = max(0.0, abs(info["check_error"]) - 2.0 * np.sqrt(chk["noise"]))
+        # the in-data check (n/4 -> n) is one measured extrapolation error of the model, and of the power
+        # law fitted to the strategy's curve up to n/4.  The power law replaces the model only where the
+        # check shows the model off by MARGIN noise and the power law better by MARGIN noise: it tends to
+        # 1 while voting and best-of-n saturate below, which a check over a factor 4 cannot see.  What
+        # the chosen check error shows beyond twice its noise widens the interval, growing with log k over
+        # the check's log 4.
+        noise = max(float(np.sqrt(chk["noise"])), 1.0 / P)
+        em, ep = chk["model"] - chk["target"], chk["power_law"] - chk["target"]
         grow = np.maximum(np.log(ks / n.min()) / np.log(4.0), 0.0)
+        if abs(em) > MARGIN * noise and abs(ep) + MARGIN * noise < abs(em):
+            pl = fit_power_law(a, strategy, n_boot=200, seed=seed)
+            est_ = np.where(ks <= n.min(), est_, pl(ks))
+            pred = np.where((ks <= n.min())[None, :], pred, _move_mean(np.clip(pred, 0.0, 1.0), est_))
+            q = np.quantile(pl.replicates(ks), [(1 - level) / 2, (1 + level) / 2], axis=0)
+            sd = np.where(ks <= n.min(), sd, (q[1] - q[0]) / (2 * zq))
+            info.update(prior="power_law", check_error=ep)
+        else:
+            info["check_error"] = em
+        excess = max(0.0, abs(info["check_error"]) - 2.0 * noise)
         sd = np.sqrt(sd ** 2 + (excess * grow / zq) ** 2)
     return _Prediction(pred, exact, var, est_, np.clip(est_ - zq * sd, 0, 1), np.clip(est_ + zq * sd, 0, 1),
                        extrap, **info)

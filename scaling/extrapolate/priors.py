@@ -270,3 +270,11 @@ class _Pairs:
 def _lbinom(a, b):
     return special.gammaln(a + 1) - special.gammaln(b + 1) - special.gammaln(a - b + 1)
 
+
+def _mixture_quantiles(w: np.ndarray, mu: np.ndarray, sd: np.ndarray, qs) -> list[float]:
+    """Quantiles of the normal mixture sum_j w_j N(mu_j, sd_j^2) (sd_j may be 0)."""
+    w = np.asarray(w, float) / np.sum(w)
+    sd = np.maximum(np.asarray(sd, float), 1e-9)
+    x = np.linspace((mu - 6 * sd).min(), (mu + 6 * sd).max(), 4001)
+    F = (w[None, :] * special.ndtr((x[:, None] - mu[None, :]) / sd[None, :])).sum(axis=1)
+    return [float(np.interp(q, F, x)) for q in qs]

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
-from .priors import FAMILIES, SuccessPrior, _grid, _lbinom, _log_p, _Pairs
+from .priors import FAMILIES, SuccessPrior, _grid, _lbinom, _log_p, _mixture_quantiles, _Pairs
 
 
 def _thinned(c: np.ndarray, n: np.ndarray, frac: int):
@@ -161,15 +160,6 @@ class SuccessModel:
             lo.append(lo_)
             hi.append(hi_)
         return np.array(est), np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
-
-
-def _mixture_quantiles(w: np.ndarray, mu: np.ndarray, sd: np.ndarray, qs) -> list[float]:
-    """Quantiles of the normal mixture sum_j w_j N(mu_j, sd_j^2) (sd_j may be 0)."""
-    w = np.asarray(w, float) / np.sum(w)
-    sd = np.maximum(np.asarray(sd, float), 1e-9)
-    x = np.linspace((mu - 6 * sd).min(), (mu + 6 * sd).max(), 4001)
-    F = (w[None, :] * special.ndtr((x[:, None] - mu[None, :]) / sd[None, :])).sum(axis=1)
-    return [float(np.interp(q, F, x)) for q in qs]
 
 
 def fit_success_model(c, n, *, families=FAMILIES, zero_atoms=(False, True), frac: int = 4, n_boot: int = 30,

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .priors import SuccessPrior, _grid, _Pairs
-from .selection import _mixture_quantiles
+from .priors import SuccessPrior, _grid, _mixture_quantiles, _Pairs
 
 
 @dataclass
