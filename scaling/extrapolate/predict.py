@@ -171,9 +171,7 @@ def predict(m, strategy: str, ks, *, n_draws: int = 16, seed: int = 0, anchor: f
     if not 0 < anchor <= 1:
         raise ValueError(f"anchor must be in (0, 1], got {anchor}")
     ks = np.asarray(ks, float)
-    rng = np.random.default_rng(seed)
     n = a["n"]
-    P = len(n)
     k_a = max(1, int(np.floor(anchor * n.min())))
     exact = _exact_at(a, strategy, k_a, seed)
     mod = success
@@ -184,26 +182,45 @@ def predict(m, strategy: str, ks, *, n_draws: int = 16, seed: int = 0, anchor: f
     if mod is not None:
         info = {"prior": mod.label, "check_error": float((mod.check.check_error * mod.weights).sum())}
     if strategy == "pass_at_k":
-        pred = np.empty((P, len(ks)))
-        var = np.zeros((P, len(ks)))
-        for j, k in enumerate(ks):
-            mu, v = mod.moments(a["c"], n, float(k))
-            seen = k <= n
-            pred[:, j] = np.where(seen, est.pass_at_k(n, a["c"], int(min(k, n.max()))) if seen.any() else 0.0, mu)
-            var[:, j] = np.where(seen, 0.0, v)
-        ch = choose_coverage(mod, a["c"], n, ks, level=level, seed=seed)
-        est_, lo, hi = ch.est, ch.lo, ch.hi
-        # where every problem has k cached solutions the value is measured: the exact estimate, with the
-        # interval for the population value moved to it; elsewhere the problems' predictions are moved
-        # to the chosen estimate (the power law knows only the mean)
-        meas = (ks[None, :] <= n[:, None]).all(axis=0)
-        shift = np.where(meas, pred.mean(axis=0) - est_, 0.0)
-        pred = np.where(meas[None, :], pred, _move_mean(pred, est_))
-        info.update(prior="bracket" if ch.choice == "bracket" else mod.label, check_error=ch.check[ch.choice],
-                    anchor=ch.anchor, anchor_check_error=ch.check["power_law"])
-        return _Prediction(pred, exact, var, est_ + shift, np.clip(lo + shift, 0, 1), np.clip(hi + shift, 0, 1),
-                           extrap, **info)
+        return _predict_coverage(a, mod, ks, exact, extrap, info, level, seed)
+    return _predict_draws(a, strategy, mod, ks, k_a, exact, extrap, info, n_draws, level, seed, check)
+
+
+def _predict_coverage(a: dict, mod: SuccessModel, ks, exact, extrap, info: dict, level: float,
+                      seed: int) -> _Prediction:
+    """pass@k: each problem's posterior mean beyond its cached solutions (exact within them), and the mean
+    over problems from the model or the bracket (:func:`choose_coverage`)."""
+    n = a["n"]
+    P = len(n)
+    pred = np.empty((P, len(ks)))
+    var = np.zeros((P, len(ks)))
+    for j, k in enumerate(ks):
+        mu, v = mod.moments(a["c"], n, float(k))
+        seen = k <= n
+        pred[:, j] = np.where(seen, est.pass_at_k(n, a["c"], int(min(k, n.max()))) if seen.any() else 0.0, mu)
+        var[:, j] = np.where(seen, 0.0, v)
+    ch = choose_coverage(mod, a["c"], n, ks, level=level, seed=seed)
+    # where every problem has k cached solutions the value is measured: the exact estimate, with the
+    # interval for the population value moved to it; elsewhere the problems' predictions are moved to
+    # the chosen estimate (the bracket knows only the mean)
+    meas = (ks[None, :] <= n[:, None]).all(axis=0)
+    shift = np.where(meas, pred.mean(axis=0) - ch.est, 0.0)
+    pred = np.where(meas[None, :], pred, _move_mean(pred, ch.est))
+    info.update(prior="bracket" if ch.choice == "bracket" else mod.label, check_error=ch.check[ch.choice],
+                anchor=ch.anchor, anchor_check_error=ch.check["power_law"])
+    return _Prediction(pred, exact, var, ch.est + shift, np.clip(ch.lo + shift, 0, 1), np.clip(ch.hi + shift, 0, 1),
+                       extrap, **info)
+
+
+def _predict_draws(a: dict, strategy: str, mod, ks, k_a: int, exact, extrap, info: dict, n_draws: int,
+                   level: float, seed: int, check: bool) -> _Prediction:
+    """Voting and best-of-n: the exact value at the anchor k_a plus the model's increment from k_a to k,
+    averaged over posterior draws; the interval from the draws, replaced by the power law's where the
+    in-data check says so (:func:`_power_law_if_checked`)."""
+    n = a["n"]
+    P = len(n)
     ks_all = np.concatenate([ks, [float(k_a)]])
+    rng = np.random.default_rng(seed)
     if strategy == "best_of_n":
         draws = _best_of_n(a, ks_all, mod, n_draws, rng)
     else:
@@ -225,28 +242,34 @@ def predict(m, strategy: str, ks, *, n_draws: int = 16, seed: int = 0, anchor: f
         zq = special.ndtri((1 + level) / 2)
     chk = _in_data_check(a, strategy, n_draws, seed) if check else None
     if chk is not None:
-        # the in-data check (n/4 -> n) is one measured extrapolation error of the model, and of the power
-        # law fitted to the strategy's curve up to n/4.  The power law replaces the model only where the
-        # check shows the model off by MARGIN noise and the power law better by MARGIN noise: it tends to
-        # 1 while voting and best-of-n saturate below, which a check over a factor 4 cannot see.  What
-        # the chosen check error shows beyond twice its noise widens the interval, growing with log k over
-        # the check's log 4.
-        noise = max(float(np.sqrt(chk["noise"])), 1.0 / P)
-        em, ep = chk["model"] - chk["target"], chk["power_law"] - chk["target"]
-        grow = np.maximum(np.log(ks / n.min()) / np.log(4.0), 0.0)
-        if abs(em) > MARGIN * noise and abs(ep) + MARGIN * noise < abs(em):
-            pl = fit_power_law(a, strategy, n_boot=200, seed=seed)
-            est_ = np.where(ks <= n.min(), est_, pl(ks))
-            pred = np.where((ks <= n.min())[None, :], pred, _move_mean(np.clip(pred, 0.0, 1.0), est_))
-            q = np.quantile(pl.replicates(ks), [(1 - level) / 2, (1 + level) / 2], axis=0)
-            sd = np.where(ks <= n.min(), sd, (q[1] - q[0]) / (2 * zq))
-            info.update(prior="power_law", check_error=ep)
-        else:
-            info["check_error"] = em
-        excess = max(0.0, abs(info["check_error"]) - 2.0 * noise)
-        sd = np.sqrt(sd ** 2 + (excess * grow / zq) ** 2)
+        pred, est_, sd = _power_law_if_checked(a, strategy, chk, ks, pred, est_, sd, zq, level, seed, info)
     return _Prediction(pred, exact, var, est_, np.clip(est_ - zq * sd, 0, 1), np.clip(est_ + zq * sd, 0, 1),
                        extrap, **info)
+
+
+def _power_law_if_checked(a: dict, strategy: str, chk: dict, ks, pred, est_, sd, zq: float, level: float,
+                          seed: int, info: dict):
+    """The in-data check (n/4 -> n) is one measured extrapolation error of the model, and of the power law
+    fitted to the strategy's curve up to n/4.  The power law replaces the model beyond n only where the
+    check shows the model off by MARGIN noise and the power law closer by MARGIN noise (it tends to 1
+    while voting and best-of-n saturate below, which a check over a factor 4 cannot see).  What the
+    chosen check error shows beyond twice its noise widens the interval, growing with log k over the
+    check's log 4.  Returns (pred, est, sd) and records the choice in ``info``."""
+    n0 = int(a["n"].min())
+    noise = max(float(np.sqrt(chk["noise"])), 1.0 / len(a["n"]))
+    em, ep = chk["model"] - chk["target"], chk["power_law"] - chk["target"]
+    info["check_error"] = em
+    if abs(em) > MARGIN * noise and abs(ep) + MARGIN * noise < abs(em):
+        beyond = ks > n0
+        pl = fit_power_law(a, strategy, n_boot=200, seed=seed)
+        est_ = np.where(beyond, pl(ks), est_)
+        pred = np.where(beyond[None, :], _move_mean(np.clip(pred, 0.0, 1.0), est_), pred)
+        q = np.quantile(pl.replicates(ks), [(1 - level) / 2, (1 + level) / 2], axis=0)
+        sd = np.where(beyond, (q[1] - q[0]) / (2 * zq), sd)
+        info.update(prior="power_law", check_error=ep)
+    excess = max(0.0, abs(info["check_error"]) - 2.0 * noise)
+    grow = np.maximum(np.log(ks / n0) / np.log(4.0), 0.0)
+    return pred, est_, np.sqrt(sd ** 2 + (excess * grow / zq) ** 2)
 
 
 def per_problem(m, strategy: str, ks, *, n_draws: int = 16, seed: int = 0, anchor: float = 0.5,

@@ -103,9 +103,6 @@ _XI_PRIOR_SD = 0.2       # tail index of reward noise: a priori within about +-0
 _LOG_SCALE_PRIOR_SD = 0.15  # right vs wrong noise scale: a priori within about +-30 %
 
 
-# Over 80 lines on purpose for now: the fit of the class locations, the pooled tail and the posterior draws
-# share a dozen intermediate (problems x classes) arrays; it is split when the reward-tail model is
-# reworked (issue 20), so that the split follows that model's parts.
 def _best_of_n(a: dict, ks_all: np.ndarray, mix, m: int, rng: np.random.Generator,
                grid_size: int = 1536) -> np.ndarray:
     """Best-of-k per problem and posterior draw, (P, m, K), from a per-answer-class reward model.
@@ -125,22 +122,46 @@ def _best_of_n(a: dict, ks_all: np.ndarray, mix, m: int, rng: np.random.Generato
     answer hinges on them, so their uncertainty must reach the interval.  Then, with
     H = p F_R + (1 - p) F_W, ``P(best of k is right) = sum_cells (H(t+1)^k - H(t)^k) * p dF_R / dH`` on a
     uniform grid, the wrong mixture computed as a convolution of its binned locations with G.
+    Parts: :func:`_noise_model`, :func:`_wrong_atoms`, :func:`_right_locations`, :func:`_binned_wrong`,
+    :func:`_best_of_k_on_grid`.
     """
-    from scipy.signal import fftconvolve
-
     z = _logit_rewards(a["reward"])
     ok = a["valid"] & np.isfinite(z)
-    P = z.shape[0]
     codes = np.where(ok, a["codes"], -2)
     codes = np.where(codes == -1, a["class_value"].shape[1], codes)   # null answers: one extra class
     C = a["class_value"].shape[1] + 1
-    value = np.concatenate([a["class_value"], np.zeros((P, 1))], axis=1)
-    cnt = class_mass(codes, None, C)
+    cls = {"ok": ok, "codes": codes, "z": z, "cnt": class_mass(codes, None, C),
+           "is_right": np.concatenate([a["class_value"], np.zeros((z.shape[0], 1))], axis=1) > 0.5}
     s1 = class_mass(codes, np.where(ok, z, 0.0), C)
-    mean = np.divide(s1, cnt, out=np.zeros_like(s1), where=cnt > 0)
-    dev = np.where(ok & (codes >= 0), z - np.take_along_axis(mean, np.maximum(codes, 0), axis=1), np.nan)
-    is_right = value > 0.5
-    ss = class_mass(codes, np.nan_to_num(dev) ** 2, C)
+    cls["s1"] = s1
+    cls["mean"] = np.divide(s1, cls["cnt"], out=np.zeros_like(s1), where=cls["cnt"] > 0)
+    noise = _noise_model(cls, rng)
+    wrong = _wrong_atoms(cls, noise["s_w"])
+    loc_r, pv_r = _right_locations(wrong, noise["s_w"], noise["s_r"])
+    # per-draw tail index and scales
+    xis = np.clip(noise["xi_m"] + np.sqrt(noise["xi_v"]) * rng.standard_normal(m), 0.0, 0.6)
+    rs = noise["r_m"] + np.sqrt(noise["r_v"]) * rng.standard_normal(m)
+    sws = noise["s_mid"] * np.exp(-rs / 2)
+    srs = noise["s_mid"] * np.exp(rs / 2)
+    shape = noise["shape"]
+    grid, W = _binned_wrong(wrong, loc_r, pv_r, shape, xis, sws, srs, grid_size)
+    p = mix.draw_posterior(a["c"], a["n"], m, rng)  # (P, m)
+    mu_r = loc_r[:, None] + np.sqrt(pv_r)[:, None] * rng.standard_normal((len(loc_r), m))
+    out = np.empty((len(loc_r), m, len(ks_all)))
+    for d in range(m):
+        out[:, d, :] = _best_of_k_on_grid(grid, W, shape.with_xi(xis[d]), sws[d], srs[d], mu_r[:, d:d + 1],
+                                          p[:, d:d + 1], ks_all)
+    return out
+
+
+def _noise_model(cls: dict, rng: np.random.Generator) -> dict:
+    """The pooled reward noise of :func:`_best_of_n`: scales of wrong and right classes (``s_w``, ``s_r``
+    and their geometric mean ``s_mid``), the shared standardised residual ``shape`` (:class:`_Shape`), and
+    normal posteriors of its tail index (``xi_m``, ``xi_v``) and of the log ratio of the right to the
+    wrong scale (``r_m``, ``r_v``)."""
+    ok, codes, z, cnt, is_right = cls["ok"], cls["codes"], cls["z"], cls["cnt"], cls["is_right"]
+    dev = np.where(ok & (codes >= 0), z - np.take_along_axis(cls["mean"], np.maximum(codes, 0), axis=1), np.nan)
+    ss = class_mass(codes, np.nan_to_num(dev) ** 2, cnt.shape[1])
 
     def pooled(mask):
         dof = ((cnt - 1).clip(0) * mask).sum()
@@ -163,14 +184,20 @@ def _best_of_n(a: dict, ks_all: np.ndarray, mix, m: int, rng: np.random.Generato
     shape = _Shape((e - e.mean()) / e.std())
     # posteriors of the tail index and of the log ratio of the right to the wrong scale (normal approx.)
     xi_v = 1.0 / (1.0 / _XI_PRIOR_SD ** 2 + 1.0 / shape.xi_se ** 2)
-    xi_m = xi_v * shape.xi / shape.xi_se ** 2
     r_hat = np.log(s_r / s_w)
     r_se2 = (kurt - 1.0) / 4.0 * (1.0 / max(dof_r, 1.0) + 1.0 / max(dof_w, 1.0)) if dof_r > 0 else 1e6
     r_v = 1.0 / (1.0 / _LOG_SCALE_PRIOR_SD ** 2 + 1.0 / r_se2)
-    r_m = r_v * r_hat / r_se2
-    s_mid = np.sqrt(s_r * s_w) if dof_r > 0 else s_w
+    return {"s_w": s_w, "s_r": s_r, "s_mid": np.sqrt(s_r * s_w) if dof_r > 0 else s_w, "shape": shape,
+            "xi_m": xi_v * shape.xi / shape.xi_se ** 2, "xi_v": xi_v, "r_m": r_v * r_hat / r_se2, "r_v": r_v}
 
-    # wrong classes: problem wrong mean, between-class spread tau_w, shrunk class locations
+
+def _wrong_atoms(cls: dict, s_w: float) -> dict:
+    """The wrong answers of :func:`_best_of_n` as a mixture of atoms per problem: ``at_loc`` and ``at_w``
+    (P, A), each seen wrong class at Gauss-Hermite nodes of its shrunk location's posterior and the
+    unseen classes at nodes of N(m_w, tau_w^2), with Dirichlet plus Good-Turing weights; ``m_w`` (P,) the
+    problem's wrong mean (from a regression on the right mean where no wrong solution was seen)."""
+    cnt, s1, mean, is_right = cls["cnt"], cls["s1"], cls["mean"], cls["is_right"]
+    P = cnt.shape[0]
     wr = (~is_right) & (cnt > 0)
     n_wrong = (cnt * wr).sum(axis=1)
     rt = is_right & (cnt > 0)
@@ -210,10 +237,15 @@ def _best_of_n(a: dict, ks_all: np.ndarray, mix, m: int, rng: np.random.Generato
                              m_w[:, None] + np.sqrt(2 * (tau_w2 + extra_v))[:, None] * _GH9_T[None, :]], axis=1)
     at_w = np.concatenate([(q[:, :, None] * (_GH_W / np.sqrt(np.pi))[None, None, :]).reshape(P, -1),
                            q_unseen[:, None] * (_GH9_W / np.sqrt(np.pi))[None, :]], axis=1)
+    return {"at_loc": at_loc, "at_w": at_w, "m_w": m_w, "has_w": has_w, "n_r": n_r, "mean_r": mean_r}
 
-    # right class: location per problem by empirical Bayes on the wrong mean
+
+def _right_locations(wrong: dict, s_w: float, s_r: float) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mean and variance (P,) of each problem's right-class location: shrunk toward a weighted
+    regression on the wrong mean (empirical Bayes, so unsolved problems borrow from solved ones)."""
+    m_w, n_r, mean_r = wrong["m_w"], wrong["n_r"], wrong["mean_r"]
     has = n_r > 0
-    reg = has & has_w  # problems where both means are observed
+    reg = has & wrong["has_w"]  # problems where both means are observed
     if reg.sum() >= 5:
         wts = n_r[reg] / (1.0 + n_r[reg])
         X = np.stack([np.ones(reg.sum()), m_w[reg]], axis=1)
@@ -229,14 +261,14 @@ def _best_of_n(a: dict, ks_all: np.ndarray, mix, m: int, rng: np.random.Generato
     prior_r = coef[0] + coef[1] * m_w
     v_r = s_r ** 2 / np.maximum(n_r, 1)
     pv_r = np.where(has, 1.0 / (1.0 / tau_r2 + 1.0 / v_r), tau_r2)
-    loc_r = np.where(has, pv_r * (prior_r / tau_r2 + np.nan_to_num(mean_r) / v_r), prior_r)
+    return np.where(has, pv_r * (prior_r / tau_r2 + np.nan_to_num(mean_r) / v_r), prior_r), pv_r
 
-    # per-draw tail index and scales
-    xis = np.clip(xi_m + np.sqrt(xi_v) * rng.standard_normal(m), 0.0, 0.6)
-    rs = r_m + np.sqrt(r_v) * rng.standard_normal(m)
-    sws = s_mid * np.exp(-rs / 2)
-    srs = s_mid * np.exp(rs / 2)
-    # one uniform grid for every problem and draw
+
+def _binned_wrong(wrong: dict, loc_r, pv_r, shape: _Shape, xis, sws, srs, grid_size: int):
+    """One uniform reward grid for every problem and draw (wide enough for the widest tail drawn) and the
+    wrong mixture's atoms binned linearly onto it, (P, grid_size) rows summing to 1."""
+    at_loc, at_w = wrong["at_loc"], wrong["at_w"]
+    P = at_loc.shape[0]
     live = at_w > 1e-9
     reach = min(max(shape.with_xi(x).upper(1e-8) for x in xis), 60.0)
     top = max(float(np.max(np.where(live, at_loc, -np.inf))) + sws.max() * reach,
@@ -246,7 +278,6 @@ def _best_of_n(a: dict, ks_all: np.ndarray, mix, m: int, rng: np.random.Generato
               float(np.min(loc_r - 4 * np.sqrt(pv_r))) + srs.max() * floor)
     grid = np.linspace(bot, top, grid_size)
     h = grid[1] - grid[0]
-    # the wrong mixture's locations binned (linearly) onto the grid once
     pos = np.clip((at_loc - bot) / h, 0, grid_size - 1.000001)
     i0 = np.floor(pos).astype(int)
     fr = pos - i0
@@ -255,26 +286,28 @@ def _best_of_n(a: dict, ks_all: np.ndarray, mix, m: int, rng: np.random.Generato
     np.add.at(W, (rows, i0.ravel()), (at_w * (1 - fr)).ravel())
     np.add.at(W, (rows, np.minimum(i0 + 1, grid_size - 1).ravel()), (at_w * fr).ravel())
     W /= np.maximum(W.sum(axis=1, keepdims=True), 1e-300)
-    offsets = np.arange(-(grid_size - 1), grid_size) * h
+    return grid, W
 
-    p = mix.draw_posterior(a["c"], a["n"], m, rng)  # (P, m)
-    mu_r = loc_r[:, None] + np.sqrt(pv_r)[:, None] * rng.standard_normal((P, m))
-    out = np.empty((P, m, len(ks_all)))
-    for d in range(m):
-        sh = shape.with_xi(xis[d])
-        F_w = fftconvolve(W, sh.cdf(offsets / sws[d])[None, :], axes=1)[:, grid_size - 1:2 * grid_size - 1]
-        F_w = np.maximum.accumulate(np.clip(F_w, 0.0, 1.0), axis=1)
-        F_r = sh.cdf((grid[None, :] - mu_r[:, d:d + 1]) / srs[d])
-        for F in (F_w, F_r):
-            F[:, 0] = 0.0
-            F[:, -1] = 1.0
-        pp = p[:, d:d + 1]
-        H = pp * F_r + (1 - pp) * F_w
-        dH = np.diff(H, axis=1)
-        share = np.clip(np.divide(pp * np.diff(F_r, axis=1), dH, out=np.zeros_like(dH), where=dH > 1e-300), 0, 1)
-        logH = np.log(np.clip(H, 1e-300, 1.0))
-        for j, k in enumerate(ks_all):
-            out[:, d, j] = (np.diff(np.exp(k * logH), axis=1) * share).sum(axis=1)
-    return out
+
+def _best_of_k_on_grid(grid, W, sh: _Shape, s_w: float, s_r: float, mu_r, p, ks_all) -> np.ndarray:
+    """(P, K) P(best of k is right) for one posterior draw: the wrong CDF F_W as the binned atoms ``W``
+    convolved with the shape at scale ``s_w``, the right CDF F_R at ``mu_r`` (P, 1) and scale ``s_r``,
+    H = p F_R + (1 - p) F_W, and ``sum_cells (H(t+1)^k - H(t)^k) * p dF_R / dH``."""
+    from scipy.signal import fftconvolve
+
+    G = len(grid)
+    h = grid[1] - grid[0]
+    offsets = np.arange(-(G - 1), G) * h
+    F_w = fftconvolve(W, sh.cdf(offsets / s_w)[None, :], axes=1)[:, G - 1:2 * G - 1]
+    F_w = np.maximum.accumulate(np.clip(F_w, 0.0, 1.0), axis=1)
+    F_r = sh.cdf((grid[None, :] - mu_r) / s_r)
+    for F in (F_w, F_r):
+        F[:, 0] = 0.0
+        F[:, -1] = 1.0
+    H = p * F_r + (1 - p) * F_w
+    dH = np.diff(H, axis=1)
+    share = np.clip(np.divide(p * np.diff(F_r, axis=1), dH, out=np.zeros_like(dH), where=dH > 1e-300), 0, 1)
+    logH = np.log(np.clip(H, 1e-300, 1.0))
+    return np.stack([(np.diff(np.exp(k * logH), axis=1) * share).sum(axis=1) for k in ks_all], axis=1)
 
 
