@@ -46,7 +46,9 @@ Best-of-n
     largest one seen), the tail index and the right/wrong scale ratio drawn from their posteriors,
     p_i from the success model.  An out-of-sample check (fit on n/4, predict best-of-n at n) measures
     the model's own extrapolation error inside the data; an error beyond the check's noise widens the
-    interval in proportion to log k.
+    interval in proportion to log k.  For best-of-n and weighted majority the same check also scores the
+    power law fitted to the strategy's curve up to n/4, which replaces the model where the model is off
+    by three noise standard deviations and the power law closer by three.
 
 Voting and best-of-n are *anchored*: for problem i, ``pred_i(k) = exact_i(k_a) + model_i(k) - model_i(k_a)``
 with ``exact_i(k_a)`` the exact subset estimate at ``k_a = n/2`` and the model supplying the increment.
