@@ -59,8 +59,8 @@ def choose(ks, n0: int, model: tuple, alternative: tuple, check: dict, *,
     ``MARGIN`` (3) noise standard deviations, so both readings sit low -- and the model extrapolating
     better than the bracket by more than ``MARGIN`` noise.  (On CodeContests, 128 -> 10,000 samples, the
     check alone picked the model where it was right over n/16 -> n and under-predicted at 10,000 by up
-    to 0.195; there the power law read high in every check.  On the shipped family, 16 -> 256 samples,
-    the power law read low by 5-6 noise and the model was the better.)  Without a check (too few
+    to 0.195, while the power law there read high; on the shipped family, 16 -> 256 samples, the power
+    law read low by 5-7 noise and the model was the better.)  Without a check (too few
     solutions, nothing solved, nothing unsolved) the model is kept.  The chosen interval is widened by
     what its check error shows beyond twice its noise, growing with ``log(k / n) / log f`` (an error
     measured over a factor f, expected to grow with the log of the range)."""
@@ -108,7 +108,7 @@ def choose_coverage(model: SuccessModel, c, n, ks, *, level: float = 0.95, n_boo
 def _in_data_check(a: dict, strategy: str, n_draws: int, seed: int, frac: int = 4) -> dict | None:
     """Out-of-sample check of a voting or best-of-n model inside the data: the model fitted on the first
     n/``frac`` solutions of every problem predicts the strategy at k = n, and so does the power law
-    fitted to the strategy's exact curve up to n/``frac``; the target is the exact value on all n, whose
+    fitted to the strategy's exact curve up to n/``frac`` (strategies that read rewards); the target is the exact value on all n, whose
     own spread over problems is ``noise`` (a variance).  Returns target, model, power_law, noise, or
     None where n is too small or unequal."""
     n = a["n"]
@@ -129,7 +129,8 @@ def _in_data_check(a: dict, strategy: str, n_draws: int, seed: int, frac: int = 
     model = float(_exact_at(b, strategy, k_a, seed).mean() + (inc[:, 0] - inc[:, 1]).mean())
     target = float(_exact_at(a, strategy, n0, seed).mean())
     u = np.clip(_exact_at(a, strategy, max(1, n0 // 2), seed), 0.0, 1.0)
-    pl = float(fit_power_law(a, strategy, k_max=n1, seed=seed)(n0)) if n1 >= 2 else np.nan
+    switch = n1 >= 2 and registry.strategy(strategy).needs_rewards   # see _power_law_if_checked
+    pl = float(fit_power_law(a, strategy, k_max=n1, seed=seed)(n0)) if switch else np.nan
     return {"target": target, "model": model, "power_law": pl, "noise": float((u * (1 - u)).sum() / P ** 2)}
 
 
@@ -266,8 +267,7 @@ def _power_law_if_checked(a: dict, strategy: str, chk: dict, ks, pred, est_, sd,
     noise = max(float(np.sqrt(chk["noise"])), 1.0 / len(a["n"]))
     em, ep = chk["model"] - chk["target"], chk["power_law"] - chk["target"]
     info["check_error"] = em
-    switch = registry.strategy(strategy).needs_rewards  # not majority: see the docstring
-    if switch and abs(em) > MARGIN * noise and abs(ep) + MARGIN * noise < abs(em):
+    if np.isfinite(ep) and abs(em) > MARGIN * noise and abs(ep) + MARGIN * noise < abs(em):
         beyond = ks > n0
         pl = fit_power_law(a, strategy, n_boot=200, seed=seed)
         est_ = np.where(beyond, pl(ks), est_)
