@@ -6,7 +6,7 @@ Lower reading: the beta-binomial averaged over the never-solvable share (:func:`
 which the bulk of the solved problems fixes the Beta's left tail and whatever that tail cannot explain
 is never solved.  On real data the two err on opposite sides (CodeContests, 128 -> 10,000 samples, five
 models x 20 draws: the power law +0.022 on average, the lower reading -0.058; the truth lay between them
-in 78 % of cases), and where the truth lies between them the midpoint errs by at most half their
+in 62 % of cases), and where the truth lies between them the midpoint errs by at most half their
 distance.  The bracket's estimate is that midpoint; its interval runs from the lowest low end of the
 two readings' intervals to the highest high end.
 """
