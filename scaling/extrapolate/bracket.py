@@ -50,11 +50,7 @@ def coverage_bracket(c, n, ks, pl, *, level: float = 0.95) -> BracketFit:
     ks = np.asarray(ks, float)
     lower, llo, lhi = fit_zero_share(c, n).interval(c, n, ks, level)
     upper = pl(ks)
-    ulo, uhi = upper, upper
-    if pl.draws is not None:
-        a = (1 - level) / 2
-        reps = pl.replicates(ks)
-        ulo, uhi = np.quantile(reps, a, axis=0), np.quantile(reps, 1 - a, axis=0)
+    ulo, uhi = pl.interval(ks, level)
     mid = 0.5 * (lower + upper)
     lo = np.minimum.reduce([llo, ulo, mid])
     hi = np.maximum.reduce([lhi, uhi, mid])
@@ -71,5 +67,5 @@ def bracket_check(c, n, frac: int, upper: float) -> float:
     c, n = np.asarray(c, int), np.asarray(n, int)
     n0 = int(n.min())
     jj, nn1, wts, _, _ = _thinned(c, n, frac)
-    lower = fit_zero_share(jj, nn1, wts).mean_at(jj, nn1, n0, wts)
+    lower = float(np.average(fit_zero_share(jj, nn1, wts).pass_at(jj, nn1, n0), weights=wts))
     return 0.5 * (float(upper) + lower) - float(est.pass_at_k(n, c, n0).mean())

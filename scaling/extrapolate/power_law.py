@@ -80,6 +80,14 @@ class PowerLaw:
         lk = np.log(np.asarray(ks, float))
         return np.exp(-np.exp(self.draws[:, :1] - self.draws[:, 1:] * lk[None, :]))
 
+    def interval(self, ks, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+        """The ``level`` percentile interval of the bootstrap replicates at ``ks`` (the value itself at
+        both ends without replicates)."""
+        if self.draws is None:
+            return self(ks), self(ks)
+        lo, hi = np.quantile(self.replicates(ks), [(1 - level) / 2, (1 + level) / 2], axis=0)
+        return lo, hi
+
 
 def fit_power_law(a: dict, strategy: str, *, k_max: int | None = None, n_points: int = 16, n_boot: int = 0,
                   seed: int = 0) -> PowerLaw:

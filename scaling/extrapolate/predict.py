@@ -92,15 +92,15 @@ def choose_coverage(model: SuccessModel, c, n, ks, *, level: float = 0.95, n_boo
     pl = power_law_coverage(c, n, n_boot=n_boot, seed=seed)
     f = long_range_frac(n0)
     check = {"frac": f, "model": np.nan, "bracket": np.nan, "power_law": np.nan, "noise": np.nan}
+    bracketed = (c > 0).any() and (c == 0).any()   # else nothing solved, or nothing left to bracket
     if f is not None and (c > 0).any():
         check["model"], check["noise"] = model_check(model, c, n, f)
         upper = float(power_law_coverage(c, n, n0 // f)(n0))
         check["power_law"] = upper - float(est.pass_at_k(n, c, n0).mean())
-        check["bracket"] = bracket_check(c, n, f, upper)
-    br = coverage_bracket(c, n, ks, pl, level=level) if (c > 0).any() and (c == 0).any() else None
+        if bracketed:
+            check["bracket"] = bracket_check(c, n, f, upper)
+    br = coverage_bracket(c, n, ks, pl, level=level) if bracketed else None
     alt = (br.est, br.lo, br.hi) if br is not None else (np.full(len(ks), np.nan),) * 3
-    if br is None:
-        check["bracket"] = np.nan  # nothing solved, or nothing unsolved: nothing to bracket
     choice, (e, lo, hi) = choose(ks, n0, model.interval(c, n, ks, level), alt, check, level=level)
     return AnchorChoice(choice, e, lo, hi, pl(ks), dict(check), br)
 
@@ -129,7 +129,7 @@ def _in_data_check(a: dict, strategy: str, n_draws: int, seed: int, frac: int = 
     model = float(_exact_at(b, strategy, k_a, seed).mean() + (inc[:, 0] - inc[:, 1]).mean())
     target = float(_exact_at(a, strategy, n0, seed).mean())
     u = np.clip(_exact_at(a, strategy, max(1, n0 // 2), seed), 0.0, 1.0)
-    switch = n1 >= 2 and registry.strategy(strategy).needs_rewards   # see _power_law_if_checked
+    switch = registry.strategy(strategy).needs_rewards   # see _power_law_if_checked
     pl = float(fit_power_law(a, strategy, k_max=n1, seed=seed)(n0)) if switch else np.nan
     return {"target": target, "model": model, "power_law": pl, "noise": float((u * (1 - u)).sum() / P ** 2)}
 
@@ -272,8 +272,8 @@ def _power_law_if_checked(a: dict, strategy: str, chk: dict, ks, pred, est_, sd,
         pl = fit_power_law(a, strategy, n_boot=200, seed=seed)
         est_ = np.where(beyond, pl(ks), est_)
         pred = np.where(beyond[None, :], _move_mean(np.clip(pred, 0.0, 1.0), est_), pred)
-        q = np.quantile(pl.replicates(ks), [(1 - level) / 2, (1 + level) / 2], axis=0)
-        sd = np.where(beyond, (q[1] - q[0]) / (2 * zq), sd)
+        lo, hi = pl.interval(ks, level)
+        sd = np.where(beyond, (hi - lo) / (2 * zq), sd)
         info.update(prior="power_law", check_error=ep)
     excess = max(0.0, abs(info["check_error"]) - 2.0 * noise)
     grow = np.maximum(np.log(ks / n0) / np.log(4.0), 0.0)

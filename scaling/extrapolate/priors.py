@@ -3,13 +3,16 @@
 c_i ~ Binomial(n_i, p_i) with p_i i.i.d. from a prior G.  A fitted prior (:class:`SuccessPrior`) is a
 weight ``zero`` on p = 0 (never solved) and weights on a fixed grid of logit p from a parametric family,
 so every posterior quantity of a problem (its pass@k at any k, draws of its p) is a sum over the grid.
+A :class:`SuccessModel` is a weighted mixture of fitted priors (with bootstrap replicates) that predicts
+as their average.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from scipy import optimize, special
 
 FAMILIES = ("beta", "beta2", "logit_t")
@@ -226,45 +229,36 @@ class _Pairs:
             grad = np.append(grad, -w0 * (1 - w0) * float(((self.A - Lg) * r).sum()))
         return val, grad
 
-    def fit(self, family: str, zero_atom: bool, starts=None, mult: np.ndarray | None = None) -> SuccessPrior:
-        bounds = _BOUNDS[family] + ([(-10.0, 5.0)] if zero_atom else [])
+    def fit(self, family: str, zero_atom: bool, starts=None, mult: np.ndarray | None = None,
+            share: float | None = None) -> SuccessPrior:
+        """``family`` (with a weight on p = 0 if ``zero_atom``) fitted by marginal likelihood from the best
+        of ``starts``.  ``share``: hold that weight at ``share`` instead of fitting it -- one point of the
+        profile likelihood of the never-solvable share (0: no weight on p = 0)."""
+        npar = len(_BOUNDS[family])
+        if share is not None:
+            zero_atom = share > 0
+        fixed = float(special.logit(share)) if share is not None and zero_atom else None
+        bounds = _BOUNDS[family] + ([(-10.0, 5.0)] if zero_atom and fixed is None else [])
         if starts is None:
-            starts = [np.append(s, -3.0) if zero_atom else np.asarray(s) for s in _STARTS[family]]
-        best = None
-        for s in starts:
-            r = optimize.minimize(self.nll, np.asarray(s, float), args=(family, zero_atom, mult), jac=True,
-                                  method="L-BFGS-B", bounds=bounds, options={"maxiter": 400})
-            if best is None or r.fun < best.fun:
-                best = r
-        t = best.x
-        npar = len(_BOUNDS[family])
-        g, _ = _family_weights(family, t[:npar], self.z)
-        loglik = -float(best.fun) + (0.5 * (t[2] / XI_PRIOR_SD) ** 2 if family == "gev" else 0.0)
-        return SuccessPrior(family, zero_atom, t, self.z, g, float(special.expit(t[npar])) if zero_atom else 0.0,
-                            loglik, npar + int(zero_atom))
-
-    def fit_share(self, family: str, share: float, starts=None) -> SuccessPrior:
-        """``family`` fitted by marginal likelihood with the weight on p = 0 held at ``share`` (in [0, 1)):
-        one point of the profile likelihood of the never-solvable share."""
-        if share <= 0:
-            return self.fit(family, False, starts=starts)
-        npar = len(_BOUNDS[family])
-        t0 = float(special.logit(share))
+            starts = [np.append(s, -3.0) if len(bounds) > npar else np.asarray(s) for s in _STARTS[family]]
 
         def nll(t):
-            val, grad = self.nll(np.append(t, t0), family, True)
+            if fixed is None:
+                return self.nll(t, family, zero_atom, mult)
+            val, grad = self.nll(np.append(t, fixed), family, True, mult)
             return val, grad[:npar]
 
         best = None
-        for s in starts if starts is not None else _STARTS[family]:
-            r = optimize.minimize(nll, np.asarray(s, float), jac=True, method="L-BFGS-B", bounds=_BOUNDS[family],
+        for s in starts:
+            r = optimize.minimize(nll, np.asarray(s, float), jac=True, method="L-BFGS-B", bounds=bounds,
                                   options={"maxiter": 400})
             if best is None or r.fun < best.fun:
                 best = r
-        g, _ = _family_weights(family, best.x, self.z)
-        loglik = -float(best.fun) + (0.5 * (best.x[2] / XI_PRIOR_SD) ** 2 if family == "gev" else 0.0)
-        return SuccessPrior(family, True, np.append(best.x, t0), self.z, g, float(share), loglik, npar)
-
+        t = best.x if fixed is None else np.append(best.x, fixed)
+        g, _ = _family_weights(family, t[:npar], self.z)
+        loglik = -float(best.fun) + (0.5 * (t[2] / XI_PRIOR_SD) ** 2 if family == "gev" else 0.0)
+        zero = float(share) if fixed is not None else float(special.expit(t[npar])) if zero_atom else 0.0
+        return SuccessPrior(family, zero_atom, t, self.z, g, zero, loglik, len(bounds))
 
 
 def _lbinom(a, b):
@@ -278,3 +272,86 @@ def _mixture_quantiles(w: np.ndarray, mu: np.ndarray, sd: np.ndarray, qs) -> lis
     x = np.linspace((mu - 6 * sd).min(), (mu + 6 * sd).max(), 4001)
     F = (w[None, :] * special.ndtr((x[:, None] - mu[None, :]) / sd[None, :])).sum(axis=1)
     return [float(np.interp(q, F, x)) for q in qs]
+
+
+@dataclass
+class SuccessModel:
+    """Candidate priors for per-problem success rates, their weights, the out-of-sample check that
+    weighed them, and bootstrap replicates of the whole procedure (see :func:`fit_success_model`).
+
+    With replicates, predictions are bootstrap-aggregated: averaged over the replicates' weighted
+    candidates, so they carry the uncertainty of which prior fits, not only of its parameters."""
+
+    candidates: list
+    weights: np.ndarray
+    check: pd.DataFrame
+    boot: list = field(default_factory=list)
+
+    @property
+    def zero(self) -> float:
+        """Weight of never-solvable problems (p = 0)."""
+        return float(sum(w * m.zero for m, w in zip(self.candidates, self.weights, strict=True)))
+
+    @property
+    def label(self) -> str:
+        """The candidate of largest weight on the full data."""
+        return self.candidates[int(np.argmax(self.weights))].label
+
+    def _replicates(self) -> list:
+        return self.boot or [(self.candidates, self.weights)]
+
+    def _components(self, c, n, k: float):
+        """(weight, per-problem mean, per-problem variance) of every live (replicate, candidate)."""
+        reps = self._replicates()
+        for fits, wts in reps:
+            for mod, w in zip(fits, wts, strict=True):
+                if w > 0:
+                    yield (w / len(reps), *mod.moments(c, n, k))
+
+    def moments(self, c, n, k) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and variance of pass@k per problem, averaged over candidates and replicates."""
+        mean = np.zeros(len(np.atleast_1d(c)))
+        sq = np.zeros_like(mean)
+        for w, mu, v in self._components(c, n, float(k)):
+            mean += w * mu
+            sq += w * (v + mu * mu)
+        return mean, np.maximum(sq - mean * mean, 0.0)
+
+    def pass_at(self, c, n, k) -> np.ndarray:
+        """Posterior mean of pass@k per problem."""
+        return self.moments(c, n, k)[0]
+
+    def draw_posterior(self, c, n, m: int, rng: np.random.Generator) -> np.ndarray:
+        """(P, m) draws of each problem's p: draw j from the posterior of a replicate and candidate
+        picked at random by weight (so the draws carry the uncertainty of the prior too)."""
+        reps = self._replicates()
+        out = np.empty((len(np.atleast_1d(c)), m))
+        pick = rng.integers(0, len(reps), m)
+        for r in np.unique(pick):
+            cols = np.flatnonzero(pick == r)
+            fits, wts = reps[r]
+            live = [(f, w) for f, w in zip(fits, wts, strict=True) if w > 0]
+            which = rng.choice(len(live), size=len(cols), p=np.array([w for _, w in live]) / sum(w for _, w in live))
+            for j in np.unique(which):
+                sub = cols[which == j]
+                out[:, sub] = live[j][0].draw_posterior(c, n, len(sub), rng)
+        return out
+
+    def interval(self, c, n, ks, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Point estimate and ``level`` interval of the mean pass@k over these problems, at each k.
+
+        Given the data, the truth is a mixture over bootstrap replicates and their weighted candidates
+        (uncertainty of the prior's shape and parameters) of normals with mean ``mean_i E[pass@k | c_i]``
+        and variance ``sum_i Var[pass@k | c_i] / P^2`` (each problem's own success rate is uncertain
+        given its c_i).  The estimate is the mixture's mean."""
+        P = len(np.atleast_1d(c))
+        est, lo, hi = [], [], []
+        for k in np.atleast_1d(ks):
+            cw, cm, cv = (np.array(x) for x in zip(*[(w, mu.mean(), v.sum() / P ** 2)
+                                                    for w, mu, v in self._components(c, n, float(k))],
+                                                  strict=True))
+            est.append(float((cw * cm).sum() / cw.sum()))
+            lo_, hi_ = _mixture_quantiles(cw, cm, np.sqrt(cv), [(1 - level) / 2, (1 + level) / 2])
+            lo.append(lo_)
+            hi.append(hi_)
+        return np.array(est), np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)

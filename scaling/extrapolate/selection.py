@@ -2,17 +2,16 @@
 
 :func:`fit_success_model` fits every candidate prior (:mod:`scaling.extrapolate.priors`), refits each on
 n/frac of every problem's solutions to check how well it extrapolates to n, weighs them, and repeats the
-whole procedure on problems resampled with replacement; :class:`SuccessModel` averages over the lot.
+whole procedure on problems resampled with replacement; a :class:`SuccessModel`
+(:mod:`scaling.extrapolate.priors`) averages over the lot.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pandas as pd
 
-from .priors import FAMILIES, SuccessPrior, _grid, _lbinom, _log_p, _mixture_quantiles, _Pairs
+from .priors import FAMILIES, SuccessModel, SuccessPrior, _grid, _lbinom, _log_p, _Pairs
 
 
 def _thinned(c: np.ndarray, n: np.ndarray, frac: int):
@@ -77,89 +76,6 @@ def _check_scores(prior: SuccessPrior, d: dict, rows: np.ndarray | None = None) 
     score = float((p0 * ((d["Q"] * logpt).sum(axis=1) + (~d["solved"]) * np.log(np.maximum(p_cens, 1e-300)))).sum())
     pred_n = 1.0 - p0 * p_cens
     return score, float(pred_n.mean() - d["solved"].mean())
-
-
-@dataclass
-class SuccessModel:
-    """Candidate priors for per-problem success rates, their weights, the out-of-sample check that
-    weighed them, and bootstrap replicates of the whole procedure (see :func:`fit_success_model`).
-
-    With replicates, predictions are bootstrap-aggregated: averaged over the replicates' weighted
-    candidates, so they carry the uncertainty of which prior fits, not only of its parameters."""
-
-    candidates: list
-    weights: np.ndarray
-    check: pd.DataFrame
-    boot: list = field(default_factory=list)
-
-    @property
-    def zero(self) -> float:
-        """Weight of never-solvable problems (p = 0)."""
-        return float(sum(w * m.zero for m, w in zip(self.candidates, self.weights, strict=True)))
-
-    @property
-    def label(self) -> str:
-        """The candidate of largest weight on the full data."""
-        return self.candidates[int(np.argmax(self.weights))].label
-
-    def _replicates(self) -> list:
-        return self.boot or [(self.candidates, self.weights)]
-
-    def _components(self, c, n, k: float):
-        """(weight, per-problem mean, per-problem variance) of every live (replicate, candidate)."""
-        reps = self._replicates()
-        for fits, wts in reps:
-            for mod, w in zip(fits, wts, strict=True):
-                if w > 0:
-                    yield (w / len(reps), *mod.moments(c, n, k))
-
-    def moments(self, c, n, k) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean and variance of pass@k per problem, averaged over candidates and replicates."""
-        mean = np.zeros(len(np.atleast_1d(c)))
-        sq = np.zeros_like(mean)
-        for w, mu, v in self._components(c, n, float(k)):
-            mean += w * mu
-            sq += w * (v + mu * mu)
-        return mean, np.maximum(sq - mean * mean, 0.0)
-
-    def pass_at(self, c, n, k) -> np.ndarray:
-        """Posterior mean of pass@k per problem."""
-        return self.moments(c, n, k)[0]
-
-    def draw_posterior(self, c, n, m: int, rng: np.random.Generator) -> np.ndarray:
-        """(P, m) draws of each problem's p: draw j from the posterior of a replicate and candidate
-        picked at random by weight (so the draws carry the uncertainty of the prior too)."""
-        reps = self._replicates()
-        out = np.empty((len(np.atleast_1d(c)), m))
-        pick = rng.integers(0, len(reps), m)
-        for r in np.unique(pick):
-            cols = np.flatnonzero(pick == r)
-            fits, wts = reps[r]
-            live = [(f, w) for f, w in zip(fits, wts, strict=True) if w > 0]
-            which = rng.choice(len(live), size=len(cols), p=np.array([w for _, w in live]) / sum(w for _, w in live))
-            for j in np.unique(which):
-                sub = cols[which == j]
-                out[:, sub] = live[j][0].draw_posterior(c, n, len(sub), rng)
-        return out
-
-    def interval(self, c, n, ks, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Point estimate and ``level`` interval of the mean pass@k over these problems, at each k.
-
-        Given the data, the truth is a mixture over bootstrap replicates and their weighted candidates
-        (uncertainty of the prior's shape and parameters) of normals with mean ``mean_i E[pass@k | c_i]``
-        and variance ``sum_i Var[pass@k | c_i] / P^2`` (each problem's own success rate is uncertain
-        given its c_i).  The estimate is the mixture's mean."""
-        P = len(np.atleast_1d(c))
-        est, lo, hi = [], [], []
-        for k in np.atleast_1d(ks):
-            cw, cm, cv = (np.array(x) for x in zip(*[(w, mu.mean(), v.sum() / P ** 2)
-                                                    for w, mu, v in self._components(c, n, float(k))],
-                                                  strict=True))
-            est.append(float((cw * cm).sum() / cw.sum()))
-            lo_, hi_ = _mixture_quantiles(cw, cm, np.sqrt(cv), [(1 - level) / 2, (1 + level) / 2])
-            lo.append(lo_)
-            hi.append(hi_)
-        return np.array(est), np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
 
 
 def fit_success_model(c, n, *, families=FAMILIES, zero_atoms=(False, True), frac: int = 4, n_boot: int = 30,
